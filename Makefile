@@ -1,0 +1,55 @@
+# The README's two commands: `make run` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8080
+PYTEST_ARGS ?=
+
+.PHONY: run test install install-test migrate lint format bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+install-test: $(VENV)/.installed-test
+
+## make run: install into .venv, write .env with random webhook secrets if missing, migrate, serve.
+run: install
+	@test -f .env || $(BIN)/gitops-bot init-env
+	$(BIN)/gitops-bot migrate
+	$(BIN)/gitops-bot serve --host $(HOST) --port $(PORT)
+
+migrate: install
+	$(BIN)/gitops-bot migrate
+
+## make test: lint, then the whole suite (unit, integration on real services, end to end).
+test: install-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install-test
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+## make bench: the intake benchmark (not part of make test).
+bench: install-test
+	$(BIN)/python bench/intake.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,52 @@
+"""The one app factory: everything the HTTP service needs, built from settings."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from bot.api import build_api_router
+from bot.intake.routes import build_intake_router
+from bot.routing import Router
+from bot.services import Services, build_services
+from bot.settings import Settings
+from bot.worker import WorkerPool
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    router: Router | None = None,
+    run_workers: bool = False,
+    services: Services | None = None,
+) -> FastAPI:
+    """Build the app. ``run_workers`` starts the job workers with it (what `serve` does)."""
+    if services is None:
+        if router is None:
+            from handlers import default_router
+
+            router = default_router()
+        services = build_services(settings or Settings(), router)
+    pool = WorkerPool(services) if run_workers else None
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if pool is not None:
+            await pool.start()
+        try:
+            yield
+        finally:
+            if pool is not None:
+                await pool.stop()
+            services.close()
+
+    app = FastAPI(
+        title="gitops-bot", version="0.1.0", lifespan=lifespan, docs_url="/api/docs", redoc_url=None
+    )
+    app.state.services = services
+    app.state.worker_pool = pool
+    app.include_router(build_intake_router(services, on_enqueued=pool.wake if pool else None))
+    app.include_router(build_api_router(services))
+    return app

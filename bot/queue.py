@@ -1,0 +1,224 @@
+"""A durable job queue in the database.
+
+Workers claim jobs with one conditional ``UPDATE … RETURNING`` statement, so two
+workers can never both win the same job: on PostgreSQL the candidate row is picked
+with ``FOR UPDATE SKIP LOCKED``; on SQLite, which ignores SKIP LOCKED, the claim runs in
+an IMMEDIATE transaction (see ``bot.storage.db``) and the WHERE clause repeats the
+claimable condition, so the update is conditional either way.
+
+A claim holds a lease. The worker renews it with heartbeats; when a worker dies, its
+lease runs out and another worker claims the job again. Every claim gets a fresh
+lease token, so a worker whose lease was taken over cannot complete or fail the job.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from bot.storage.db import Database
+from bot.storage.models import Event, EventStatus, Job, JobStatus
+from bot.storage.types import utcnow
+
+MAX_ERROR_CHARS = 8_000
+
+
+@dataclass(frozen=True)
+class ClaimedJob:
+    id: int
+    handler: str
+    event_id: int | None
+    payload: Mapping[str, Any] | None
+    attempts: int
+    max_attempts: int
+    lease_owner: str
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with full jitter, capped."""
+
+    base_seconds: float = 2.0
+    max_seconds: float = 300.0
+
+    def delay(self, attempts: int, rng: random.Random | None = None) -> float:
+        ceiling = min(self.max_seconds, self.base_seconds * (2 ** max(attempts - 1, 0)))
+        return (rng or random).uniform(ceiling / 2, ceiling)
+
+
+class JobQueue:
+    def __init__(
+        self,
+        database: Database,
+        *,
+        lease_seconds: float = 60.0,
+        max_attempts: int = 5,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.database = database
+        self.lease = timedelta(seconds=lease_seconds)
+        self.max_attempts = max_attempts
+        self.retry = retry or RetryPolicy()
+
+    # -- producing ---------------------------------------------------------------------
+
+    def enqueue(
+        self,
+        session: Session,
+        handler: str,
+        *,
+        event_id: int | None = None,
+        payload: Mapping[str, Any] | None = None,
+        dedupe_key: str | None = None,
+        run_after: datetime | None = None,
+        max_attempts: int | None = None,
+    ) -> Job:
+        """Add a job inside the caller's transaction (so it commits with the event)."""
+        now = utcnow()
+        job = Job(
+            handler=handler,
+            event_id=event_id,
+            payload=dict(payload) if payload is not None else None,
+            dedupe_key=dedupe_key,
+            status=JobStatus.QUEUED,
+            attempts=0,
+            max_attempts=max_attempts or self.max_attempts,
+            run_after=run_after or now,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(job)
+        return job
+
+    # -- consuming ---------------------------------------------------------------------
+
+    def _claimable(self, now: datetime) -> Any:
+        return or_(
+            and_(Job.status == JobStatus.QUEUED, Job.run_after <= now),
+            and_(Job.status == JobStatus.RUNNING, Job.lease_expires_at < now),
+        )
+
+    def claim(self, worker_id: str) -> ClaimedJob | None:
+        now = utcnow()
+        owner = f"{worker_id}/{uuid.uuid4().hex[:12]}"
+        candidate = select(Job.id).where(self._claimable(now)).order_by(Job.run_after, Job.id).limit(1)
+        if self.database.is_postgres:
+            candidate = candidate.with_for_update(skip_locked=True)
+        statement = (
+            update(Job)
+            .where(Job.id == candidate.scalar_subquery())
+            .where(self._claimable(now))
+            .values(
+                status=JobStatus.RUNNING,
+                lease_owner=owner,
+                lease_expires_at=now + self.lease,
+                attempts=Job.attempts + 1,
+                updated_at=now,
+            )
+            .returning(Job.id, Job.handler, Job.event_id, Job.payload, Job.attempts, Job.max_attempts)
+            .execution_options(synchronize_session=False)
+        )
+        with self.database.transaction() as session:
+            row = session.execute(statement).first()
+        if row is None:
+            return None
+        return ClaimedJob(
+            id=row.id,
+            handler=row.handler,
+            event_id=row.event_id,
+            payload=row.payload,
+            attempts=row.attempts,
+            max_attempts=row.max_attempts,
+            lease_owner=owner,
+        )
+
+    def heartbeat(self, job: ClaimedJob) -> bool:
+        """Extend the lease; False means the lease was lost and the work must stop."""
+        now = utcnow()
+        with self.database.transaction() as session:
+            result = session.execute(
+                update(Job)
+                .where(Job.id == job.id, Job.lease_owner == job.lease_owner, Job.status == JobStatus.RUNNING)
+                .values(lease_expires_at=now + self.lease, updated_at=now)
+                .execution_options(synchronize_session=False)
+            )
+        return result.rowcount == 1
+
+    def complete(self, job: ClaimedJob) -> bool:
+        now = utcnow()
+        with self.database.transaction() as session:
+            result = session.execute(
+                update(Job)
+                .where(Job.id == job.id, Job.lease_owner == job.lease_owner, Job.status == JobStatus.RUNNING)
+                .values(status=JobStatus.DONE, finished_at=now, updated_at=now, lease_expires_at=None)
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount != 1:
+                return False
+            if job.event_id is not None:
+                self._finish_event_if_done(session, job.event_id, now)
+        return True
+
+    def fail(self, job: ClaimedJob, error: str, *, retry: bool = True) -> str | None:
+        """Record a failure: requeue with backoff, or move to ``dead`` when out of attempts.
+
+        Returns the job's new status, or None when the lease had been lost.
+        """
+        now = utcnow()
+        error = error[-MAX_ERROR_CHARS:]
+        dead = not retry or job.attempts >= job.max_attempts
+        values: dict[str, Any] = {"last_error": error, "updated_at": now, "lease_expires_at": None}
+        if dead:
+            values.update(status=JobStatus.DEAD, finished_at=now)
+        else:
+            values.update(
+                status=JobStatus.QUEUED, run_after=now + timedelta(seconds=self.retry.delay(job.attempts))
+            )
+        with self.database.transaction() as session:
+            result = session.execute(
+                update(Job)
+                .where(Job.id == job.id, Job.lease_owner == job.lease_owner, Job.status == JobStatus.RUNNING)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount != 1:
+                return None
+            if dead and job.event_id is not None:
+                session.execute(
+                    update(Event)
+                    .where(Event.id == job.event_id)
+                    .values(status=EventStatus.FAILED, error=error, finished_at=now)
+                    .execution_options(synchronize_session=False)
+                )
+        return JobStatus.DEAD if dead else JobStatus.QUEUED
+
+    def _finish_event_if_done(self, session: Session, event_id: int, now: datetime) -> None:
+        unfinished = exists().where(Job.event_id == event_id, Job.status != JobStatus.DONE)
+        session.execute(
+            update(Event)
+            .where(Event.id == event_id, Event.status == EventStatus.QUEUED, ~unfinished)
+            .values(status=EventStatus.DONE, finished_at=now)
+            .execution_options(synchronize_session=False)
+        )
+
+    # -- observing ---------------------------------------------------------------------
+
+    def counts(self) -> dict[str, int]:
+        with self.database.sessions() as session:
+            rows = session.execute(select(Job.status, func.count()).group_by(Job.status)).all()
+        counts = {status.value: 0 for status in JobStatus}
+        counts.update({status: count for status, count in rows})
+        return counts
+
+    def next_run_after(self) -> datetime | None:
+        with self.database.sessions() as session:
+            return session.execute(
+                select(func.min(Job.run_after)).where(Job.status == JobStatus.QUEUED)
+            ).scalar_one_or_none()

@@ -1,0 +1,70 @@
+"""Handlers registered by (source, event, action), in the manner of bedevere and gidgethub.
+
+A registration with ``action=None`` matches every action of that event. Each handler
+gets its own job, so one failing handler is retried without re-running the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bot.jobs import HandlerContext
+
+HandlerFunc = Callable[["HandlerContext"], Any | Awaitable[Any]]
+RoutingKey = tuple[str, str, str | None]
+
+
+@dataclass(frozen=True)
+class RegisteredHandler:
+    name: str
+    source: str
+    event: str
+    action: str | None
+    func: HandlerFunc
+
+
+class Router:
+    def __init__(self, *routers: Router) -> None:
+        self._by_name: dict[str, RegisteredHandler] = {}
+        self._by_key: dict[RoutingKey, list[RegisteredHandler]] = {}
+        for router in routers:
+            self.include(router)
+
+    def register(
+        self, source: str, event: str, action: str | None = None, *, name: str | None = None
+    ) -> Callable[[HandlerFunc], HandlerFunc]:
+        def decorator(func: HandlerFunc) -> HandlerFunc:
+            handler_name = name or f"{func.__module__}.{func.__qualname__}"
+            self._add(RegisteredHandler(handler_name, source, event, action, func))
+            return func
+
+        return decorator
+
+    def include(self, other: Router) -> None:
+        for handler in other._by_name.values():
+            self._add(handler)
+
+    def _add(self, handler: RegisteredHandler) -> None:
+        existing = self._by_name.get(handler.name)
+        if existing is not None and existing.func is not handler.func:
+            raise ValueError(f"two handlers are registered as {handler.name!r}")
+        if existing is not None:
+            return
+        self._by_name[handler.name] = handler
+        self._by_key.setdefault((handler.source, handler.event, handler.action), []).append(handler)
+
+    def handlers_for(self, source: str, event: str, action: str | None) -> list[RegisteredHandler]:
+        exact = self._by_key.get((source, event, action), []) if action is not None else []
+        return [*exact, *self._by_key.get((source, event, None), [])]
+
+    def get(self, name: str) -> RegisteredHandler | None:
+        return self._by_name.get(name)
+
+    def names(self) -> list[str]:
+        return sorted(self._by_name)
+
+    def __len__(self) -> int:
+        return len(self._by_name)

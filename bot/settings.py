@@ -1,0 +1,89 @@
+"""Runtime settings, read from ``GITOPS_BOT_*`` environment variables and a ``.env`` file.
+
+Nothing reads the environment anywhere else: the app factory and the CLI build one
+``Settings`` and pass it down, so tests build theirs explicitly.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="GITOPS_BOT_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    database_url: str = "sqlite:///./gitops-bot.db"
+
+    github_api_url: str = "https://api.github.com"
+    github_token: SecretStr | None = None
+    github_app_id: int | None = None
+    # PEM text, or a path to a PEM file.
+    github_app_private_key: SecretStr | None = None
+    github_webhook_secret: SecretStr | None = None
+
+    registry_token: SecretStr | None = None
+    mlflow_webhook_secret: SecretStr | None = None
+
+    slack_signing_secret: SecretStr | None = None
+    slack_bot_token: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+
+    prometheus_url: str = "http://127.0.0.1:9090"
+    terraform_bin: str = "terraform"
+    data_dir: Path = Path("./.gitops-bot")
+
+    repo_allowlist: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    gitops_repos: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    # None means "decide from credentials": dry-run when no forge credentials are set.
+    dry_run: bool | None = None
+
+    # Additions beyond the contract (documented in the README).
+    max_body_bytes: int = 25 * 1024 * 1024
+    signature_window_seconds: int = 300
+    workers: int = 4
+    job_lease_seconds: float = 60.0
+    job_max_attempts: int = 5
+    job_poll_interval_seconds: float = 0.5
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @field_validator("repo_allowlist", "gitops_repos", mode="before")
+    @classmethod
+    def _csv(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @property
+    def has_forge_credentials(self) -> bool:
+        return self.github_token is not None or (
+            self.github_app_id is not None and self.github_app_private_key is not None
+        )
+
+    @property
+    def effective_dry_run(self) -> bool:
+        if self.dry_run is not None:
+            return self.dry_run
+        return not self.has_forge_credentials
+
+    def repo_allowed(self, full_name: str) -> bool:
+        """An empty allowlist allows every repository the credentials reach."""
+        if not self.repo_allowlist:
+            return True
+        name = full_name.lower()
+        return any(fnmatch.fnmatchcase(name, pattern.lower()) for pattern in self.repo_allowlist)

@@ -1,0 +1,180 @@
+"""Workers: claim jobs from the durable queue and run their handlers.
+
+Handlers may be plain functions (run in this pool's threads, since the forge and git
+adapters block) or coroutine functions (awaited on the event loop). While a handler
+runs, a heartbeat renews the job's lease; if the lease is lost, the handler's
+``ctx.cancelled`` is set and a coroutine handler is cancelled outright.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import os
+import socket
+import time
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import structlog
+
+from bot.jobs import HandlerContext, load_event
+from bot.queue import ClaimedJob
+from bot.services import Services
+
+log = structlog.get_logger("gitops_bot.worker")
+
+
+class PermanentJobError(Exception):
+    """Raise from a handler when retrying cannot help (bad input, refused by policy)."""
+
+
+class WorkerPool:
+    def __init__(
+        self,
+        services: Services,
+        *,
+        concurrency: int | None = None,
+        poll_interval: float | None = None,
+        name: str | None = None,
+    ) -> None:
+        self.services = services
+        self.concurrency = concurrency or services.settings.workers
+        self.poll_interval = poll_interval or services.settings.job_poll_interval_seconds
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}"
+        # Own threads, so handlers never starve the web server's thread pool.
+        self._executor = ThreadPoolExecutor(
+            max_workers=self.concurrency * 2 + 2, thread_name_prefix="gitops-bot-worker"
+        )
+        self._wakeup = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def wake(self) -> None:
+        """Called after enqueueing in this process, so a new job starts without a poll delay."""
+        self._wakeup.set()
+
+    async def start(self) -> None:
+        self._stopping.clear()
+        self._tasks = [
+            asyncio.create_task(self._loop(f"{self.name}/{index}"), name=f"worker-{index}")
+            for index in range(self.concurrency)
+        ]
+
+    async def stop(self, grace_seconds: float = 30.0) -> None:
+        """Let running jobs finish; jobs cut off are retaken by others when their lease expires."""
+        self._stopping.set()
+        self._wakeup.set()
+        if self._tasks:
+            _done, pending = await asyncio.wait(self._tasks, timeout=grace_seconds)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        self._tasks = []
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def _call(self, func: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, func, *args)
+
+    async def _loop(self, worker_id: str) -> None:
+        while not self._stopping.is_set():
+            try:
+                job = await self._call(self.services.queue.claim, worker_id)
+            except Exception:
+                log.exception("claim_failed", worker=worker_id)
+                job = None
+            if job is None:
+                self._wakeup.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wakeup.wait(), timeout=self.poll_interval)
+                continue
+            await self.run_job(job)
+
+    async def run_job(self, job: ClaimedJob) -> str:
+        """Run one claimed job to an outcome: done, retry, dead or lease_lost."""
+        services = self.services
+        queue = services.queue
+        handler = services.router.get(job.handler)
+        bound = structlog.contextvars.bound_contextvars(job_id=job.id, handler=job.handler)
+        with bound:
+            if handler is None:
+                await self._call(
+                    lambda: queue.fail(job, f"no handler is registered as {job.handler!r}", retry=False)
+                )
+                return self._finish(job, "dead", 0.0)
+            if job.attempts > job.max_attempts:
+                # Its workers kept dying mid-job (the lease ran out each time): stop retrying.
+                await self._call(
+                    lambda: queue.fail(
+                        job,
+                        f"abandoned after {job.max_attempts} attempts whose leases expired",
+                        retry=False,
+                    )
+                )
+                return self._finish(job, "dead", 0.0)
+
+            event = await self._call(load_event, services, job.event_id) if job.event_id else None
+            delivery = {"delivery_id": event.delivery_id} if event else {}
+            ctx = HandlerContext(
+                services=services,
+                job=job,
+                event=event,
+                log=structlog.get_logger("gitops_bot.handler").bind(
+                    job_id=job.id, handler=job.handler, attempt=job.attempts, **delivery
+                ),
+            )
+            started = time.monotonic()
+            if inspect.iscoroutinefunction(handler.func):
+                work: asyncio.Future[Any] = asyncio.ensure_future(handler.func(ctx))
+            else:
+                work = asyncio.ensure_future(self._call(handler.func, ctx))
+            heartbeat = asyncio.create_task(self._heartbeat(job, ctx, work))
+            try:
+                await work
+            except asyncio.CancelledError:
+                if not ctx.cancelled.is_set():
+                    raise
+                return self._finish(job, "lease_lost", time.monotonic() - started)
+            except Exception as exc:
+                permanent = isinstance(exc, PermanentJobError)
+                error = "".join(traceback.format_exception(exc))
+                ctx.log.warning("job_failed", error=str(exc), permanent=permanent)
+                status = await self._call(lambda: queue.fail(job, error, retry=not permanent))
+                outcome = "lease_lost" if status is None else ("dead" if status == "dead" else "retry")
+                return self._finish(job, outcome, time.monotonic() - started)
+            finally:
+                heartbeat.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await heartbeat
+            completed = await self._call(queue.complete, job)
+            return self._finish(job, "done" if completed else "lease_lost", time.monotonic() - started)
+
+    async def _heartbeat(self, job: ClaimedJob, ctx: HandlerContext, work: asyncio.Future[Any]) -> None:
+        interval = max(queue_lease_seconds(self.services) / 3, 0.05)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                kept = await self._call(self.services.queue.heartbeat, job)
+            except Exception:
+                log.exception("heartbeat_failed", job_id=job.id)
+                continue
+            if not kept:
+                ctx.log.warning("lease_lost")
+                ctx.cancelled.set()
+                work.cancel()
+                return
+
+    def _finish(self, job: ClaimedJob, outcome: str, seconds: float) -> str:
+        metrics = self.services.metrics
+        metrics.jobs_finished.labels(job.handler, outcome).inc()
+        metrics.job_duration.labels(job.handler, outcome).observe(seconds)
+        log.info(
+            "job_finished", job_id=job.id, handler=job.handler, outcome=outcome, seconds=round(seconds, 3)
+        )
+        return outcome
+
+
+def queue_lease_seconds(services: Services) -> float:
+    return services.queue.lease.total_seconds()
