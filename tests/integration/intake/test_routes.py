@@ -310,3 +310,35 @@ def test_readyz_fails_when_the_schema_is_behind(tmp_path) -> None:
         assert "gitops-bot migrate" in response.json()["error"]
         migrate(url)
         assert client.get("/readyz").status_code == 200
+
+
+def test_served_app_runs_the_handler_and_finishes_the_event(database_url: str) -> None:
+    """Intake → queue → worker → handler, in one process, as `gitops-bot serve` runs."""
+    import threading
+    import time
+
+    from bot.app import create_app
+    from bot.routing import Router
+    from bot.settings import Settings
+    from tests.integration.intake.conftest import SECRETS
+
+    seen: list[tuple[str, int]] = []
+    done = threading.Event()
+    router = Router()
+
+    @router.register("github", "pull_request", "opened", name="test.record")
+    def record(ctx) -> None:
+        seen.append((ctx.event.delivery_id, ctx.domain.number))
+        done.set()
+
+    settings = Settings(_env_file=None, database_url=database_url, job_poll_interval_seconds=5, **SECRETS)
+    with TestClient(create_app(settings, router=router, run_workers=True)) as client:
+        body, headers = payloads.github_request(payloads.pull_request(number=12), delivery="d-e2e")
+        assert client.post("/webhooks/github", content=body, headers=headers).status_code == 202
+        # The worker is woken by the intake, so this does not wait for the 5 s poll.
+        assert done.wait(timeout=4)
+        deadline = time.monotonic() + 5
+        while client.get("/api/events").json()[0]["status"] != "done":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    assert seen == [("d-e2e", 12)]
