@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from bot.storage.types import JSONDocument, UTCDateTime, utcnow
@@ -101,3 +101,194 @@ class Action(Base):
     details: Mapped[Any | None] = mapped_column(JSONDocument)
     event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id", ondelete="SET NULL"))
     job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
+
+
+# -- version updates (registry / MLflow → pull request) ---------------------------------
+
+
+class UpdateRequest(Base):
+    """A version-bump pull request the bot opened (or decided to open, in dry-run)."""
+
+    __tablename__ = "update_requests"
+    __table_args__ = (
+        UniqueConstraint("repo", "branch", name="uq_update_requests_repo_branch"),
+        Index("ix_update_requests_deployment", "repo", "deployment", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    repo: Mapped[str] = mapped_column(String(255))
+    deployment: Mapped[str] = mapped_column(String(255))
+    version: Mapped[str] = mapped_column(String(255))
+    digest: Mapped[str | None] = mapped_column(String(255))
+    branch: Mapped[str] = mapped_column(String(512))
+    # open | merged | closed | superseded | dry_run
+    status: Mapped[str] = mapped_column(String(16))
+    pr_number: Mapped[int | None] = mapped_column(Integer)
+    pr_url: Mapped[str | None] = mapped_column(String(1024))
+    head_sha: Mapped[str | None] = mapped_column(String(64))
+    superseded_by: Mapped[int | None] = mapped_column(ForeignKey("update_requests.id", ondelete="SET NULL"))
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id", ondelete="SET NULL"))
+    requested_by: Mapped[str | None] = mapped_column(String(255))
+    details: Mapped[Any | None] = mapped_column(JSONDocument)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Quarantine(Base):
+    """A version rolled back for a deployment: no PR brings it (or anything older) back."""
+
+    __tablename__ = "quarantines"
+    __table_args__ = (
+        UniqueConstraint("repo", "deployment", "version", name="uq_quarantines_version"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    repo: Mapped[str] = mapped_column(String(255))
+    deployment: Mapped[str] = mapped_column(String(255))
+    version: Mapped[str] = mapped_column(String(255))
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(255))
+    lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lifted_by: Mapped[str | None] = mapped_column(String(255))
+
+
+# -- Terraform ------------------------------------------------------------------------
+
+
+class Lock(Base):
+    """One PR at a time per repo + dir + workspace (+ project): the unique constraint is the lock."""
+
+    __tablename__ = "locks"
+    __table_args__ = (
+        UniqueConstraint("repo", "dir", "workspace", "project", name="uq_locks_target"),
+        Index("ix_locks_pull", "repo", "pr_number"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    repo: Mapped[str] = mapped_column(String(255))
+    dir: Mapped[str] = mapped_column(String(1024))
+    workspace: Mapped[str] = mapped_column(String(255))
+    project: Mapped[str] = mapped_column(String(255), default="")  # "" when unnamed
+    pr_number: Mapped[int] = mapped_column(Integer)
+    pr_url: Mapped[str | None] = mapped_column(String(1024))
+    owner: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Plan(Base):
+    """The latest plan of a project on a pull request, at a head sha."""
+
+    __tablename__ = "plans"
+    __table_args__ = (
+        UniqueConstraint("repo", "pr_number", "dir", "workspace", "project", name="uq_plans_target"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    repo: Mapped[str] = mapped_column(String(255))
+    pr_number: Mapped[int] = mapped_column(Integer)
+    dir: Mapped[str] = mapped_column(String(1024))
+    workspace: Mapped[str] = mapped_column(String(255))
+    project: Mapped[str] = mapped_column(String(255), default="")
+    head_sha: Mapped[str] = mapped_column(String(64))
+    base_sha: Mapped[str | None] = mapped_column(String(64))
+    # running | planned | no_changes | errored | applying | applied | apply_failed | discarded
+    status: Mapped[str] = mapped_column(String(16))
+    planfile: Mapped[str | None] = mapped_column(String(2048))
+    summary: Mapped[Any | None] = mapped_column(JSONDocument)
+    output: Mapped[str | None] = mapped_column(Text)
+    requested_by: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# -- deployments, canary analysis, rollback -----------------------------------------------
+
+
+class Deployment(Base):
+    """A merged change of a deployment's version, and what became of it."""
+
+    __tablename__ = "deployments"
+    __table_args__ = (
+        UniqueConstraint("repo", "name", "merge_commit_sha", name="uq_deployments_merge"),
+        Index("ix_deployments_name", "repo", "name", "merged_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    repo: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255))
+    version: Mapped[str] = mapped_column(String(255))
+    previous_version: Mapped[str | None] = mapped_column(String(255))
+    pr_number: Mapped[int | None] = mapped_column(Integer)
+    pr_url: Mapped[str | None] = mapped_column(String(1024))
+    merge_commit_sha: Mapped[str] = mapped_column(String(64))
+    merged_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # analysing | passed | failed | inconclusive | rolling_back | rolled_back | superseded | notified
+    status: Mapped[str] = mapped_column(String(16))
+    rollback_pr_number: Mapped[int | None] = mapped_column(Integer)
+    rollback_pr_url: Mapped[str | None] = mapped_column(String(1024))
+    rolled_back_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    details: Mapped[Any | None] = mapped_column(JSONDocument)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Analysis(Base):
+    """The canary analysis of one deployment."""
+
+    __tablename__ = "analyses"
+    __table_args__ = (Index("ix_analyses_due", "status", "next_run_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id", ondelete="CASCADE"))
+    # waiting_rollout | running | passed | failed | stopped_inconclusive | cancelled
+    status: Mapped[str] = mapped_column(String(24))
+    reason: Mapped[str | None] = mapped_column(Text)
+    config: Mapped[Any] = mapped_column(JSONDocument)  # the canary config it runs with
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AnalysisInterval(Base):
+    """One interval's measurements: the evidence behind a verdict."""
+
+    __tablename__ = "analysis_intervals"
+    __table_args__ = (UniqueConstraint("analysis_id", "index", name="uq_analysis_intervals_index"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    analysis_id: Mapped[int] = mapped_column(ForeignKey("analyses.id", ondelete="CASCADE"))
+    index: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    verdict: Mapped[str] = mapped_column(String(16))  # pass | fail | inconclusive
+    request_count: Mapped[float | None] = mapped_column(Float)
+    measurements: Mapped[Any] = mapped_column(JSONDocument)
+
+
+class SchedulerLease(Base):
+    """Leader election: the one process whose lease is current runs the scheduler."""
+
+    __tablename__ = "scheduler_leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(255))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    renewed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# -- Slack ---------------------------------------------------------------------------
+
+
+class SlackThread(Base):
+    """One Slack thread per deployment story, so a channel stays readable."""
+
+    __tablename__ = "slack_threads"
+    __table_args__ = (UniqueConstraint("key", name="uq_slack_threads_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(512))  # e.g. "<repo>:<deployment>:<version>"
+    channel: Mapped[str] = mapped_column(String(64))
+    thread_ts: Mapped[str] = mapped_column(String(32))
+    state: Mapped[Any | None] = mapped_column(JSONDocument)  # what the top message shows
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
