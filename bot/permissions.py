@@ -1,0 +1,83 @@
+"""Who may run which command: the same rules for PR comments and Slack.
+
+Pure decisions over facts the adapters gather (the user's permission level on the
+repository and the teams they belong to), so they are tested with tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+LEVELS = ("none", "read", "triage", "write", "maintain", "admin")
+
+# Used for a command that `permissions:` in .gitops-bot.yaml does not mention.
+DEFAULT_PERMISSIONS: Mapping[str, Sequence[str]] = {
+    "plan": ("write",),
+    "apply": ("write",),
+    "unlock": ("write",),
+    "rollback": ("write",),
+    "promote": ("write",),
+    "deploy": ("maintain",),
+    "status": ("read",),
+    "locks": ("read",),
+    "help": ("none",),
+}
+
+
+@dataclass(frozen=True)
+class Rule:
+    logins: frozenset[str]
+    teams: frozenset[str]
+    min_level: str | None
+
+    def describe(self) -> str:
+        parts = []
+        if self.min_level:
+            parts.append(f"{self.min_level} permission or higher")
+        parts += [f"team:{team}" for team in sorted(self.teams)]
+        parts += sorted(self.logins)
+        return ", ".join(parts) if parts else "nobody"
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    reason: str
+
+
+def parse_rule(entries: Iterable[str]) -> Rule:
+    """Entries are GitHub logins, ``team:<slug>``, or a permission level (lowest wins)."""
+    logins: set[str] = set()
+    teams: set[str] = set()
+    levels: list[str] = []
+    for entry in entries:
+        value = entry.strip()
+        if value.lower().startswith("team:"):
+            teams.add(value[5:].strip().lower())
+        elif value.lower() in LEVELS:
+            levels.append(value.lower())
+        elif value:
+            logins.add(value.lower())
+    min_level = min(levels, key=LEVELS.index) if levels else None
+    return Rule(frozenset(logins), frozenset(teams), min_level)
+
+
+def rule_for(command: str, permissions: Mapping[str, Sequence[str]] | None) -> Rule:
+    configured = (permissions or {}).get(command)
+    if configured is None:
+        configured = DEFAULT_PERMISSIONS.get(command, ("maintain",))
+    return parse_rule(configured)
+
+
+def decide(rule: Rule, *, login: str, level: str, member_of: Iterable[str] = ()) -> Decision:
+    login_key = login.lower()
+    if login_key in rule.logins:
+        return Decision(True, f"{login} is listed by name")
+    teams = {team.lower() for team in member_of} & rule.teams
+    if teams:
+        return Decision(True, f"{login} is in team:{sorted(teams)[0]}")
+    normalised = level.lower() if level.lower() in LEVELS else "none"
+    if rule.min_level is not None and LEVELS.index(normalised) >= LEVELS.index(rule.min_level):
+        return Decision(True, f"{login} has {normalised} permission")
+    return Decision(False, f"{login} has {normalised} permission; this needs {rule.describe()}")
