@@ -10,9 +10,9 @@ from fastapi import FastAPI
 from bot.api import build_api_router
 from bot.intake.routes import build_intake_router
 from bot.routing import Router
+from bot.runtime import Runtime
 from bot.services import Services, build_services
 from bot.settings import Settings
-from bot.worker import WorkerPool
 
 
 def create_app(
@@ -22,31 +22,31 @@ def create_app(
     run_workers: bool = False,
     services: Services | None = None,
 ) -> FastAPI:
-    """Build the app. ``run_workers`` starts the job workers with it (what `serve` does)."""
+    """Build the app. ``run_workers`` starts workers and the scheduler with it (what `serve` does)."""
     if services is None:
         if router is None:
             from handlers import default_router
 
             router = default_router()
         services = build_services(settings or Settings(), router)
-    pool = WorkerPool(services) if run_workers else None
+    runtime = Runtime(services) if run_workers else None
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        if pool is not None:
-            await pool.start()
+        if runtime is not None:
+            await runtime.start()
         try:
             yield
         finally:
-            if pool is not None:
-                await pool.stop()
+            if runtime is not None:
+                await runtime.stop()
             services.close()
 
     app = FastAPI(
         title="gitops-bot", version="0.1.0", lifespan=lifespan, docs_url="/api/docs", redoc_url=None
     )
     app.state.services = services
-    app.state.worker_pool = pool
-    app.include_router(build_intake_router(services, on_enqueued=pool.wake if pool else None))
+    app.state.runtime = runtime
+    app.include_router(build_intake_router(services, on_enqueued=runtime.wake if runtime else None))
     app.include_router(build_api_router(services))
     return app

@@ -43,8 +43,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_worker(_args: argparse.Namespace) -> int:
     from bot.logging import configure_logging
+    from bot.runtime import Runtime
     from bot.services import build_services
-    from bot.worker import WorkerPool
     from handlers import default_router
 
     settings = _settings()
@@ -52,16 +52,16 @@ def cmd_worker(_args: argparse.Namespace) -> int:
 
     async def run() -> None:
         services = build_services(settings, default_router())
-        pool = WorkerPool(services)
+        runtime = Runtime(services)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        await pool.start()
+        await runtime.start()
         try:
             await stop.wait()
         finally:
-            await pool.stop()
+            await runtime.stop()
             services.close()
 
     asyncio.run(run())

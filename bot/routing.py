@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from bot.jobs import HandlerContext
+    from bot.scheduler import PeriodicFunc, PeriodicTask
 
 HandlerFunc = Callable[["HandlerContext"], Any | Awaitable[Any]]
 RoutingKey = tuple[str, str, str | None]
@@ -30,6 +31,7 @@ class Router:
     def __init__(self, *routers: Router) -> None:
         self._by_name: dict[str, RegisteredHandler] = {}
         self._by_key: dict[RoutingKey, list[RegisteredHandler]] = {}
+        self._periodic: dict[str, PeriodicTask] = {}
         for router in routers:
             self.include(router)
 
@@ -43,9 +45,26 @@ class Router:
 
         return decorator
 
+    def periodic(self, name: str, every_seconds: float) -> Callable[[PeriodicFunc], PeriodicFunc]:
+        """Register a task the scheduler's leader runs every ``every_seconds``."""
+        from bot.scheduler import PeriodicTask
+
+        def decorator(func: PeriodicFunc) -> PeriodicFunc:
+            if name in self._periodic and self._periodic[name].func is not func:
+                raise ValueError(f"two periodic tasks are registered as {name!r}")
+            self._periodic[name] = PeriodicTask(name, every_seconds, func)
+            return func
+
+        return decorator
+
+    def periodic_tasks(self) -> list[PeriodicTask]:
+        return list(self._periodic.values())
+
     def include(self, other: Router) -> None:
         for handler in other._by_name.values():
             self._add(handler)
+        for task in other._periodic.values():
+            self.periodic(task.name, task.every_seconds)(task.func)
 
     def _add(self, handler: RegisteredHandler) -> None:
         existing = self._by_name.get(handler.name)

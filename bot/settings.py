@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     job_lease_seconds: float = 60.0
     job_max_attempts: int = 5
     job_poll_interval_seconds: float = 0.5
+    scheduler_tick_seconds: float = 1.0
+    scheduler_lease_seconds: float = 15.0
     log_level: str = "INFO"
     log_json: bool = True
 

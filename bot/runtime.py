@@ -1,0 +1,39 @@
+"""The background half of the bot: workers and the scheduler, started and stopped together."""
+
+from __future__ import annotations
+
+from bot.scheduler import Scheduler
+from bot.services import Services
+from bot.worker import WorkerPool
+
+
+class Runtime:
+    def __init__(self, services: Services, *, workers: bool = True, scheduler: bool = True) -> None:
+        self.services = services
+        self.pool = WorkerPool(services) if workers else None
+        self.scheduler = (
+            Scheduler(
+                services,
+                services.router.periodic_tasks(),
+                tick_seconds=services.settings.scheduler_tick_seconds,
+                lease_seconds=services.settings.scheduler_lease_seconds,
+            )
+            if scheduler
+            else None
+        )
+
+    def wake(self) -> None:
+        if self.pool is not None:
+            self.pool.wake()
+
+    async def start(self) -> None:
+        if self.pool is not None:
+            await self.pool.start()
+        if self.scheduler is not None:
+            await self.scheduler.start()
+
+    async def stop(self) -> None:
+        if self.scheduler is not None:
+            await self.scheduler.stop()
+        if self.pool is not None:
+            await self.pool.stop()
