@@ -90,7 +90,7 @@ def _status(data: Mapping[str, Any], where: str) -> Literal["firing", "resolved"
 
 def _alert(raw: object, where: str) -> Alert:
     if not isinstance(raw, dict):
-        raise MalformedEvent(f"{where} must be an object, got a {kind_of(raw)}")
+        raise MalformedEvent(f"{where} must be an object, got {kind_of(raw)}")
     return Alert(
         status=_status(raw, where),
         labels=string_map(raw, "labels", where),

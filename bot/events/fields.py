@@ -20,18 +20,19 @@ from bot.events.model import MalformedEvent
 _DATETIME: TypeAdapter[datetime] = TypeAdapter(datetime)
 
 _KIND_NAMES = {
-    dict: "object",
-    list: "list",
-    str: "string",
-    int: "integer",
-    float: "number",
-    bool: "boolean",
+    dict: "an object",
+    list: "a list",
+    str: "a string",
+    int: "an integer",
+    float: "a number",
+    bool: "a boolean",
     type(None): "null",
 }
 
 
 def kind_of(value: object) -> str:
-    return _KIND_NAMES.get(type(value), type(value).__name__)
+    """The JSON kind of a value with its article, for messages: "an object", "a list"."""
+    return _KIND_NAMES.get(type(value), f"a {type(value).__name__}")
 
 
 def load_json(body: bytes, what: str) -> Any:
@@ -50,7 +51,7 @@ def load_json(body: bytes, what: str) -> Any:
 def load_json_object(body: bytes, what: str) -> dict[str, Any]:
     data = load_json(body, what)
     if not isinstance(data, dict):
-        raise MalformedEvent(f"{what} must be a JSON object, got a {kind_of(data)}")
+        raise MalformedEvent(f"{what} must be a JSON object, got {kind_of(data)}")
     return data
 
 
@@ -59,7 +60,7 @@ def require_object(data: Mapping[str, Any], key: str, where: str) -> dict[str, A
     if value is None:
         raise MalformedEvent(f"{where} has no '{key}' object")
     if not isinstance(value, dict):
-        raise MalformedEvent(f"{where}: '{key}' must be an object, got a {kind_of(value)}")
+        raise MalformedEvent(f"{where}: '{key}' must be an object, got {kind_of(value)}")
     return value
 
 
@@ -68,7 +69,7 @@ def optional_object(data: Mapping[str, Any], key: str, where: str) -> dict[str, 
     if value is None:
         return None
     if not isinstance(value, dict):
-        raise MalformedEvent(f"{where}: '{key}' must be an object, got a {kind_of(value)}")
+        raise MalformedEvent(f"{where}: '{key}' must be an object, got {kind_of(value)}")
     return value
 
 
@@ -77,7 +78,7 @@ def require_list(data: Mapping[str, Any], key: str, where: str) -> list[Any]:
     if value is None:
         raise MalformedEvent(f"{where} has no '{key}' list")
     if not isinstance(value, list):
-        raise MalformedEvent(f"{where}: '{key}' must be a list, got a {kind_of(value)}")
+        raise MalformedEvent(f"{where}: '{key}' must be a list, got {kind_of(value)}")
     return value
 
 
@@ -86,7 +87,7 @@ def optional_list(data: Mapping[str, Any], key: str, where: str) -> list[Any]:
     if value is None:
         return []
     if not isinstance(value, list):
-        raise MalformedEvent(f"{where}: '{key}' must be a list, got a {kind_of(value)}")
+        raise MalformedEvent(f"{where}: '{key}' must be a list, got {kind_of(value)}")
     return value
 
 
@@ -95,7 +96,7 @@ def require_str(data: Mapping[str, Any], key: str, where: str, *, allow_empty: b
     if value is None:
         raise MalformedEvent(f"{where} has no '{key}' string")
     if not isinstance(value, str):
-        raise MalformedEvent(f"{where}: '{key}' must be a string, got a {kind_of(value)}")
+        raise MalformedEvent(f"{where}: '{key}' must be a string, got {kind_of(value)}")
     if not value and not allow_empty:
         raise MalformedEvent(f"{where}: '{key}' is empty")
     return value
@@ -107,7 +108,7 @@ def optional_str(data: Mapping[str, Any], key: str, where: str) -> str | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str):
-        raise MalformedEvent(f"{where}: '{key}' must be a string, got a {kind_of(value)}")
+        raise MalformedEvent(f"{where}: '{key}' must be a string, got {kind_of(value)}")
     return value
 
 
@@ -116,7 +117,7 @@ def require_int(data: Mapping[str, Any], key: str, where: str) -> int:
     if value is None:
         raise MalformedEvent(f"{where} has no '{key}' integer")
     if isinstance(value, bool) or not isinstance(value, int):
-        raise MalformedEvent(f"{where}: '{key}' must be an integer, got a {kind_of(value)}")
+        raise MalformedEvent(f"{where}: '{key}' must be an integer, got {kind_of(value)}")
     return value
 
 
@@ -125,7 +126,7 @@ def optional_int(data: Mapping[str, Any], key: str, where: str) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
-        raise MalformedEvent(f"{where}: '{key}' must be an integer, got a {kind_of(value)}")
+        raise MalformedEvent(f"{where}: '{key}' must be an integer, got {kind_of(value)}")
     return value
 
 
@@ -134,7 +135,7 @@ def optional_bool(data: Mapping[str, Any], key: str, where: str, default: bool =
     if value is None:
         return default
     if not isinstance(value, bool):
-        raise MalformedEvent(f"{where}: '{key}' must be true or false, got a {kind_of(value)}")
+        raise MalformedEvent(f"{where}: '{key}' must be true or false, got {kind_of(value)}")
     return value
 
 
@@ -144,7 +145,7 @@ def require_version_str(data: Mapping[str, Any], key: str, where: str) -> str:
     if isinstance(value, bool) or not isinstance(value, str | int) or value == "":
         if value is None:
             raise MalformedEvent(f"{where} has no '{key}'")
-        raise MalformedEvent(f"{where}: '{key}' must be a string or an integer, got a {kind_of(value)}")
+        raise MalformedEvent(f"{where}: '{key}' must be a string or an integer, got {kind_of(value)}")
     return str(value)
 
 
@@ -154,11 +155,11 @@ def string_map(data: Mapping[str, Any], key: str, where: str) -> dict[str, str]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise MalformedEvent(f"{where}: '{key}' must be an object of strings, got a {kind_of(value)}")
+        raise MalformedEvent(f"{where}: '{key}' must be an object of strings, got {kind_of(value)}")
     result: dict[str, str] = {}
     for name, item in value.items():
         if not isinstance(item, str):
-            raise MalformedEvent(f"{where}: '{key}.{name}' must be a string, got a {kind_of(item)}")
+            raise MalformedEvent(f"{where}: '{key}.{name}' must be a string, got {kind_of(item)}")
         result[str(name)] = item
     return result
 
@@ -168,7 +169,7 @@ def parse_time(value: object, where: str) -> datetime | None:
     if value is None or value == "":
         return None
     if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise MalformedEvent(f"{where} must be a timestamp, got a {kind_of(value)}")
+        raise MalformedEvent(f"{where} must be a timestamp, got {kind_of(value)}")
     try:
         parsed = _DATETIME.validate_python(value)
     except ValidationError as exc:

@@ -128,7 +128,7 @@ def parse_registry(headers: Mapping[str, str], body: bytes) -> list[ParsedEvent]
             for parsed in _cloudevent(item, f"CloudEvents batch[{index}]")
         ]
     if not isinstance(data, dict):
-        raise MalformedEvent(f"registry webhook body must be a JSON object, got a {kind_of(data)}")
+        raise MalformedEvent(f"registry webhook body must be a JSON object, got {kind_of(data)}")
     if content_type in DISTRIBUTION_CONTENT_TYPES or "events" in data:
         return _distribution_envelope(data)
     if content_type == CLOUDEVENTS_CONTENT_TYPE or "specversion" in data:
@@ -151,7 +151,7 @@ def _distribution_envelope(data: Mapping[str, Any]) -> list[ParsedEvent]:
     for index, event in enumerate(events):
         where = f"distribution event [{index}]"
         if not isinstance(event, dict):
-            raise MalformedEvent(f"{where} must be an object, got a {kind_of(event)}")
+            raise MalformedEvent(f"{where} must be an object, got {kind_of(event)}")
         parsed.append(_distribution_event(event, where))
     return parsed
 
@@ -172,7 +172,7 @@ def _distribution_event(event: dict[str, Any], where: str) -> ParsedEvent:
     def ignored(reason: str) -> ParsedEvent:
         return ParsedEvent(
             source=SOURCE,
-            event="blob" if is_blob else "image",
+            event="blob" if is_blob else "image",  # unknown (a delete names only the digest): image
             action=action,
             delivery_id=event_id,
             dedupe_key=bounded_key(f"distribution-event:{event_id}"),
@@ -185,6 +185,10 @@ def _distribution_event(event: dict[str, Any], where: str) -> ParsedEvent:
         return ignored(f"registry {raw_action} events are not acted on")
     if is_blob:
         return ignored(f"blob push ({media_type or 'no media type'}) is not an image manifest")
+    if is_blob is None:
+        # Distribution always sends a manifest push with its media type or tag; without
+        # either there is nothing to say this is an image version.
+        return ignored("push event names no media type, tag or URL: not recognisably an image manifest")
     if digest is None and tag is None:
         raise MalformedEvent(f"{target_where} has neither a 'digest' nor a 'tag'")
     registry = _distribution_host(event, url, where)
@@ -211,11 +215,12 @@ def _distribution_event(event: dict[str, Any], where: str) -> ParsedEvent:
     )
 
 
-def _is_blob(media_type: str | None, url: str | None, tag: str | None) -> bool:
-    """Manifest or blob? The URL path says so exactly; the media type is the fallback.
+def _is_blob(media_type: str | None, url: str | None, tag: str | None) -> bool | None:
+    """Blob (True), manifest (False) or unknown (None)?
 
-    Blob targets look like ``/v2/<name>/blobs/<digest>`` with a layer or config media
-    type (``...rootfs.diff...``, ``application/octet-stream``) and never a tag.
+    The URL path says so exactly (``/v2/<name>/blobs/<digest>`` vs ``/manifests/``); the
+    media type is the fallback: layers and configs (``...rootfs.diff...``,
+    ``application/octet-stream``, ``...config...``) are blobs, and a blob never has a tag.
     """
     if url:
         path = urlsplit(url).path
@@ -227,7 +232,11 @@ def _is_blob(media_type: str | None, url: str | None, tag: str | None) -> bool:
         return False
     if media_type and ("manifest" in media_type or media_type.endswith((".index.v1+json", "list.v2+json"))):
         return False
-    return tag is None
+    if tag is not None:
+        return False
+    if media_type:
+        return True
+    return None
 
 
 def _distribution_host(event: Mapping[str, Any], url: str | None, where: str) -> str:
@@ -264,7 +273,7 @@ def _harbor_default(data: dict[str, Any]) -> list[ParsedEvent]:
 
 def _cloudevent(data: Any, where: str) -> list[ParsedEvent]:
     if not isinstance(data, dict):
-        raise MalformedEvent(f"{where} must be a JSON object, got a {kind_of(data)}")
+        raise MalformedEvent(f"{where} must be a JSON object, got {kind_of(data)}")
     specversion = require_str(data, "specversion", where)
     if not specversion.startswith("1."):
         raise MalformedEvent(f"{where}: unsupported CloudEvents specversion {specversion!r} (expected 1.0)")
@@ -380,7 +389,7 @@ def _harbor_artifacts(
     for index, resource in enumerate(resources):
         resource_where = f"{data_where}.resources[{index}]"
         if not isinstance(resource, dict):
-            raise MalformedEvent(f"{resource_where} must be an object, got a {kind_of(resource)}")
+            raise MalformedEvent(f"{resource_where} must be an object, got {kind_of(resource)}")
         digest = optional_str(resource, "digest", resource_where)
         tag = optional_str(resource, "tag", resource_where)
         # Harbor reports an artifact pushed by digest with the digest in the tag field.

@@ -23,13 +23,19 @@ from bot.events.fields import (
 from bot.events.model import MalformedEvent, ParsedEvent, SlackAction, SlackCommand, SlackInteraction
 
 SOURCE = "slack"
+# Slack's deprecated verification token is a shared secret; it is not stored with the event.
+_SECRET_FIELDS = ("token",)
+
+
+def _without_secrets(fields: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in fields.items() if key not in _SECRET_FIELDS}
 
 
 def _form_dict(form: Mapping[str, Any], what: str) -> dict[str, str]:
     fields: dict[str, str] = {}
     for key, value in form.items():
         if not isinstance(value, str):
-            raise MalformedEvent(f"{what} field '{key}' must be text, got a {kind_of(value)}")
+            raise MalformedEvent(f"{what} field '{key}' must be text, got {kind_of(value)}")
         fields[key] = value
     return fields
 
@@ -47,7 +53,7 @@ def parse_slack_command(form: Mapping[str, str]) -> list[ParsedEvent]:
                 action=None,
                 delivery_id=check_id,
                 dedupe_key=check_id,
-                payload=fields,
+                payload=_without_secrets(fields),
                 domain=None,
                 ignored_reason="Slack SSL certificate check",
             )
@@ -76,7 +82,7 @@ def parse_slack_command(form: Mapping[str, str]) -> list[ParsedEvent]:
             action=command.lstrip("/"),
             delivery_id=trigger_id,
             dedupe_key=trigger_id,
-            payload=fields,
+            payload=_without_secrets(fields),
             domain=domain,
         )
     ]
@@ -87,7 +93,7 @@ def parse_slack_interaction(form: Mapping[str, str]) -> list[ParsedEvent]:
     raw = fields.get("payload")
     if not raw:
         raise MalformedEvent("Slack interaction has no 'payload' form field")
-    payload = load_json_object(raw.encode("utf-8"), "Slack interaction 'payload' field")
+    payload = _without_secrets(load_json_object(raw.encode("utf-8"), "Slack interaction 'payload' field"))
     where = "Slack interaction"
     interaction_type = require_str(payload, "type", where)
     user = require_object(payload, "user", where)
@@ -156,7 +162,7 @@ def parse_slack_interaction(form: Mapping[str, str]) -> list[ParsedEvent]:
 
 def _action(raw: object, where: str) -> SlackAction:
     if not isinstance(raw, dict):
-        raise MalformedEvent(f"{where} must be an object, got a {kind_of(raw)}")
+        raise MalformedEvent(f"{where} must be an object, got {kind_of(raw)}")
     value = optional_str(raw, "value", where)
     if value is None:
         # Menus put the choice in ``selected_option`` instead of ``value``.
