@@ -63,8 +63,14 @@ def parse_rule(entries: Iterable[str]) -> Rule:
     return Rule(frozenset(logins), frozenset(teams), min_level)
 
 
-def rule_for(command: str, permissions: Mapping[str, Sequence[str]] | None) -> Rule:
-    configured = (permissions or {}).get(command)
+def rule_for(command: str, permissions: Mapping[str, Sequence[str]] | object | None) -> Rule:
+    """The rule for ``command`` from a mapping or the config's ``permissions:`` model."""
+    if permissions is None:
+        configured = None
+    elif isinstance(permissions, Mapping):
+        configured = permissions.get(command)
+    else:
+        configured = getattr(permissions, command, None)
     if configured is None:
         configured = DEFAULT_PERMISSIONS.get(command, ("maintain",))
     return parse_rule(configured)

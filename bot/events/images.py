@@ -1,53 +1,36 @@
-"""Image reference normalisation shared by the registry parsers and deployment matching.
+"""Lenient image-reference reading for registry payloads, on top of ``bot.images``.
 
-The rules are Docker's reference grammar: the first path component is a registry host
-when it contains "." or ":" or is "localhost"; otherwise the image lives on Docker Hub,
-whose official images sit under "library/". Registry hosts and repository paths are
-compared lower-case (the distribution spec only allows lower-case repository names).
+``bot.images`` validates references that people write in configuration. Payloads are
+read more forgivingly: registries report URLs with schemes, GHCR reports owners with
+upper-case letters, and test registries use short digests, so here paths are
+lower-cased (the distribution spec only allows lower-case repository names), schemes
+are dropped, and a missing name is the only error.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from bot.events.model import MalformedEvent
+from bot.images import DOCKER_HUB, ImageReference, looks_like_host, normalize_registry_host
 
-DOCKER_HUB = "docker.io"
-_DOCKER_HUB_ALIASES = frozenset(
-    {"docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com", "hub.docker.com"}
-)
+__all__ = [
+    "DOCKER_HUB",
+    "ImageReference",
+    "normalise_registry_host",
+    "normalise_repository",
+    "split_image_reference",
+]
 
 
-@dataclass(frozen=True)
-class ImageReference:
-    registry: str
-    repository: str
-    tag: str | None = None
-    digest: str | None = None
-
-    @property
-    def image(self) -> str:
-        return f"{self.registry}/{self.repository}"
-
-    def __str__(self) -> str:
-        ref = self.image
-        if self.tag:
-            ref += f":{self.tag}"
-        if self.digest:
-            ref += f"@{self.digest}"
-        return ref
+def _drop_scheme(text: str) -> str:
+    for scheme in ("https://", "http://"):
+        if text.lower().startswith(scheme):
+            return text[len(scheme) :]
+    return text
 
 
 def normalise_registry_host(host: str) -> str:
-    """``Registry.Example.com:5000`` → ``registry.example.com:5000``; Docker Hub aliases → ``docker.io``."""
-    cleaned = host.strip().lower()
-    for scheme in ("https://", "http://"):
-        if cleaned.startswith(scheme):
-            cleaned = cleaned[len(scheme) :]
-    cleaned = cleaned.split("/", 1)[0]
-    if cleaned in _DOCKER_HUB_ALIASES:
-        return DOCKER_HUB
-    return cleaned
+    """``https://Registry.Example.com:5000/v2`` → ``registry.example.com:5000``; Hub aliases → docker.io."""
+    return normalize_registry_host(_drop_scheme(host.strip()).split("/", 1)[0])
 
 
 def normalise_repository(registry: str, repository: str) -> str:
@@ -59,34 +42,19 @@ def normalise_repository(registry: str, repository: str) -> str:
     return path
 
 
-def looks_like_host(component: str) -> bool:
-    return "." in component or ":" in component or component == "localhost"
-
-
 def split_image_reference(reference: str) -> ImageReference:
     """Parse ``[scheme://][host/]path[:tag][@digest]`` into its normalised parts."""
-    text = reference.strip()
-    for scheme in ("https://", "http://"):
-        if text.lower().startswith(scheme):
-            text = text[len(scheme) :]
+    text = _drop_scheme(reference.strip())
     if not text:
         raise MalformedEvent("image reference is empty")
     name, _, digest = text.partition("@")
     first, slash, rest = name.partition("/")
-    if slash and looks_like_host(first):
-        registry = normalise_registry_host(first)
-        path = rest
+    if slash and looks_like_host(first.lower()):
+        registry, path = normalise_registry_host(first), rest
     else:
-        registry = DOCKER_HUB
-        path = name
+        registry, path = DOCKER_HUB, name
     tag: str | None = None
-    last_slash = path.rfind("/")
     colon = path.rfind(":")
-    if colon > last_slash:
+    if colon > path.rfind("/"):
         path, tag = path[:colon], path[colon + 1 :] or None
-    return ImageReference(
-        registry=registry,
-        repository=normalise_repository(registry, path),
-        tag=tag,
-        digest=digest or None,
-    )
+    return ImageReference(registry, normalise_repository(registry, path), tag, digest or None)

@@ -1,0 +1,347 @@
+"""Which pushed tags (or model versions) may become a deployment's new version.
+
+A trigger's ``tags`` policy is one of:
+
+``semver:<range>``
+    Tags that are semantic versions inside the range. A leading ``v`` is tolerated (``v1.2.3``) and
+    missing minor/patch parts count as zero (``1.2`` is ``1.2.0``; MLflow's version ``7`` is
+    ``7.0.0``). A range is comparators joined by ``,`` or spaces (all must hold), alternatives
+    joined by ``||``. Comparators: ``>=1.0.0``, ``>1``, ``<2``, ``<=1.4``, ``=1.2.3``/``1.2.3``,
+    ``!=1.2.3``, partial/x-ranges (``1``, ``1.2``, ``1.x``, ``*``), caret ``^1.2`` (``>=1.2.0 <2.0.0``;
+    ``^0.2.3`` is ``>=0.2.3 <0.3.0``) and tilde ``~1.2`` (``>=1.2.0 <1.3.0``), with npm's meanings.
+    Pre-releases (``1.3.0-rc.1``, and suffixes such as ``1.2.3-cuda12``, which semver reads as
+    pre-releases) are excluded unless a comparator in the same alternative names a pre-release of
+    the same ``major.minor.patch`` (npm's rule): ``>=2.0.0-rc.1`` admits ``2.0.0-rc.2`` but not
+    ``2.1.0-rc.1``. Use a ``regex:`` policy for variant suffixes.
+``regex:<pattern>``
+    Tags the pattern matches in full (``re.fullmatch``). Ordering: the named group ``version`` if
+    the pattern has one, else the whole tag, read as a semantic version as above (so
+    ``regex:^main-(?P<version>\\d+)$`` orders by build number). When either side cannot be read as
+    a version the tags are not comparable and the newest *event* wins.
+any other text
+    Exactly that tag (``stable``). Ordering as for regex without a group.
+
+Ordering and comparison use the ``semver`` package (python-semver 3): it implements SemVer 2.0.0
+precedence exactly (``rc.10`` after ``rc.2``, build metadata ignored), which ``packaging`` does
+not — it implements PEP 440, rejects valid semver pre-releases such as ``1.0.0-foo.bar`` and reads
+``+build`` as a local version. Range syntax is not in python-semver, so it is parsed here.
+
+:func:`decide_update` is the one decision every event goes through; see its docstring.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Literal
+
+import semver
+
+_TAG = re.compile(r"[\w][\w.-]{0,127}")
+_PARTIAL = re.compile(
+    r"[vV]?(?P<major>\d+|[xX*])(?:\.(?P<minor>\d+|[xX*])(?:\.(?P<patch>\d+|[xX*])"
+    r"(?:-(?P<pre>[0-9A-Za-z.-]+))?(?:\+(?P<build>[0-9A-Za-z.-]+))?)?)?"
+)
+_COMPARATOR = re.compile(r"(?P<op>>=|<=|==|!=|>|<|=|\^|~)?\s*(?P<version>[^\s,|]+)")
+
+Op = Literal[">=", ">", "<", "<=", "=", "!="]
+
+
+class InvalidPolicy(ValueError):
+    """A tag policy or version range that cannot be parsed; the message says where."""
+
+
+def parse_version(text: str) -> semver.Version | None:
+    """``text`` as a semantic version (leading ``v`` and missing minor/patch tolerated), else None."""
+    candidate = text.strip()
+    if candidate[:1] in ("v", "V"):
+        candidate = candidate[1:]
+    if not candidate or not candidate[0].isdigit():
+        return None
+    try:
+        return semver.Version.parse(candidate, optional_minor_and_patch=True)
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class Comparator:
+    op: Op
+    version: semver.Version
+
+    def holds(self, version: semver.Version) -> bool:
+        order = version.compare(self.version)
+        return {
+            ">=": order >= 0,
+            ">": order > 0,
+            "<": order < 0,
+            "<=": order <= 0,
+            "=": order == 0,
+            "!=": order != 0,
+        }[self.op]
+
+
+@dataclass(frozen=True)
+class SemverRange:
+    text: str
+    alternatives: tuple[tuple[Comparator, ...], ...]
+
+    def contains(self, version: semver.Version) -> bool:
+        return any(_set_admits(comparators, version) for comparators in self.alternatives)
+
+
+def _set_admits(comparators: tuple[Comparator, ...], version: semver.Version) -> bool:
+    if not all(comparator.holds(version) for comparator in comparators):
+        return False
+    if version.prerelease is None:
+        return True
+    core = (version.major, version.minor, version.patch)
+    return any(
+        c.version.prerelease is not None and (c.version.major, c.version.minor, c.version.patch) == core
+        for c in comparators
+    )
+
+
+def parse_semver_range(text: str) -> SemverRange:
+    """Parse an npm-style range (see the module docs) into alternatives of primitive comparators."""
+    alternatives: list[tuple[Comparator, ...]] = []
+    for alternative in text.split("||"):
+        comparators: list[Comparator] = []
+        position = 0
+        body = alternative.strip()
+        while position < len(body):
+            if body[position] in " ,\t":
+                position += 1
+                continue
+            match = _COMPARATOR.match(body, position)
+            if match is None:
+                raise InvalidPolicy(f"invalid version range {text!r} near {body[position:]!r}")
+            comparators.extend(_expand(match.group("op") or "=", match.group("version"), text))
+            position = match.end()
+        alternatives.append(tuple(comparators))
+    return SemverRange(text=text, alternatives=tuple(alternatives))
+
+
+def _expand(op: str, version_text: str, whole: str) -> list[Comparator]:
+    match = _PARTIAL.fullmatch(version_text)
+    if match is None:
+        raise InvalidPolicy(f"invalid version {version_text!r} in range {whole!r}")
+    parts = [match.group(name) for name in ("major", "minor", "patch")]
+    numbers: list[int] = []
+    for part in parts:
+        if part is None or part in "xX*":
+            break
+        numbers.append(int(part))
+    if any(part is not None and part not in "xX*" for part in parts[len(numbers) :]):
+        raise InvalidPolicy(f"invalid version {version_text!r} in range {whole!r}: a wildcard must come last")
+    pre = match.group("pre")
+
+    def version(*components: int, prerelease: str | None = None) -> semver.Version:
+        padded = [*components, 0, 0, 0][:3]
+        return semver.Version(*padded, prerelease=prerelease)  # build metadata never affects precedence
+
+    if len(numbers) == 3:
+        exact = version(*numbers, prerelease=pre)
+        if op in ("=", "=="):
+            return [Comparator("=", exact)]
+        if op in (">=", ">", "<", "<=", "!="):
+            return [Comparator(op, exact)]  # type: ignore[arg-type]
+        if op == "~":
+            return [Comparator(">=", exact), Comparator("<", version(numbers[0], numbers[1] + 1))]
+        # Caret: the left-most non-zero component may not change.
+        if numbers[0] > 0:
+            upper = version(numbers[0] + 1)
+        elif numbers[1] > 0:
+            upper = version(0, numbers[1] + 1)
+        else:
+            upper = version(0, 0, numbers[2] + 1)
+        return [Comparator(">=", exact), Comparator("<", upper)]
+
+    if pre is not None:
+        raise InvalidPolicy(
+            f"invalid version {version_text!r} in range {whole!r}: a pre-release needs major.minor.patch"
+        )
+    if not numbers:  # ``*``: any version (subject to the pre-release rule)
+        if op in ("<", ">", "!="):
+            raise InvalidPolicy(f"{op}{version_text} in range {whole!r} matches nothing")
+        return [Comparator(">=", version(0))]
+    lower = version(*numbers)
+    # The first version after the partial one: 1 -> 2.0.0, 1.2 -> 1.3.0.
+    bumped = version(numbers[0] + 1) if len(numbers) == 1 else version(numbers[0], numbers[1] + 1)
+    if op in ("=", "==", "~") or (op == "^" and len(numbers) == 2 and numbers[0] == 0):
+        return [Comparator(">=", lower), Comparator("<", bumped)]
+    if op == "^":
+        upper = version(numbers[0] + 1) if numbers[0] > 0 or len(numbers) == 1 else bumped
+        return [Comparator(">=", lower), Comparator("<", upper)]
+    if op == ">=":
+        return [Comparator(">=", lower)]
+    if op == ">":
+        return [Comparator(">=", bumped)]
+    if op == "<":
+        return [Comparator("<", lower)]
+    if op == "<=":
+        return [Comparator("<", bumped)]
+    raise InvalidPolicy(f"!= needs a full version (major.minor.patch) in range {whole!r}")
+
+
+@dataclass(frozen=True)
+class SemverPolicy:
+    range: SemverRange
+
+    def matches(self, tag: str) -> bool:
+        version = parse_version(tag)
+        return version is not None and self.range.contains(version)
+
+    def version_of(self, tag: str) -> semver.Version | None:
+        return parse_version(tag)
+
+    def __str__(self) -> str:
+        return f"semver:{self.range.text}"
+
+
+@dataclass(frozen=True)
+class RegexPolicy:
+    pattern: re.Pattern[str]
+
+    def matches(self, tag: str) -> bool:
+        return self.pattern.fullmatch(tag) is not None
+
+    def version_of(self, tag: str) -> semver.Version | None:
+        match = self.pattern.fullmatch(tag)
+        if match is not None and "version" in self.pattern.groupindex:
+            return parse_version(match.group("version") or "")
+        return parse_version(tag)
+
+    def __str__(self) -> str:
+        return f"regex:{self.pattern.pattern}"
+
+
+@dataclass(frozen=True)
+class ExactPolicy:
+    tag: str
+
+    def matches(self, tag: str) -> bool:
+        return tag == self.tag
+
+    def version_of(self, tag: str) -> semver.Version | None:
+        return parse_version(tag)
+
+    def __str__(self) -> str:
+        return self.tag
+
+
+TagPolicy = SemverPolicy | RegexPolicy | ExactPolicy
+
+DEFAULT_TAG_POLICY = "semver:*"
+
+
+def parse_tag_policy(text: str) -> TagPolicy:
+    """``semver:<range>``, ``regex:<pattern>`` or an exact tag (see the module docs)."""
+    stripped = text.strip()
+    kind, separator, argument = stripped.partition(":")
+    if separator and kind == "semver":
+        if not argument.strip():
+            raise InvalidPolicy("semver: needs a range, e.g. semver:>=1.0.0,<2 (or semver:* for any release)")
+        return SemverPolicy(parse_semver_range(argument.strip()))
+    if separator and kind == "regex":
+        try:
+            pattern = re.compile(argument)
+        except re.error as exc:
+            raise InvalidPolicy(f"invalid regular expression {argument!r}: {exc}") from exc
+        return RegexPolicy(pattern)
+    if not _TAG.fullmatch(stripped):
+        raise InvalidPolicy(
+            f"invalid tag policy {text!r}: expected semver:<range>, regex:<pattern> or an exact tag"
+        )
+    return ExactPolicy(stripped)
+
+
+def compare_versions(policy: TagPolicy, left: str, right: str) -> int | None:
+    """-1, 0 or 1 when both read as versions under ``policy``; None when they are not comparable."""
+    left_version, right_version = policy.version_of(left), policy.version_of(right)
+    if left_version is None or right_version is None:
+        return None
+    return left_version.compare(right_version)
+
+
+DecisionCode = Literal[
+    "accepted",
+    "no_match",
+    "quarantined",
+    "not_newer_than_quarantined",
+    "already_current",
+    "older_than_current",
+]
+
+
+@dataclass(frozen=True)
+class Decision:
+    accept: bool
+    reason: str
+    code: DecisionCode
+
+
+def decide_update(
+    policy: TagPolicy | str,
+    current_version: str | None,
+    candidate_tag: str,
+    quarantined: Collection[str] = (),
+) -> Decision:
+    """Whether a deployment currently at ``current_version`` (None: unknown or never deployed) should
+    move to ``candidate_tag``. In order:
+
+    1. the candidate must match the policy;
+    2. a quarantined (rolled-back) version is refused, as is — by policy — anything not strictly
+       newer than a quarantined version it can be compared with: a rolled-back version stays rolled
+       back, and so do the versions it superseded. Only an explicit deploy lifts a quarantine, and
+       that path does not go through this function;
+    3. with no current version, accept;
+    4. the same version as the current one (``v1.2.3`` and ``1.2.3`` are the same; build metadata
+       is ignored, as SemVer precedence says) is a no-op;
+    5. when both read as versions, the candidate must be strictly newer: the bot never moves a
+       deployment backwards;
+    6. when they are not comparable (``stable``, commit hashes), the newest event wins.
+
+    Digest-only changes (the same tag pushed again) are the caller's business: compare the
+    rendered target values, which include the digest for ``tag@digest`` targets.
+    """
+    parsed = parse_tag_policy(policy) if isinstance(policy, str) else policy
+    if not parsed.matches(candidate_tag):
+        return Decision(False, f"{candidate_tag} does not match the tag policy {parsed}", "no_match")
+
+    for rolled_back in quarantined:
+        order = compare_versions(parsed, candidate_tag, rolled_back)
+        if rolled_back == candidate_tag or order == 0:
+            return Decision(
+                False,
+                f"{candidate_tag} was rolled back and stays quarantined until someone deploys it explicitly",
+                "quarantined",
+            )
+        if order is not None and order < 0:
+            return Decision(
+                False,
+                f"{candidate_tag} is not newer than the rolled-back version {rolled_back}, "
+                "so it stays quarantined until someone deploys it explicitly",
+                "not_newer_than_quarantined",
+            )
+
+    if current_version is None:
+        return Decision(True, f"{candidate_tag} matches {parsed} and nothing is deployed yet", "accepted")
+    order = compare_versions(parsed, candidate_tag, current_version)
+    if candidate_tag == current_version or order == 0:
+        return Decision(False, f"already at {current_version}", "already_current")
+    if order is None:
+        return Decision(
+            True,
+            f"{candidate_tag} matches {parsed}; it is not comparable with {current_version} as a version, "
+            "so the newest event wins",
+            "accepted",
+        )
+    if order < 0:
+        return Decision(
+            False,
+            f"{candidate_tag} is older than the current {current_version}; the bot never moves backwards",
+            "older_than_current",
+        )
+    return Decision(True, f"{candidate_tag} is newer than {current_version} and matches {parsed}", "accepted")
