@@ -1,0 +1,555 @@
+"""Run Terraform (or OpenTofu) the Atlantis way: init, workspace, plan to a file, show, apply that file.
+
+A thin typed layer over ``asyncio.create_subprocess_exec``; no shell is involved, so extra
+arguments from comments stay single argv words. Every step:
+
+- runs in its own process group (``start_new_session``), so a timeout or a cancelled task
+  stops Terraform *and* whatever it started (providers, ``local-exec`` commands): first
+  SIGINT to the group, which is Terraform's documented graceful stop (it is what Ctrl-C
+  sends; providers ignore it and let Terraform wind down, releasing state locks), then
+  SIGKILL to the group after a grace period. No process outlives the step.
+- streams its output line by line to ``on_line(step, line)`` (the job log) while collecting it.
+- has a timeout (``StepTimeouts``); a step that hits it reports ``timed_out=True``.
+
+Machine output: the summary comes from ``terraform show -json <planfile>`` (Terraform's
+stable JSON plan format), parsed in ``plan_summary``. ``plan`` itself runs with human output,
+because that text is what users read in the PR comment and the job log; ``plan -json``
+would only add progress events we do not need.
+
+``apply`` only ever applies a saved plan file: there is no code path that runs
+``terraform apply`` without one.
+
+The environment is built, not inherited wholesale: only ``inherit_env`` patterns (PATH,
+HOME, locale, proxies, CA bundles, Terraform CLI config and registry tokens by default) are
+copied from the bot's environment, so the bot's own secrets do not reach configurations from
+pull requests; credentials Terraform needs are passed explicitly (``env``) or by adding
+patterns. ``TF_WORKSPACE`` and ``TF_CLI_ARGS*`` are never inherited: they would silently change
+which state is used or which flags run. The runner sets ``TF_IN_AUTOMATION=1``,
+``TF_INPUT=0`` and ``CHECKPOINT_DISABLE=1`` (no version check calls home).
+
+A working directory belongs to one run at a time: callers give each (project, workspace)
+plan its own checkout, as Atlantis does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import contextlib
+import fnmatch
+import inspect
+import os
+import shutil
+import signal
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import structlog
+
+from bot.terraform.plan_summary import PlanJSONError, PlanSummary, parse_plan_json
+from bot.terraform.safety import first_refused_extra_arg, is_valid_workspace
+
+log = structlog.get_logger("gitops_bot.terraform")
+
+Step = Literal["init", "workspace", "plan", "show", "apply"]
+# Called with (step, line) for every line Terraform prints; may be a coroutine function.
+OnLine = Callable[[str, str], Awaitable[None] | None]
+
+DEFAULT_WORKSPACE = "default"
+DEFAULT_INHERITED_ENV: tuple[str, ...] = (
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "LANG",
+    "LC_*",
+    "TZ",
+    "TMPDIR",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "TF_CLI_CONFIG_FILE",
+    "TF_PLUGIN_CACHE_DIR",
+    "TF_TOKEN_*",
+    "TF_LOG",
+)
+_NEVER_INHERITED = ("TF_WORKSPACE", "TF_CLI_ARGS", "TF_CLI_ARGS_*")
+_FORCED_ENV = {"TF_IN_AUTOMATION": "1", "TF_INPUT": "0", "CHECKPOINT_DISABLE": "1"}
+_PIPE_DRAIN_SECONDS = 5.0
+_READ_CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class StepTimeouts:
+    """Seconds each step may run before it is stopped."""
+
+    init: float = 600.0
+    workspace: float = 120.0
+    plan: float = 1800.0
+    show: float = 300.0
+    apply: float = 3600.0
+
+    def for_step(self, step: Step) -> float:
+        return float(getattr(self, step))
+
+
+@dataclass(frozen=True)
+class StepResult:
+    step: Step
+    argv: tuple[str, ...]
+    exit_code: int  # negative: killed by that signal; 127: the executable was not found
+    output: str  # stdout and stderr lines in the order they arrived
+    duration: float  # seconds
+    timed_out: bool
+    stdout: str = ""  # stdout alone (the JSON of ``show -json``)
+    truncated: bool = False  # output exceeded ``max_output_chars``; the rest was streamed, not kept
+    pid: int | None = None  # the process (and process group) id; None when nothing was started
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and not self.timed_out
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    directory: Path
+    workspace: str
+    has_changes: bool  # plan exited 2 (-detailed-exitcode); False when the plan failed
+    planfile: Path | None  # the saved plan, only when the plan succeeded
+    summary: PlanSummary | None  # from ``show -json``; None when the plan failed
+    steps: tuple[StepResult, ...]
+    error: str | None = None  # why it failed, for the comment; None on success
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def timed_out(self) -> bool:
+        return any(step.timed_out for step in self.steps)
+
+    @property
+    def failed_step(self) -> StepResult | None:
+        """The step that failed (a plan exiting 2 did not fail: it found changes)."""
+        for step in self.steps:
+            succeeded = step.exit_code in (0, 2) if step.step == "plan" else step.exit_code == 0
+            if step.timed_out or not succeeded:
+                return step
+        return None
+
+    @property
+    def output(self) -> str:
+        """The human output of every step but ``show`` (whose stdout is JSON)."""
+        return "".join(step.output for step in self.steps if step.step != "show")
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    directory: Path
+    workspace: str
+    planfile: Path
+    steps: tuple[StepResult, ...]
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def timed_out(self) -> bool:
+        return any(step.timed_out for step in self.steps)
+
+    @property
+    def output(self) -> str:
+        return "".join(step.output for step in self.steps)
+
+
+@dataclass(frozen=True)
+class PlanRequest:
+    """One project's plan for ``run_plans``."""
+
+    directory: Path
+    workspace: str = DEFAULT_WORKSPACE
+    planfile: Path | None = None
+    extra_args: tuple[str, ...] = ()
+    on_line: OnLine | None = None
+
+
+def default_planfile(directory: Path, workspace: str) -> Path:
+    return directory / f"gitops-bot-{workspace}.tfplan"
+
+
+def build_environment(
+    source: Mapping[str, str],
+    *,
+    inherit: Iterable[str] = DEFAULT_INHERITED_ENV,
+    extra: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """The environment Terraform runs with (pure): inherited patterns, forced values, ``extra``."""
+    patterns = tuple(inherit)
+    env = {
+        name: value
+        for name, value in source.items()
+        if any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
+        and not any(fnmatch.fnmatchcase(name, pattern) for pattern in _NEVER_INHERITED)
+    }
+    env.update(_FORCED_ENV)
+    env.update(extra or {})
+    return env
+
+
+def _signal_group(pgid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signum)
+
+
+class _Collector:
+    """Keeps a step's output (up to a limit) and forwards each line to the callback."""
+
+    def __init__(self, step: Step, on_line: OnLine | None, limit: int) -> None:
+        self.step = step
+        self.on_line = on_line
+        self.limit = limit
+        self.lines: list[str] = []
+        self.stdout_lines: list[str] = []
+        self.size = 0
+        self.stdout_size = 0
+        self.truncated = False
+
+    async def add(self, line: str, *, is_stdout: bool, forward: bool) -> None:
+        if is_stdout:
+            if self.stdout_size + len(line) + 1 <= self.limit:
+                self.stdout_lines.append(line)
+                self.stdout_size += len(line) + 1
+            else:
+                self.truncated = True
+        if forward:
+            if self.size + len(line) + 1 <= self.limit:
+                self.lines.append(line)
+                self.size += len(line) + 1
+            else:
+                self.truncated = True
+            await self._forward(line)
+
+    async def _forward(self, line: str) -> None:
+        if self.on_line is None:
+            return
+        try:
+            result = self.on_line(self.step, line)
+            if inspect.isawaitable(result):
+                await result
+        except Exception:
+            # A failing log sink must not leave Terraform half-run: keep running, stop forwarding.
+            log.exception("terraform output callback failed; no more lines are forwarded", step=self.step)
+            self.on_line = None
+
+    def output(self) -> str:
+        text = "".join(f"{line}\n" for line in self.lines)
+        if self.truncated:
+            text += f"[output truncated after {self.limit} characters]\n"
+        return text
+
+    def stdout(self) -> str:
+        return "".join(f"{line}\n" for line in self.stdout_lines)
+
+
+async def _pump(
+    reader: asyncio.StreamReader, collector: _Collector, *, is_stdout: bool, forward: bool
+) -> None:
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    pending = ""
+    while chunk := await reader.read(_READ_CHUNK):
+        pending += decoder.decode(chunk)
+        *lines, pending = pending.split("\n")
+        for line in lines:
+            await collector.add(line.rstrip("\r"), is_stdout=is_stdout, forward=forward)
+    pending += decoder.decode(b"", final=True)
+    if pending:
+        await collector.add(pending.rstrip("\r"), is_stdout=is_stdout, forward=forward)
+
+
+class TerraformRunner:
+    def __init__(
+        self,
+        binary: str = "terraform",
+        *,
+        timeouts: StepTimeouts | None = None,
+        kill_grace_seconds: float = 10.0,
+        inherit_env: Sequence[str] = DEFAULT_INHERITED_ENV,
+        env: Mapping[str, str] | None = None,
+        max_output_chars: int = 32 * 1024 * 1024,
+    ) -> None:
+        if not binary:
+            raise ValueError("the Terraform executable name is empty")
+        self.binary = binary
+        self.timeouts = timeouts or StepTimeouts()
+        self.kill_grace_seconds = kill_grace_seconds
+        self.inherit_env = tuple(inherit_env)
+        self.extra_env = dict(env or {})
+        self.max_output_chars = max_output_chars
+
+    def environment(self, workspace: str | None = None) -> dict[str, str]:
+        extra = dict(self.extra_env)
+        if workspace is not None:
+            # Pins the workspace for this step whatever .terraform/environment says.
+            extra["TF_WORKSPACE"] = workspace
+        return build_environment(os.environ, inherit=self.inherit_env, extra=extra)
+
+    async def run(
+        self,
+        step: Step,
+        args: Sequence[str],
+        *,
+        cwd: Path,
+        on_line: OnLine | None = None,
+        timeout: float | None = None,
+        workspace: str | None = None,
+        forward_stdout: bool = True,
+    ) -> StepResult:
+        """Run ``<binary> <args>`` in ``cwd``; never raises for Terraform's own failures."""
+        env = self.environment(workspace)
+        limit = self.timeouts.for_step(step) if timeout is None else timeout
+        executable = shutil.which(self.binary, path=env.get("PATH"))
+        argv = (executable or self.binary, *args)
+        started = time.monotonic()
+        if executable is None:
+            message = f"the Terraform executable {self.binary!r} was not found on PATH\n"
+            return StepResult(step, argv, 127, message, 0.0, timed_out=False)
+
+        collector = _Collector(step, on_line, self.max_output_chars)
+        process = await asyncio.create_subprocess_exec(
+            *argv,
+            cwd=str(cwd),
+            env=env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
+        )
+        assert process.stdout is not None and process.stderr is not None
+        pumps = [
+            asyncio.create_task(_pump(process.stdout, collector, is_stdout=True, forward=forward_stdout)),
+            asyncio.create_task(_pump(process.stderr, collector, is_stdout=False, forward=True)),
+        ]
+        timed_out = False
+        try:
+            try:
+                async with asyncio.timeout(limit):
+                    await process.wait()
+            except TimeoutError:
+                timed_out = True
+                log.warning(
+                    "terraform step timed out; stopping it", step=step, timeout=limit, pid=process.pid
+                )
+                await self._stop(process)
+            await self._drain(process, pumps)
+        except BaseException:
+            # Cancelled (or failing): stop Terraform and everything it started, then re-raise.
+            await self._stop(process)
+            raise
+        finally:
+            for pump in pumps:
+                pump.cancel()
+            if process.returncode is None:
+                # Last resort when cleanup itself was interrupted: leave no process behind.
+                _signal_group(process.pid, signal.SIGKILL)
+        assert process.returncode is not None
+        return StepResult(
+            step=step,
+            argv=argv,
+            exit_code=process.returncode,
+            output=collector.output(),
+            duration=time.monotonic() - started,
+            timed_out=timed_out,
+            stdout=collector.stdout(),
+            truncated=collector.truncated,
+            pid=process.pid,
+        )
+
+    async def _stop(self, process: asyncio.subprocess.Process) -> None:
+        if process.returncode is None:
+            _signal_group(process.pid, signal.SIGINT)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(process.wait()), self.kill_grace_seconds)
+        # Also whatever the group still holds after Terraform itself exited.
+        _signal_group(process.pid, signal.SIGKILL)
+        await process.wait()
+
+    async def _drain(self, process: asyncio.subprocess.Process, pumps: list[asyncio.Task[None]]) -> None:
+        """Read what is left in the pipes; a leftover child holding them open is killed."""
+        _done, pending = await asyncio.wait(pumps, timeout=_PIPE_DRAIN_SECONDS)
+        if pending:
+            _signal_group(process.pid, signal.SIGKILL)
+            await asyncio.wait(pending, timeout=_PIPE_DRAIN_SECONDS)
+        for pump in pumps:
+            error = pump.exception() if pump.done() and not pump.cancelled() else None
+            if error is not None:
+                raise error
+
+    # -- the steps -------------------------------------------------------------------------
+
+    async def init(self, directory: Path, *, on_line: OnLine | None = None) -> StepResult:
+        return await self.run("init", ["init", "-input=false", "-no-color"], cwd=directory, on_line=on_line)
+
+    async def select_workspace(
+        self, directory: Path, workspace: str, *, create: bool = True, on_line: OnLine | None = None
+    ) -> StepResult:
+        _check_workspace(workspace)
+        args = ["workspace", "select", *(["-or-create"] if create else []), "-no-color", workspace]
+        return await self.run("workspace", args, cwd=directory, on_line=on_line)
+
+    async def show_plan(self, directory: Path, planfile: Path, *, workspace: str) -> StepResult:
+        return await self.run(
+            "show",
+            ["show", "-json", "-no-color", str(planfile)],
+            cwd=directory,
+            workspace=workspace,
+            forward_stdout=False,
+        )
+
+    async def plan(
+        self,
+        directory: Path,
+        *,
+        workspace: str = DEFAULT_WORKSPACE,
+        planfile: Path | None = None,
+        extra_args: Sequence[str] = (),
+        on_line: OnLine | None = None,
+    ) -> PlanResult:
+        """init, workspace (unless default), plan to ``planfile``, and summarise it with show -json."""
+        _check_workspace(workspace)
+        _check_extra_args(extra_args)
+        directory = directory.resolve()
+        planfile = (planfile or default_planfile(directory, workspace)).resolve()
+        # A stale plan must never be applied in place of this one, even if this plan fails.
+        planfile.unlink(missing_ok=True)
+        steps: list[StepResult] = []
+
+        def failed(message: str) -> PlanResult:
+            planfile.unlink(missing_ok=True)
+            return PlanResult(directory, workspace, False, None, None, tuple(steps), error=message)
+
+        steps.append(await self.init(directory, on_line=on_line))
+        if not steps[-1].ok:
+            return failed(_failure("terraform init", steps[-1]))
+        if workspace != DEFAULT_WORKSPACE:
+            steps.append(await self.select_workspace(directory, workspace, on_line=on_line))
+            if not steps[-1].ok:
+                return failed(_failure(f"selecting workspace {workspace!r}", steps[-1]))
+        args = ["plan", "-input=false", "-no-color", f"-out={planfile}", "-detailed-exitcode", *extra_args]
+        plan = await self.run("plan", args, cwd=directory, on_line=on_line, workspace=workspace)
+        steps.append(plan)
+        # -detailed-exitcode: 0 no changes, 2 changes (a success), anything else an error.
+        if plan.timed_out or plan.exit_code not in (0, 2):
+            return failed(_failure("terraform plan", plan))
+        show = await self.show_plan(directory, planfile, workspace=workspace)
+        steps.append(show)
+        if not show.ok:
+            return failed(_failure("terraform show -json", show))
+        try:
+            summary = parse_plan_json(show.stdout)
+        except PlanJSONError as error:
+            return failed(f"could not read the saved plan: {error}")
+        return PlanResult(directory, workspace, plan.exit_code == 2, planfile, summary, tuple(steps))
+
+    async def apply(
+        self,
+        directory: Path,
+        planfile: Path,
+        *,
+        workspace: str = DEFAULT_WORKSPACE,
+        extra_args: Sequence[str] = (),
+        on_line: OnLine | None = None,
+    ) -> ApplyResult:
+        """Apply the saved ``planfile`` (and nothing else) in ``directory``."""
+        _check_workspace(workspace)
+        _check_extra_args(extra_args)
+        directory = directory.resolve()
+        planfile = planfile.resolve()
+        steps: list[StepResult] = []
+        if not planfile.is_file():
+            return ApplyResult(
+                directory, workspace, planfile, (), error=f"there is no saved plan at {planfile}; plan first"
+            )
+        if workspace != DEFAULT_WORKSPACE:
+            steps.append(await self.select_workspace(directory, workspace, create=False, on_line=on_line))
+            if not steps[-1].ok:
+                message = _failure(f"selecting workspace {workspace!r}", steps[-1])
+                return ApplyResult(directory, workspace, planfile, tuple(steps), error=message)
+        args = ["apply", "-input=false", "-no-color", *extra_args, str(planfile)]
+        result = await self.run("apply", args, cwd=directory, on_line=on_line, workspace=workspace)
+        steps.append(result)
+        error = None if result.ok else _failure("terraform apply", result)
+        return ApplyResult(directory, workspace, planfile, tuple(steps), error=error)
+
+
+def _check_workspace(workspace: str) -> None:
+    if not is_valid_workspace(workspace):
+        raise ValueError(f"invalid Terraform workspace name {workspace!r}")
+
+
+def _check_extra_args(extra_args: Sequence[str]) -> None:
+    refused = first_refused_extra_arg(extra_args)
+    if refused is not None:
+        raise ValueError(f"the extra Terraform argument {refused!r} is not allowed")
+
+
+def _failure(what: str, step: StepResult) -> str:
+    if step.timed_out:
+        return f"{what} timed out and was stopped"
+    if step.exit_code == 127 and step.duration == 0.0:
+        return step.output.strip()
+    if step.exit_code < 0:
+        return f"{what} was killed by signal {-step.exit_code}"
+    return f"{what} failed with exit code {step.exit_code}"
+
+
+async def run_plans(
+    runner: TerraformRunner, requests: Sequence[PlanRequest], *, max_parallel: int = 3
+) -> list[PlanResult]:
+    """Plan several projects, at most ``max_parallel`` at a time; results in request order.
+
+    Cancelling the caller cancels every plan (and stops its Terraform processes).
+    """
+    if max_parallel < 1:
+        raise ValueError("max_parallel must be at least 1")
+    gate = asyncio.Semaphore(max_parallel)
+
+    async def one(request: PlanRequest) -> PlanResult:
+        async with gate:
+            return await runner.plan(
+                request.directory,
+                workspace=request.workspace,
+                planfile=request.planfile,
+                extra_args=request.extra_args,
+                on_line=request.on_line,
+            )
+
+    async with asyncio.TaskGroup() as group:
+        tasks = [group.create_task(one(request)) for request in requests]
+    return [task.result() for task in tasks]
+
+
+__all__ = [
+    "DEFAULT_INHERITED_ENV",
+    "DEFAULT_WORKSPACE",
+    "ApplyResult",
+    "OnLine",
+    "PlanRequest",
+    "PlanResult",
+    "Step",
+    "StepResult",
+    "StepTimeouts",
+    "TerraformRunner",
+    "build_environment",
+    "default_planfile",
+    "run_plans",
+]
