@@ -55,6 +55,44 @@ class Settings(BaseSettings):
     dry_run: bool | None = None
 
     # Additions beyond the contract (documented in the README).
+    github_timeout_seconds: float = 15.0
+    github_seconds_between_writes: float = 1.0
+    github_max_retry_wait_seconds: float = 60.0
+    git_author_name: str = "gitops-bot"
+    git_author_email: str = "gitops-bot@users.noreply.github.com"
+    git_command_timeout_seconds: float = 120.0
+    git_network_timeout_seconds: float = 900.0
+    git_lock_timeout_seconds: float = 900.0
+    git_partial_clone: bool = True
+
+    terraform_max_parallel_plans: int = 3
+    terraform_init_timeout_seconds: float = 600.0
+    terraform_plan_timeout_seconds: float = 1800.0
+    terraform_apply_timeout_seconds: float = 3600.0
+    terraform_kill_grace_seconds: float = 10.0
+    # Extra environment variable patterns passed to terraform (e.g. AWS_*,GOOGLE_*,ARM_*).
+    terraform_env_passthrough: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    allow_fork_prs: bool = False
+
+    prometheus_timeout_seconds: float = 10.0
+    prometheus_retries: int = 1
+    canary_selector: str = 'deployment="{{ deployment }}",version="{{ version }}"'
+    canary_http_selector: str | None = None
+    canary_replica_label: str = "instance"
+    canary_gpu_price_per_hour: float | None = None
+    canary_gpus_per_replica: int = 1
+
+    # Kubernetes readiness gate: off unless one way to reach the API is configured.
+    kubernetes_in_cluster: bool = False
+    kubeconfig: Path | None = None
+    kubernetes_context: str | None = None
+    kubernetes_api_url: str | None = None
+    kubernetes_token: SecretStr | None = None
+    kubernetes_ca_cert: Path | None = None
+    kubernetes_verify_ssl: bool = True
+    kubernetes_request_timeout_seconds: float = 10.0
+    rollout_poll_seconds: float = 5.0
+
     max_body_bytes: int = 25 * 1024 * 1024
     signature_window_seconds: int = 300
     workers: int = 4
@@ -66,7 +104,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
 
-    @field_validator("repo_allowlist", "gitops_repos", mode="before")
+    @field_validator("repo_allowlist", "gitops_repos", "terraform_env_passthrough", mode="before")
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)
@@ -75,6 +113,12 @@ class Settings(BaseSettings):
     def has_forge_credentials(self) -> bool:
         return self.github_token is not None or (
             self.github_app_id is not None and self.github_app_private_key is not None
+        )
+
+    @property
+    def kubernetes_configured(self) -> bool:
+        return (
+            self.kubernetes_in_cluster or self.kubeconfig is not None or self.kubernetes_api_url is not None
         )
 
     @property
