@@ -1,0 +1,64 @@
+"""The forge port (what the domain asks of GitHub) and its GitHub adapter.
+
+Import the port from ``bot.forge.port`` (or here); the PyGithub adapter lives in
+``bot.forge.github`` so the domain never imports PyGithub.
+"""
+
+from __future__ import annotations
+
+from bot.forge.comments import comment_length, split_comment
+from bot.forge.port import (
+    MAX_COMMENT_LENGTH,
+    PERMISSION_LEVELS,
+    ChangedFile,
+    ChangeOutcome,
+    Comment,
+    CommitState,
+    CommitStatus,
+    Forge,
+    ForgeAuthError,
+    ForgeError,
+    ForgeNotFound,
+    ForgeRateLimited,
+    ForgeUnavailable,
+    ForgeValidationError,
+    MergeMethod,
+    MergeRefusal,
+    MergeResult,
+    PullRequest,
+    PullRequestChange,
+    PullRequestSpec,
+    Review,
+    ReviewState,
+    ReviewSummary,
+    summarize_reviews,
+)
+
+__all__ = [
+    "MAX_COMMENT_LENGTH",
+    "PERMISSION_LEVELS",
+    "ChangeOutcome",
+    "ChangedFile",
+    "Comment",
+    "CommitState",
+    "CommitStatus",
+    "Forge",
+    "ForgeAuthError",
+    "ForgeError",
+    "ForgeNotFound",
+    "ForgeRateLimited",
+    "ForgeUnavailable",
+    "ForgeValidationError",
+    "MergeMethod",
+    "MergeRefusal",
+    "MergeResult",
+    "PullRequest",
+    "PullRequestChange",
+    "PullRequestSpec",
+    "Review",
+    "ReviewState",
+    "ReviewSummary",
+    "comment_length",
+    "split_comment",
+    "summarize_reviews",
+]

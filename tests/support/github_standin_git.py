@@ -1,0 +1,291 @@
+"""Git plumbing for the GitHub stand-in (`github_standin`): every repository is a real bare repository."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+GITHUB_COMMITTER = {"GIT_COMMITTER_NAME": "GitHub", "GIT_COMMITTER_EMAIL": "noreply@github.com"}
+
+
+class GitFailed(Exception):
+    def __init__(self, args: Sequence[str], result: subprocess.CompletedProcess[bytes]) -> None:
+        super().__init__(
+            f"git {' '.join(args)} exited {result.returncode}: {result.stderr.decode(errors='replace')}"
+        )
+        self.returncode = result.returncode
+        self.stdout = result.stdout
+        self.stderr = result.stderr.decode(errors="replace")
+
+
+def environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("GIT_")}
+    env.update(
+        {
+            "LC_ALL": "C",
+            "GIT_TERMINAL_PROMPT": "0",
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_CONFIG_GLOBAL": os.devnull,
+            "GIT_AUTHOR_NAME": "Stand-in",
+            "GIT_AUTHOR_EMAIL": "standin@example.com",
+            **GITHUB_COMMITTER,
+        }
+    )
+    env.update(extra or {})
+    return env
+
+
+def git(
+    cwd: Path,
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    check: bool = True,
+    input: bytes | None = None,
+) -> subprocess.CompletedProcess[bytes]:
+    result = subprocess.run(
+        ["git", *args],
+        cwd=cwd,
+        env=environment(env),
+        capture_output=True,
+        timeout=60,
+        check=False,
+        input=input,
+    )
+    if check and result.returncode != 0:
+        raise GitFailed(args, result)
+    return result
+
+
+def text(cwd: Path, *args: str) -> str:
+    return git(cwd, *args).stdout.decode().strip()
+
+
+def resolve(bare: Path, ref: str) -> str | None:
+    """The commit a branch, tag or sha names, or None."""
+    if not ref or ref.startswith("-"):
+        return None
+    for candidate in (f"refs/heads/{ref}", f"refs/tags/{ref}", ref):
+        result = git(bare, "rev-parse", "--verify", "--quiet", f"{candidate}^{{commit}}", check=False)
+        if result.returncode == 0:
+            return result.stdout.decode().strip()
+    return None
+
+
+def branch(bare: Path, name: str) -> str | None:
+    """The tip of branch ``name`` (only a branch: not a tag, not a sha)."""
+    if not name or name.startswith("-"):
+        return None
+    result = git(bare, "rev-parse", "--verify", "--quiet", f"refs/heads/{name}^{{commit}}", check=False)
+    return result.stdout.decode().strip() if result.returncode == 0 else None
+
+
+@dataclass(frozen=True)
+class TreeEntry:
+    mode: str
+    kind: str  # blob | tree | commit
+    sha: str
+    size: int
+    path: str
+
+
+def entry(bare: Path, commit: str, path: str) -> TreeEntry | None:
+    if not path:
+        tree = text(bare, "rev-parse", f"{commit}^{{tree}}")
+        return TreeEntry("040000", "tree", tree, 0, "")
+    out = git(bare, "ls-tree", "-l", "-z", commit, "--", path).stdout.decode()
+    for record in out.split("\0"):
+        if not record:
+            continue
+        meta, _, name = record.partition("\t")
+        if name != path:
+            continue
+        mode, kind, sha, size = meta.split()
+        return TreeEntry(mode, kind, sha, int(size) if size != "-" else 0, name)
+    return None
+
+
+def list_tree(bare: Path, commit: str, path: str) -> list[TreeEntry]:
+    spec = f"{commit}:{path}" if path else commit
+    out = git(bare, "ls-tree", "-l", "-z", spec).stdout.decode()
+    entries = []
+    for record in out.split("\0"):
+        if not record:
+            continue
+        meta, _, name = record.partition("\t")
+        mode, kind, sha, size = meta.split()
+        full = f"{path}/{name}" if path else name
+        entries.append(TreeEntry(mode, kind, sha, int(size) if size != "-" else 0, full))
+    return entries
+
+
+def blob(bare: Path, sha: str) -> bytes | None:
+    result = git(bare, "cat-file", "blob", sha, check=False)
+    return result.stdout if result.returncode == 0 else None
+
+
+def merge_base(bare: Path, one: str, two: str) -> str | None:
+    result = git(bare, "merge-base", one, two, check=False)
+    return result.stdout.decode().strip() if result.returncode == 0 else None
+
+
+def has_conflicts(bare: Path, base: str, head: str) -> bool:
+    result = git(bare, "merge-tree", "--write-tree", base, head, check=False)
+    if result.returncode not in (0, 1):
+        raise GitFailed(("merge-tree", base, head), result)
+    return result.returncode == 1
+
+
+@dataclass(frozen=True)
+class FileChange:
+    filename: str
+    status: str
+    additions: int
+    deletions: int
+    previous_filename: str | None
+    sha: str | None
+
+
+_STATUS = {"A": "added", "D": "removed", "M": "modified", "R": "renamed", "C": "copied", "T": "changed"}
+
+
+def changed_files(bare: Path, base: str, head: str) -> list[FileChange]:
+    """``git diff base...head``: what the PR changes relative to where it branched off."""
+    base_point = merge_base(bare, base, head) or base
+    raw = git(bare, "diff", "--raw", "--no-abbrev", "-z", "-M", base_point, head).stdout.decode().split("\0")
+    counts = git(bare, "diff", "--numstat", "-z", "-M", base_point, head).stdout.decode().split("\0")
+    stats: dict[str, tuple[int, int]] = {}
+    index = 0
+    while index < len(counts) and counts[index]:
+        added, deleted, path = counts[index].split("\t", 2)
+        if not path:  # a rename: the two paths follow
+            path = counts[index + 2]
+            index += 3
+        else:
+            index += 1
+        stats[path] = (int(added) if added != "-" else 0, int(deleted) if deleted != "-" else 0)
+    changes = []
+    index = 0
+    while index < len(raw) and raw[index]:
+        # ":old_mode new_mode old_sha new_sha STATUS", then one path (two for renames and copies)
+        _, _, _, new_sha, code = raw[index].lstrip(":").split()
+        letter = code[0]
+        if letter in "RC":
+            previous, filename = raw[index + 1], raw[index + 2]
+            index += 3
+        else:
+            previous, filename = None, raw[index + 1]
+            index += 2
+        additions, deletions = stats.get(filename, (0, 0))
+        sha = None if letter == "D" else new_sha
+        changes.append(
+            FileChange(filename, _STATUS.get(letter, "changed"), additions, deletions, previous, sha)
+        )
+    return changes
+
+
+def commit_files(
+    bare: Path,
+    branch: str,
+    files: Mapping[str, str | bytes | None],
+    message: str,
+    *,
+    start_from: str | None = None,
+    author: tuple[str, str] = ("Developer", "dev@example.com"),
+) -> str:
+    """Commit ``files`` (None deletes) on ``branch`` of the bare repository; returns the new sha.
+
+    The branch starts from ``start_from`` (a branch or sha) when it does not exist yet; with
+    neither, it starts as the repository's first commit.
+    """
+    env = {"GIT_AUTHOR_NAME": author[0], "GIT_AUTHOR_EMAIL": author[1]}
+    with tempfile.TemporaryDirectory(prefix=".standin-work-", dir=bare.parent) as scratch:
+        work = Path(scratch)
+        git(work, "init", "-q")
+        existing = resolve(bare, branch)
+        start = existing or (resolve(bare, start_from) if start_from else None)
+        if start_from and start is None:
+            raise ValueError(f"cannot start branch {branch!r} from unknown {start_from!r}")
+        if start:
+            git(work, "fetch", "-q", str(bare), start)
+            git(work, "checkout", "-q", "-B", branch, "FETCH_HEAD")
+        else:
+            git(work, "checkout", "-q", "-b", branch)
+        for path, content in files.items():
+            target = work / path
+            if content is None:
+                git(work, "rm", "-q", "--", path)
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(content.encode() if isinstance(content, str) else content)
+            git(work, "add", "--", path)
+        git(work, "commit", "-q", "--allow-empty", "-m", message, env=env)
+        sha = text(work, "rev-parse", "HEAD")
+        # Compare-and-swap, like a real push: an empty expectation means "must not exist yet".
+        lease = f"--force-with-lease=refs/heads/{branch}:{existing or ''}"
+        git(work, "push", "-q", lease, str(bare), f"HEAD:refs/heads/{branch}")
+        return sha
+
+
+class MergeConflict(Exception):
+    pass
+
+
+def merge(
+    bare: Path,
+    *,
+    base_branch: str,
+    expected_base: str,
+    head_sha: str,
+    method: str,
+    title: str,
+    message: str,
+    author: tuple[str, str],
+) -> str:
+    """Merge ``head_sha`` into ``base_branch`` the way GitHub's merge button does; returns the new tip."""
+    env = {"GIT_AUTHOR_NAME": author[0], "GIT_AUTHOR_EMAIL": author[1]}
+    full_message = f"{title}\n\n{message}".rstrip() + "\n"
+    with tempfile.TemporaryDirectory(prefix=".standin-merge-", dir=bare.parent) as scratch:
+        work = Path(scratch)
+        git(work, "init", "-q")
+        git(work, "fetch", "-q", str(bare), expected_base, head_sha)
+        git(work, "checkout", "-q", "-B", "base", expected_base)
+        if method == "merge":
+            result = git(
+                work,
+                "merge",
+                "-q",
+                "--no-ff",
+                "--no-edit",
+                "-m",
+                full_message,
+                head_sha,
+                env=env,
+                check=False,
+            )
+            if result.returncode != 0:
+                raise MergeConflict(result.stderr.decode())
+        elif method == "squash":
+            result = git(work, "merge", "-q", "--squash", head_sha, env=env, check=False)
+            if result.returncode != 0:
+                raise MergeConflict(result.stderr.decode())
+            git(work, "commit", "-q", "--allow-empty", "-m", full_message, env=env)
+        else:  # rebase: the head's commits replayed on the base, new shas, base fast-forwarded
+            git(work, "checkout", "-q", "-B", "replay", head_sha)
+            result = git(work, "rebase", "-q", "--force-rebase", "base", check=False)
+            if result.returncode != 0:
+                git(work, "rebase", "--abort", check=False)
+                raise MergeConflict(result.stderr.decode())
+        tip = text(work, "rev-parse", "HEAD")
+        git(
+            work,
+            "push",
+            "-q",
+            f"--force-with-lease=refs/heads/{base_branch}:{expected_base}",
+            str(bare),
+            f"HEAD:refs/heads/{base_branch}",
+        )
+        return tip
