@@ -1,17 +1,37 @@
-"""Everything a handler may use, built once per app (or worker process) from settings."""
+"""Everything a handler may use, built once per app (or worker process) from settings.
+
+Adapters that talk to the outside (GitHub, git, Terraform, Prometheus, Kubernetes) are
+built lazily on first use, so a bot without, say, Kubernetes settings never needs them.
+Tests replace an adapter by assigning the attribute before the first use.
+"""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 
+from bot.audit import record_action
+from bot.locks import LockStore
 from bot.metrics import Metrics
+from bot.notify import Notifier
 from bot.queue import JobQueue, RetryPolicy
+from bot.repoconfig import LoadedConfig, RepoConfigLoader
 from bot.routing import Router
 from bot.settings import Settings
 from bot.storage.db import Database
+
+if TYPE_CHECKING:
+    from bot.forge.github import GitHubForgeFactory
+    from bot.forge.port import Forge
+    from bot.git import GitWorkspaces
+    from bot.k8s import KubernetesReadiness
+    from bot.prometheus import PrometheusQueries
+    from bot.terraform import TerraformRunner
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "templates"
 
@@ -27,6 +47,10 @@ def template_environment(directory: Path = TEMPLATES_DIR) -> jinja2.Environment:
     )
 
 
+class DryRunViolation(RuntimeError):
+    """A write was attempted in dry-run: the calling code forgot to check ``services.dry_run``."""
+
+
 @dataclass
 class Services:
     settings: Settings
@@ -35,14 +59,205 @@ class Services:
     router: Router
     metrics: Metrics
     templates: jinja2.Environment
+    locks: LockStore
+    notifier: Notifier
+    repo_configs: RepoConfigLoader
+    forge_factory: GitHubForgeFactory | None = None
+    git_workspaces: GitWorkspaces | None = None
+    terraform_runner: TerraformRunner | None = None
+    prometheus_client: PrometheusQueries | None = None
+    kubernetes_client: KubernetesReadiness | None = None
     extras: dict[str, object] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def dry_run(self) -> bool:
         return self.settings.effective_dry_run
 
+    # -- adapters ------------------------------------------------------------------------
+
+    def _factory(self) -> GitHubForgeFactory:
+        with self._lock:
+            if self.forge_factory is None:
+                from bot.forge.github import GitHubForgeFactory
+
+                self.forge_factory = GitHubForgeFactory.from_settings(self.settings)
+            return self.forge_factory
+
+    def forge(self, installation_id: int | None = None) -> Forge:
+        """The forge for an event's App installation (ignored with token auth).
+
+        In dry-run the forge refuses every write, so a forgotten dry-run check fails
+        loudly instead of changing anything.
+        """
+        factory = self._factory()
+        if installation_id is None and factory.uses_app:
+            raise ValueError("GitHub App auth needs the installation id; use forge_for_repo()")
+        forge = factory.for_installation(installation_id)
+        return _ReadOnlyForge(forge) if self.dry_run else forge
+
+    def forge_for_repo(self, repo: str, installation_id: int | None = None) -> Forge:
+        """For events that name no installation (registry, MLflow, Slack): look it up."""
+        factory = self._factory()
+        if factory.uses_app and installation_id is None:
+            installation_id = factory.installation_id_for(repo)
+        return self.forge(installation_id)
+
+    def repo_config(
+        self, repo: str, installation_id: int | None = None, *, fresh: bool = False
+    ) -> LoadedConfig:
+        return self.repo_configs.load(self.forge_for_repo(repo, installation_id), repo, fresh=fresh)
+
+    def git(self) -> GitWorkspaces:
+        with self._lock:
+            if self.git_workspaces is None:
+                from bot.git import GitIdentity, GitWorkspaces
+
+                settings = self.settings
+                installations: dict[str, int] = {}
+
+                def token_provider(remote: Any) -> str | None:
+                    # Called once per clone/fetch/push, so the installation lookup is cached.
+                    if not settings.has_forge_credentials:
+                        return None
+                    factory = self._factory()
+                    installation = None
+                    if factory.uses_app:
+                        if remote.full_name not in installations:
+                            installations[remote.full_name] = factory.installation_id_for(remote.full_name)
+                        installation = installations[remote.full_name]
+                    return factory.git_token(installation)
+
+                self.git_workspaces = GitWorkspaces(
+                    Path(settings.data_dir) / "git",
+                    identity=GitIdentity(settings.git_author_name, settings.git_author_email),
+                    token_provider=token_provider,
+                    command_timeout=settings.git_command_timeout_seconds,
+                    network_timeout=settings.git_network_timeout_seconds,
+                    lock_timeout=settings.git_lock_timeout_seconds,
+                    partial_clone=settings.git_partial_clone,
+                )
+            return self.git_workspaces
+
+    def terraform(self) -> TerraformRunner:
+        with self._lock:
+            if self.terraform_runner is None:
+                from bot.terraform import StepTimeouts, TerraformRunner
+                from bot.terraform.runner import DEFAULT_INHERITED_ENV
+
+                settings = self.settings
+                self.terraform_runner = TerraformRunner(
+                    settings.terraform_bin,
+                    timeouts=StepTimeouts(
+                        init=settings.terraform_init_timeout_seconds,
+                        plan=settings.terraform_plan_timeout_seconds,
+                        apply=settings.terraform_apply_timeout_seconds,
+                    ),
+                    kill_grace_seconds=settings.terraform_kill_grace_seconds,
+                    inherit_env=(*DEFAULT_INHERITED_ENV, *settings.terraform_env_passthrough),
+                )
+            return self.terraform_runner
+
+    def prometheus(self) -> PrometheusQueries:
+        with self._lock:
+            if self.prometheus_client is None:
+                from bot.prometheus import PrometheusQueries
+
+                self.prometheus_client = PrometheusQueries(
+                    self.settings.prometheus_url,
+                    timeout_seconds=self.settings.prometheus_timeout_seconds,
+                    retries=self.settings.prometheus_retries,
+                )
+            return self.prometheus_client
+
+    def kubernetes(self) -> KubernetesReadiness | None:
+        """None when no way to reach a Kubernetes API is configured (the gate is then off)."""
+        settings = self.settings
+        if self.kubernetes_client is None and not settings.kubernetes_configured:
+            return None
+        with self._lock:
+            if self.kubernetes_client is None:
+                from bot.k8s import KubernetesReadiness
+
+                self.kubernetes_client = KubernetesReadiness(
+                    in_cluster=settings.kubernetes_in_cluster,
+                    kubeconfig=settings.kubeconfig,
+                    context=settings.kubernetes_context,
+                    host=settings.kubernetes_api_url,
+                    token=settings.kubernetes_token.get_secret_value() if settings.kubernetes_token else None,
+                    ca_cert=settings.kubernetes_ca_cert,
+                    verify_ssl=settings.kubernetes_verify_ssl,
+                    request_timeout_seconds=settings.kubernetes_request_timeout_seconds,
+                )
+            return self.kubernetes_client
+
+    # -- audit ---------------------------------------------------------------------------
+
+    def audit(
+        self,
+        *,
+        kind: str,
+        actor: str,
+        summary: str,
+        repo: str | None = None,
+        target: str | None = None,
+        outcome: str = "done",
+        details: Mapping[str, Any] | None = None,
+        event_id: int | None = None,
+        job_id: int | None = None,
+        dry_run: bool | None = None,
+    ) -> None:
+        """Record an action in its own transaction (use ``record_action`` to join one)."""
+        with self.database.transaction() as session:
+            record_action(
+                session,
+                kind=kind,
+                actor=actor,
+                summary=summary,
+                repo=repo,
+                target=target,
+                outcome=outcome,
+                details=details,
+                event_id=event_id,
+                job_id=job_id,
+                dry_run=self.dry_run if dry_run is None else dry_run,
+            )
+
     def close(self) -> None:
+        for adapter in (self.forge_factory, self.prometheus_client, self.kubernetes_client):
+            close = getattr(adapter, "close", None)
+            if close is not None:
+                close()
         self.database.dispose()
+
+
+_FORGE_WRITES = frozenset(
+    {
+        "open_or_update_pull_request",
+        "close_pull_request",
+        "merge_pull_request",
+        "create_comment",
+        "edit_comment",
+        "add_reaction",
+        "set_commit_status",
+    }
+)
+
+
+class _ReadOnlyForge:
+    """Dry-run guard around a forge: reads pass through, writes raise DryRunViolation."""
+
+    def __init__(self, forge: Forge) -> None:
+        self._forge = forge
+
+    def __getattr__(self, name: str) -> Any:
+        if name in _FORGE_WRITES:
+
+            def refuse(*_args: Any, **_kwargs: Any) -> Any:
+                raise DryRunViolation(f"dry-run: {name} must be recorded as an action, not performed")
+
+            return refuse
+        return getattr(self._forge, name)
 
 
 def build_services(settings: Settings, router: Router) -> Services:
@@ -62,4 +277,7 @@ def build_services(settings: Settings, router: Router) -> Services:
         router=router,
         metrics=metrics,
         templates=template_environment(),
+        locks=LockStore(database),
+        notifier=Notifier(queue),
+        repo_configs=RepoConfigLoader(),
     )

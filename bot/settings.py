@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     git_network_timeout_seconds: float = 900.0
     git_lock_timeout_seconds: float = 900.0
     git_partial_clone: bool = True
+    # How to clone a repository, e.g. "https://git.example.com/{repo}.git"; derived from the
+    # API URL when unset (api.github.com → https://github.com/{repo}.git).
+    git_url_template: str | None = None
 
     terraform_max_parallel_plans: int = 3
     terraform_init_timeout_seconds: float = 600.0
@@ -126,6 +129,15 @@ class Settings(BaseSettings):
         if self.dry_run is not None:
             return self.dry_run
         return not self.has_forge_credentials
+
+    def clone_url(self, repo: str) -> str:
+        if self.git_url_template:
+            return self.git_url_template.format(repo=repo)
+        api = self.github_api_url.rstrip("/")
+        if api == "https://api.github.com":
+            return f"https://github.com/{repo}.git"
+        # GitHub Enterprise Server: https://host/api/v3 → https://host/<repo>.git
+        return f"{api.removesuffix('/api/v3')}/{repo}.git"
 
     def repo_allowed(self, full_name: str) -> bool:
         """An empty allowlist allows every repository the credentials reach."""

@@ -577,6 +577,7 @@ class GitHubForgeFactory:
         mergeable_poll_attempts: int = 5,
         mergeable_poll_interval: float = 1.0,
         user_agent: str = USER_AGENT,
+        anonymous: bool = False,
     ) -> None:
         parsed = urllib.parse.urlparse(api_url)
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
@@ -585,7 +586,7 @@ class GitHubForgeFactory:
             raise ValueError("configure either a GitHub token or GitHub App credentials, not both")
         if not token and (app_id is None) != (not private_key):
             raise ValueError("GitHub App auth needs both the App id and its private key")
-        if not token and app_id is None:
+        if not token and app_id is None and not anonymous:
             raise ValueError("no GitHub credentials: set a token or the GitHub App id and private key")
         if timeout <= 0:
             raise ValueError("the timeout must be a positive number of seconds")
@@ -621,12 +622,20 @@ class GitHubForgeFactory:
         """From ``bot.settings.Settings`` (its GitHub fields); ``overrides`` win."""
         secret = settings.github_token.get_secret_value() if settings.github_token else None
         key = settings.github_app_private_key.get_secret_value() if settings.github_app_private_key else None
-        kwargs: dict[str, Any] = {"api_url": settings.github_api_url}
+        kwargs: dict[str, Any] = {
+            "api_url": settings.github_api_url,
+            "timeout": max(1, round(settings.github_timeout_seconds)),
+            "seconds_between_writes": settings.github_seconds_between_writes,
+            "max_retry_wait": settings.github_max_retry_wait_seconds,
+        }
         if secret:
             kwargs["token"] = secret
-        else:
+        elif settings.github_app_id is not None and key:
             kwargs["app_id"] = settings.github_app_id
             kwargs["private_key"] = key
+        else:
+            # Dry-run without credentials: public reads only; writes are never attempted.
+            kwargs["anonymous"] = True
         kwargs.update(overrides)
         return cls(**kwargs)
 
@@ -651,6 +660,14 @@ class GitHubForgeFactory:
                 forge = GitHubForge(self._client_for(key), **self._poll)
                 self._forges[key] = forge
             return forge
+
+    def git_token(self, installation_id: int | None = None) -> str | None:
+        """The token git should present over HTTPS: the PAT, or a fresh installation token."""
+        if self._app_auth is None:
+            return self._token
+        auth = self.for_installation(installation_id).client.requester.auth
+        with _translated():
+            return auth.token if auth is not None else None
 
     def installation_id_for(self, repo: str) -> int:
         """The App installation that covers ``repo`` (for events that carry no installation)."""
@@ -693,7 +710,8 @@ class GitHubForgeFactory:
     def _client_for(self, installation_id: int | None) -> github.Github:
         kwargs = self._options.client_kwargs()
         if installation_id is None:
-            assert self._token is not None
+            if self._token is None:
+                return github.Github(**kwargs)  # anonymous
             return github.Github(auth=Auth.Token(self._token), **kwargs)
         assert self._app_auth is not None
         # The client's requester hands itself to the installation auth, which then fetches
