@@ -19,6 +19,7 @@ from bot.audit import record_action
 from bot.locks import LockStore
 from bot.metrics import Metrics
 from bot.notify import Notifier
+from bot.quarantine import QuarantineStore
 from bot.queue import JobQueue, RetryPolicy
 from bot.repoconfig import LoadedConfig, RepoConfigLoader
 from bot.routing import Router
@@ -60,6 +61,7 @@ class Services:
     metrics: Metrics
     templates: jinja2.Environment
     locks: LockStore
+    quarantine: QuarantineStore
     notifier: Notifier
     repo_configs: RepoConfigLoader
     forge_factory: GitHubForgeFactory | None = None
@@ -278,6 +280,7 @@ def build_services(settings: Settings, router: Router) -> Services:
         metrics=metrics,
         templates=template_environment(),
         locks=LockStore(database),
+        quarantine=QuarantineStore(database),
         notifier=Notifier(queue),
         repo_configs=RepoConfigLoader(),
     )

@@ -1,0 +1,118 @@
+"""Rolled-back versions stay rolled back.
+
+After the bot reverts version X of a deployment, X is quarantined: registry and MLflow
+events for X (and, through ``bot.versions.decide_update``, anything not newer than X)
+open no pull request. Only an explicit deploy of X by someone with ``deploy``
+permission lifts it, and the audit log says who did.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from bot.audit import record_action
+from bot.storage.db import Database
+from bot.storage.models import Quarantine
+from bot.storage.types import utcnow
+
+
+@dataclass(frozen=True)
+class QuarantinedVersion:
+    repo: str
+    deployment: str
+    version: str
+    reason: str
+    created_at: datetime
+    created_by: str
+
+
+class QuarantineStore:
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    def add(self, *, repo: str, deployment: str, version: str, reason: str, by: str) -> None:
+        """Quarantine ``version`` (again, if it had been lifted)."""
+        insert = pg_insert if self.database.is_postgres else sqlite_insert
+        now = utcnow()
+        statement = (
+            insert(Quarantine)
+            .values(
+                repo=repo,
+                deployment=deployment,
+                version=version,
+                reason=reason,
+                created_by=by,
+                created_at=now,
+            )
+            .on_conflict_do_update(
+                index_elements=["repo", "deployment", "version"],
+                set_={
+                    "reason": reason,
+                    "created_by": by,
+                    "created_at": now,
+                    "lifted_at": None,
+                    "lifted_by": None,
+                },
+            )
+        )
+        with self.database.transaction() as session:
+            session.execute(statement)
+            record_action(
+                session,
+                kind="quarantine.add",
+                actor=by,
+                repo=repo,
+                target=f"{deployment}@{version}",
+                summary=f"{deployment} {version} quarantined: {reason}",
+            )
+
+    def lift(self, *, repo: str, deployment: str, version: str, by: str) -> bool:
+        """Lift a quarantine; True when there was one. Recorded in the audit log with who."""
+        with self.database.transaction() as session:
+            result = session.execute(
+                update(Quarantine)
+                .where(
+                    Quarantine.repo == repo,
+                    Quarantine.deployment == deployment,
+                    Quarantine.version == version,
+                    Quarantine.lifted_at.is_(None),
+                )
+                .values(lifted_at=utcnow(), lifted_by=by)
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount:
+                record_action(
+                    session,
+                    kind="quarantine.lift",
+                    actor=by,
+                    repo=repo,
+                    target=f"{deployment}@{version}",
+                    summary=f"{by} lifted the quarantine of {deployment} {version} by deploying it",
+                )
+            return bool(result.rowcount)
+
+    def active(self, *, repo: str, deployment: str) -> list[QuarantinedVersion]:
+        with self.database.sessions() as session:
+            rows = session.execute(
+                select(Quarantine)
+                .where(
+                    Quarantine.repo == repo,
+                    Quarantine.deployment == deployment,
+                    Quarantine.lifted_at.is_(None),
+                )
+                .order_by(Quarantine.created_at)
+            ).scalars()
+            return [
+                QuarantinedVersion(
+                    row.repo, row.deployment, row.version, row.reason, row.created_at, row.created_by
+                )
+                for row in rows
+            ]
+
+    def versions(self, *, repo: str, deployment: str) -> frozenset[str]:
+        return frozenset(item.version for item in self.active(repo=repo, deployment=deployment))
