@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from bot.api import build_api_router
 from bot.intake.routes import build_intake_router
+from bot.intake.store import EventStore, GroupCommitWriter
 from bot.routing import Router
 from bot.runtime import Runtime
 from bot.services import Services, build_services
@@ -30,6 +31,7 @@ def create_app(
             router = default_router()
         services = build_services(settings or Settings(), router)
     runtime = Runtime(services) if run_workers else None
+    writer = GroupCommitWriter(EventStore(services.queue, services.router))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -40,6 +42,7 @@ def create_app(
         finally:
             if runtime is not None:
                 await runtime.stop()
+            writer.close()
             services.close()
 
     app = FastAPI(
@@ -47,6 +50,6 @@ def create_app(
     )
     app.state.services = services
     app.state.runtime = runtime
-    app.include_router(build_intake_router(services, on_enqueued=runtime.wake if runtime else None))
+    app.include_router(build_intake_router(services, writer, on_enqueued=runtime.wake if runtime else None))
     app.include_router(build_api_router(services))
     return app

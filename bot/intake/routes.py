@@ -17,7 +17,6 @@ import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import SecretStr
-from starlette.concurrency import run_in_threadpool
 
 from bot.events import (
     MalformedEvent,
@@ -32,7 +31,7 @@ from bot.events import (
 from bot.intake.body import read_limited_body
 from bot.intake.errors import IntakeError
 from bot.intake.signatures import verify_github, verify_mlflow, verify_slack, verify_token
-from bot.intake.store import EventStore, StoredEvent
+from bot.intake.store import GroupCommitWriter, StoredEvent
 from bot.services import Services
 
 log = structlog.get_logger("gitops_bot.intake")
@@ -56,15 +55,16 @@ def _parse(parser: Callable[..., list[ParsedEvent]], *args: Any) -> list[ParsedE
     return parsed
 
 
-def build_intake_router(services: Services, on_enqueued: Callable[[], None] | None = None) -> APIRouter:
+def build_intake_router(
+    services: Services, writer: GroupCommitWriter, on_enqueued: Callable[[], None] | None = None
+) -> APIRouter:
     router = APIRouter()
     settings = services.settings
-    store = EventStore(services.queue, services.router)
     metrics = services.metrics
     limit = settings.max_body_bytes
 
     async def persist(source: str, parsed: Sequence[ParsedEvent]) -> list[StoredEvent]:
-        outcomes = await run_in_threadpool(store.store, parsed)
+        outcomes = await writer.submit(parsed)
         for outcome in outcomes:
             metrics.events_stored.labels(source, outcome.status).inc()
             log.info(

@@ -1,19 +1,39 @@
-"""Storing accepted events and their jobs in one transaction, before the answer is sent."""
+"""Storing accepted events and their jobs in one transaction, before the answer is sent.
+
+The intake's hot path: every webhook waits here for its commit. Two things keep it fast
+under load without weakening "stored before answered":
+
+* statements are Core inserts built once, not ORM units of work per request;
+* a few writer threads do *group commit*: requests waiting at the same moment are written
+  in one transaction and released together when it commits. On SQLite one writer is
+  used, since SQLite has one write lock anyway and competing writers only sleep in its
+  busy handler.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import queue
+import threading
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
+import structlog
+from sqlalchemy import Connection
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bot.events import ParsedEvent
 from bot.queue import JobQueue
 from bot.routing import Router
-from bot.storage.models import Event, EventStatus
+from bot.storage.models import Event, EventStatus, Job, JobStatus
 from bot.storage.types import utcnow
+
+log = structlog.get_logger("gitops_bot.intake")
+
+MAX_BATCH = 64
 
 
 @dataclass(frozen=True)
@@ -50,63 +70,167 @@ class EventStore:
         self.queue = queue
         self.router = router
         self.database = queue.database
-
-    def _insert(self) -> Any:
-        return pg_insert if self.database.is_postgres else sqlite_insert
+        insert = pg_insert if self.database.is_postgres else sqlite_insert
+        # The unique constraint decides what is a duplicate (ON CONFLICT DO NOTHING), so two
+        # replicas receiving the same redelivery at once still store it once.
+        self._insert_event = (
+            insert(Event.__table__)
+            .on_conflict_do_nothing(index_elements=["source", "dedupe_key"])
+            .returning(Event.__table__.c.id)
+        )
+        self._insert_job = Job.__table__.insert()
 
     def store(self, parsed: Sequence[ParsedEvent]) -> list[StoredEvent]:
-        """Insert each event unless its (source, dedupe key) was seen, with one job per handler.
+        """Store one request's events in their own transaction."""
+        with self.database.engine.begin() as connection:
+            return self._write(connection, parsed)
 
-        The unique constraint decides what is a duplicate (``ON CONFLICT DO NOTHING``),
-        so two replicas receiving the same redelivery at once still store it once.
-        """
+    def store_batch(self, batch: Sequence[Sequence[ParsedEvent]]) -> list[list[StoredEvent]]:
+        """Store several requests' events in one transaction (group commit)."""
+        with self.database.engine.begin() as connection:
+            return [self._write(connection, parsed) for parsed in batch]
+
+    def _write(self, connection: Connection, parsed: Sequence[ParsedEvent]) -> list[StoredEvent]:
         outcomes: list[StoredEvent] = []
         now = utcnow()
-        insert = self._insert()
-        with self.database.transaction() as session:
-            for item in parsed:
-                handlers = [] if item.ignored_reason else self.router.handlers_for(*item.routing_key)
-                reason = item.ignored_reason
-                if not handlers and reason is None:
-                    key = "/".join(part for part in item.routing_key if part)
-                    reason = f"nothing in this bot acts on {key} events"
-                status = EventStatus.QUEUED if handlers else EventStatus.IGNORED
-                statement = (
-                    insert(Event)
-                    .values(
-                        source=item.source,
-                        event=item.event,
-                        action=item.action,
-                        delivery_id=item.delivery_id,
-                        dedupe_key=item.dedupe_key,
-                        status=status,
-                        ignored_reason=reason,
-                        received_at=now,
-                        finished_at=None if handlers else now,
-                        payload=dict(item.payload),
-                        domain=item.domain.model_dump(mode="json") if item.domain is not None else None,
-                    )
-                    .on_conflict_do_nothing(index_elements=["source", "dedupe_key"])
-                    .returning(Event.id)
-                )
-                event_id = session.execute(statement).scalar_one_or_none()
-                if event_id is None:
-                    outcomes.append(
-                        StoredEvent(None, item.source, item.event, item.action, item.delivery_id, "duplicate")
-                    )
-                    continue
-                for handler in handlers:
-                    self.queue.enqueue(session, handler.name, event_id=event_id)
+        for item in parsed:
+            handlers = [] if item.ignored_reason else self.router.handlers_for(*item.routing_key)
+            reason = item.ignored_reason
+            if not handlers and reason is None:
+                key = "/".join(part for part in item.routing_key if part)
+                reason = f"nothing in this bot acts on {key} events"
+            status = EventStatus.QUEUED if handlers else EventStatus.IGNORED
+            event_id = connection.execute(
+                self._insert_event,
+                {
+                    "source": item.source,
+                    "event": item.event,
+                    "action": item.action,
+                    "delivery_id": item.delivery_id,
+                    "dedupe_key": item.dedupe_key,
+                    "status": status.value,
+                    "ignored_reason": reason,
+                    "error": None,
+                    "received_at": now,
+                    "finished_at": None if handlers else now,
+                    "payload": dict(item.payload),
+                    "domain": item.domain.model_dump(mode="json") if item.domain is not None else None,
+                },
+            ).scalar_one_or_none()
+            if event_id is None:
                 outcomes.append(
-                    StoredEvent(
-                        event_id,
-                        item.source,
-                        item.event,
-                        item.action,
-                        item.delivery_id,
-                        status.value,
-                        tuple(handler.name for handler in handlers),
-                        reason if not handlers else None,
-                    )
+                    StoredEvent(None, item.source, item.event, item.action, item.delivery_id, "duplicate")
                 )
+                continue
+            if handlers:
+                connection.execute(
+                    self._insert_job,
+                    [
+                        {
+                            "event_id": event_id,
+                            "handler": handler.name,
+                            "payload": None,
+                            "dedupe_key": None,
+                            "status": JobStatus.QUEUED.value,
+                            "attempts": 0,
+                            "max_attempts": self.queue.max_attempts,
+                            "run_after": now,
+                            "lease_owner": None,
+                            "lease_expires_at": None,
+                            "last_error": None,
+                            "created_at": now,
+                            "updated_at": now,
+                            "finished_at": None,
+                        }
+                        for handler in handlers
+                    ],
+                )
+            outcomes.append(
+                StoredEvent(
+                    event_id,
+                    item.source,
+                    item.event,
+                    item.action,
+                    item.delivery_id,
+                    status.value,
+                    tuple(handler.name for handler in handlers),
+                    None if handlers else reason,
+                )
+            )
         return outcomes
+
+
+_Request = tuple[Sequence[ParsedEvent], "Future[list[StoredEvent]]"]
+
+
+class GroupCommitWriter:
+    """Writer threads that commit whatever requests are waiting, together."""
+
+    def __init__(self, store: EventStore, *, writers: int | None = None, max_batch: int = MAX_BATCH) -> None:
+        self.store = store
+        self.max_batch = max_batch
+        count = writers or (4 if store.database.is_postgres else 1)
+        self._requests: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
+        self._threads = [
+            threading.Thread(target=self._run, name=f"gitops-bot-intake-writer-{index}", daemon=True)
+            for index in range(count)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    async def submit(self, parsed: Sequence[ParsedEvent]) -> list[StoredEvent]:
+        future: Future[list[StoredEvent]] = Future()
+        self._requests.put((parsed, future))
+        return await asyncio.wrap_future(future)
+
+    def close(self) -> None:
+        for _ in self._threads:
+            self._requests.put(None)
+        for thread in self._threads:
+            thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while True:
+            first = self._requests.get()
+            if first is None:
+                return
+            batch = [first]
+            stop = False
+            while len(batch) < self.max_batch:
+                try:
+                    more = self._requests.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stop = True
+                    break
+                batch.append(more)
+            self._commit(batch)
+            if stop:
+                return
+
+    def _commit(self, batch: list[_Request]) -> None:
+        try:
+            results = self.store.store_batch([parsed for parsed, _ in batch])
+        except Exception:
+            if len(batch) == 1:
+                parsed, future = batch[0]
+                self._fail(future)
+                return
+            # One bad request must not fail the others: write them one by one.
+            for parsed, future in batch:
+                try:
+                    future.set_result(self.store.store(parsed))
+                except Exception:
+                    self._fail(future)
+            return
+        for (_, future), result in zip(batch, results, strict=True):
+            future.set_result(result)
+
+    @staticmethod
+    def _fail(future: Future[list[StoredEvent]]) -> None:
+        import sys
+
+        error = sys.exc_info()[1]
+        log.exception("event_store_failed")
+        future.set_exception(error if error is not None else RuntimeError("storing the event failed"))
