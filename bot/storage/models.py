@@ -138,9 +138,7 @@ class Quarantine(Base):
     """A version rolled back for a deployment: no PR brings it (or anything older) back."""
 
     __tablename__ = "quarantines"
-    __table_args__ = (
-        UniqueConstraint("repo", "deployment", "version", name="uq_quarantines_version"),
-    )
+    __table_args__ = (UniqueConstraint("repo", "deployment", "version", name="uq_quarantines_version"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     repo: Mapped[str] = mapped_column(String(255))
