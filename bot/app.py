@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from bot.api import build_api_router
 from bot.intake.routes import build_intake_router
 from bot.intake.store import EventStore, GroupCommitWriter
-from bot.routing import Router
+from bot.routing import Router, load_router
 from bot.runtime import Runtime
 from bot.services import Services, build_services
 from bot.settings import Settings
@@ -25,11 +25,10 @@ def create_app(
 ) -> FastAPI:
     """Build the app. ``run_workers`` starts workers and the scheduler with it (what `serve` does)."""
     if services is None:
+        settings = settings or Settings()
         if router is None:
-            from handlers import default_router
-
-            router = default_router()
-        services = build_services(settings or Settings(), router)
+            router = load_router(settings.handlers)
+        services = build_services(settings, router)
     runtime = Runtime(services) if run_workers else None
     writer = GroupCommitWriter(EventStore(services.queue, services.router))
 

@@ -43,15 +43,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_worker(_args: argparse.Namespace) -> int:
     from bot.logging import configure_logging
+    from bot.routing import load_router
     from bot.runtime import Runtime
     from bot.services import build_services
-    from handlers import default_router
 
     settings = _settings()
     configure_logging(settings.log_level, json=settings.log_json)
+    router = load_router(settings.handlers)
 
     async def run() -> None:
-        services = build_services(settings, default_router())
+        services = build_services(settings, router)
         runtime = Runtime(services)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -6,6 +6,7 @@ gets its own job, so one failing handler is retried without re-running the other
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -87,3 +88,41 @@ class Router:
 
     def __len__(self) -> int:
         return len(self._by_name)
+
+
+class RouterLoadError(ValueError):
+    """``GITOPS_BOT_HANDLERS`` does not name a usable Router."""
+
+
+def load_router(spec: str) -> Router:
+    """The Router named by ``spec`` ("module:attribute"): a Router, or a function returning one.
+
+    This is how `gitops-bot serve` and `gitops-bot worker` pick their handler set
+    (``GITOPS_BOT_HANDLERS``, default ``handlers:default_router``), so an operator can run
+    extra handlers from their own module, and every process of a deployment runs the same set.
+    """
+    module_name, sep, attribute = spec.strip().partition(":")
+    if not sep or not module_name or not attribute:
+        raise RouterLoadError(
+            f"GITOPS_BOT_HANDLERS must be 'module:attribute' (e.g. 'handlers:default_router'), got {spec!r}"
+        )
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise RouterLoadError(f"GITOPS_BOT_HANDLERS: cannot import module {module_name!r}: {exc}") from exc
+    target: object = module
+    for part in attribute.split("."):
+        try:
+            target = getattr(target, part)
+        except AttributeError:
+            raise RouterLoadError(
+                f"GITOPS_BOT_HANDLERS: module {module_name!r} has no attribute {attribute!r}"
+            ) from None
+    if not isinstance(target, Router) and callable(target):
+        target = target()
+    if not isinstance(target, Router):
+        raise RouterLoadError(
+            f"GITOPS_BOT_HANDLERS: {spec!r} is a {type(target).__name__}, not a Router "
+            "or a function returning one"
+        )
+    return target

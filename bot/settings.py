@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     dry_run: bool | None = None
 
     # Additions beyond the contract (documented in the README).
+    # The handler set: "module:attribute" naming a Router, or a function returning one.
+    # Operators add their own handlers with a module whose router includes the default one.
+    handlers: str = "handlers:default_router"
     github_timeout_seconds: float = 15.0
     github_seconds_between_writes: float = 1.0
     github_max_retry_wait_seconds: float = 60.0
