@@ -6,7 +6,7 @@ Import the port from ``bot.forge.port`` (or here); the PyGithub adapter lives in
 
 from __future__ import annotations
 
-from bot.forge.comments import comment_length, split_comment
+from bot.forge.comments import comment_length, post_comment, split_comment
 from bot.forge.port import (
     MAX_COMMENT_LENGTH,
     PERMISSION_LEVELS,
@@ -59,6 +59,7 @@ __all__ = [
     "ReviewState",
     "ReviewSummary",
     "comment_length",
+    "post_comment",
     "split_comment",
     "summarize_reviews",
 ]

@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot.forge.port import MAX_COMMENT_LENGTH
+from bot.forge.port import MAX_COMMENT_LENGTH, Comment, Forge
 
 DEFAULT_MAX_COMMENTS = 5
 
@@ -238,3 +238,17 @@ def split_comment(
             if snapped is not None and len(snapped) <= max_comments:
                 best = snapped
     return best
+
+
+def post_comment(
+    forge: Forge,
+    repo: str,
+    number: int,
+    body: str,
+    *,
+    max_comments: int | None = DEFAULT_MAX_COMMENTS,
+) -> list[Comment]:
+    """Post ``body`` on PR/issue ``number``, split as :func:`split_comment` cuts it (in order)."""
+    return [
+        forge.create_comment(repo, number, part) for part in split_comment(body, max_comments=max_comments)
+    ]

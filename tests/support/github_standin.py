@@ -8,12 +8,26 @@ follows them). Repositories are bare git repositories on disk: contents, PR head
 files and merges are real git. Comments, reactions, statuses, reviews, labels, permissions,
 teams and App installations are in-memory state.
 
+Webhooks (off unless configured with ``webhook_url=`` or ``set_webhook``): like a GitHub App or
+repository webhook, the stand-in POSTs signed deliveries (``X-Hub-Signature-256``,
+``X-GitHub-Event``, ``X-GitHub-Delivery``) to the bot under test, in order, from one sender
+thread: ``pull_request`` opened / edited / labeled / synchronize / closed (with ``merged`` and
+``merge_commit_sha`` after a merge) / reopened, ``issue_comment`` created / edited, and ``push``
+(opt-in through ``events``). Pushes are seen whoever makes them (the bot over ``file://``, a
+test hook, a merge): every bare repository has a ``post-receive`` hook that appends to a spool
+the stand-in reads before each API request, on test hooks and on ``flush``. ``flush()`` waits
+until everything queued is delivered; ``deliveries`` records each one with its answer.
+
 Test hooks (all thread-safe):
 
 * set-up: ``create_repo``, ``commit``, ``add_token``, ``configure_app``, ``add_installation``,
   ``set_permission``, ``add_team_member``, ``open_pull_request`` (as another user),
   ``add_review``, ``dismiss_review``, ``set_mergeable_pending``, ``block_merge``;
+* acting as a user (and sending the matching webhooks): ``post_comment_as``,
+  ``merge_pull_request``, ``commit`` (a push), ``open_pull_request``;
+* webhooks: ``set_webhook``, ``flush``, ``deliveries``, ``deliveries_of``, ``redeliver``;
 * faults: ``fail_next`` (any status), ``rate_limit_next`` (429), ``secondary_rate_limit_next`` (403);
+  a comment or PR body over 65,536 characters is refused with GitHub's 422 by itself;
 * read-back: ``requests``, ``pull``, ``pulls``, ``comments``, ``reactions``, ``statuses``,
   ``labels``, ``issued_tokens``, ``repo_path``/``repo_url`` (``file://`` URL to push to).
 """
@@ -21,19 +35,24 @@ Test hooks (all thread-safe):
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import itertools
 import json
 import re
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Mapping
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import jwt
 
 from tests.support import github_standin_git as bare_git
@@ -51,10 +70,26 @@ SECONDARY_RATE_LIMIT_MESSAGE = (
     "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."
 )
 MAX_CONTENT_SIZE = 1024 * 1024
+MAX_BODY_LENGTH = 65536
+ZERO_SHA = "0" * 40
+# Events a webhook subscribes to unless told otherwise; "*" subscribes to every event sent.
+DEFAULT_WEBHOOK_EVENTS = frozenset({"pull_request", "issue_comment"})
+PUSH_SPOOL = "standin-pushes.log"
+# Runs in the bare repository (receive-pack's working directory) after refs moved: one
+# "<old> <new> <ref>" line per updated ref, appended whoever pushed.
+POST_RECEIVE_HOOK = "#!/bin/sh\ncat >> " + PUSH_SPOOL + "\n"
+WEBHOOK_TIMEOUT_SECONDS = 10.0  # GitHub gives up on a delivery after 10 s
 
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _spool_size(bare: Path) -> int:
+    try:
+        return (bare / PUSH_SPOOL).stat().st_size
+    except FileNotFoundError:
+        return 0
 
 
 class HTTPError(Exception):
@@ -119,6 +154,7 @@ class Repo:
     fork_of: str | None = None
     labels: dict[str, dict[str, Any]] = field(default_factory=dict)
     collaborators: dict[str, str] = field(default_factory=dict)  # login -> role name
+    spool_offset: int = 0  # how much of the post-receive spool has been read
 
     @property
     def owner(self) -> str:
@@ -156,6 +192,7 @@ class Pull:
     mergeable_pending: int = 0
     merge_block: str | None = None
     synced_sha: str | None = None  # what refs/pull/N/head in the base repository points at
+    issue_id: int = 0  # the id of the PR's issue (GitHub numbers them apart from the PR's id)
 
 
 @dataclass
@@ -194,13 +231,53 @@ class Identity:
     installation: int | None = None
 
 
+@dataclass
+class Delivery:
+    """One webhook delivery: what was sent, and the bot's answer once it was delivered."""
+
+    guid: str
+    event: str
+    action: str | None
+    payload: dict[str, Any]
+    body: bytes
+    headers: dict[str, str]
+    status: int | None = None  # the HTTP status the bot answered; None before delivery or on error
+    response_text: str = ""
+    error: str | None = None  # connection error or timeout
+    done: bool = False
+
+    @property
+    def delivered(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+@dataclass(frozen=True)
+class WebhookTarget:
+    url: str
+    secret: str | None
+    events: frozenset[str]
+    client: httpx.Client | None  # e.g. FastAPI's TestClient; None: the stand-in's own client
+    hook_id: int
+
+    def wants(self, event: str) -> bool:
+        return "*" in self.events or event in self.events
+
+
 Handler = Callable[..., tuple[int, Any, dict[str, str]]]
 
 
 class GitHubStandIn:
     """See the module docstring. Use as a context manager, or call ``start``/``stop``."""
 
-    def __init__(self, root: Path, *, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        host: str = "127.0.0.1",
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+        webhook_events: Iterable[str] | None = None,
+    ) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self._host = host
@@ -228,6 +305,18 @@ class GitHubStandIn:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = self._build_routes()
+        # Webhooks: built under ``_lock`` (a consistent snapshot), sent by one thread in order.
+        self._webhook: WebhookTarget | None = None
+        self._webhook_client: httpx.Client | None = None
+        self._outbox: deque[Delivery] = deque()
+        self._outbox_cond = threading.Condition()
+        self._sending = 0
+        self._sender: threading.Thread | None = None
+        self._sender_stop = False
+        self.deliveries: list[Delivery] = []
+        self.webhook_errors: list[str] = []  # failures building a delivery (a stand-in bug)
+        if webhook_url is not None:
+            self.set_webhook(webhook_url, webhook_secret, events=webhook_events)
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -260,9 +349,23 @@ class GitHubStandIn:
             target=self._server.serve_forever, args=(0.05,), name="github-standin", daemon=True
         )
         self._thread.start()
+        with self._outbox_cond:
+            self._sender_stop = False
+        self._sender = threading.Thread(target=self._send_loop, name="github-standin-webhooks", daemon=True)
+        self._sender.start()
         return self
 
     def stop(self) -> None:
+        """Stop serving. Deliveries still queued are dropped (call ``flush`` first to send them)."""
+        if self._sender is not None:
+            with self._outbox_cond:
+                self._sender_stop = True
+                self._outbox_cond.notify_all()
+            self._sender.join(timeout=WEBHOOK_TIMEOUT_SECONDS + 5)
+            self._sender = None
+        if self._webhook_client is not None:
+            self._webhook_client.close()
+            self._webhook_client = None
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -321,16 +424,21 @@ class GitHubStandIn:
         path = self.root / "repos" / owner / f"{name}.git"
         path.mkdir(parents=True)
         bare_git.git(path, "init", "-q", "--bare", f"--initial-branch={default_branch}")
+        bare_git.install_post_receive_hook(path, POST_RECEIVE_HOOK)
         with self._lock:
             if fork_of is not None:
                 parent = self._repos[fork_of]
                 bare_git.git(path, "fetch", "-q", str(parent.path), "+refs/heads/*:refs/heads/*")
-            self._repos[full_name] = Repo(full_name, next(self._ids), path, default_branch, private, fork_of)
+            repo = Repo(full_name, next(self._ids), path, default_branch, private, fork_of)
+            self._repos[full_name] = repo
             self._user_id(owner)
         if fork_of is None:
             bare_git.commit_files(path, default_branch, dict(files or {}), "Initial commit")
         elif files:
             bare_git.commit_files(path, default_branch, dict(files), "Fork changes")
+        with self._lock:
+            # Creating the repository is set-up, not a push anyone subscribed to.
+            repo.spool_offset = _spool_size(path)
         return path
 
     def repo_path(self, full_name: str) -> Path:
@@ -348,12 +456,22 @@ class GitHubStandIn:
         *,
         start_from: str | None = None,
         author: tuple[str, str] = ("Developer", "dev@example.com"),
+        pusher: str = "dev",
     ) -> str:
-        """Commit to a branch of the bare repository (created from ``start_from`` or the default branch)."""
+        """Commit to a branch of the bare repository (created from ``start_from`` or the default branch).
+
+        A push by ``pusher``: with a webhook configured, open PRs from the branch get
+        ``synchronize`` (and a ``push`` goes out when subscribed)."""
         repo = self._repo(full_name)
-        return bare_git.commit_files(
+        with self._lock:
+            self._collect_pushes()  # earlier pushes are someone else's
+        sha = bare_git.commit_files(
             repo.path, branch, files, message, start_from=start_from or repo.default_branch, author=author
         )
+        with self._lock:
+            self._user_id(pusher)
+            self._collect_pushes(pusher=pusher)
+        return sha
 
     def branch_sha(self, full_name: str, branch: str) -> str | None:
         return bare_git.resolve(self._repo(full_name).path, branch)
@@ -389,12 +507,14 @@ class GitHubStandIn:
         body: str = "",
         user: str = "dev",
     ) -> int:
-        """A PR opened by someone else (``head`` may be ``owner:branch`` of a fork)."""
+        """A PR opened by someone else (``head`` may be ``owner:branch`` of a fork); sends ``opened``."""
         with self._lock:
+            self._collect_pushes()
             repo = self._repo(full_name)
             pull = self._create_pull(
                 repo, {"head": head, "base": base or repo.default_branch, "title": title, "body": body}, user
             )
+            self._emit_pull(pull, "opened", user)
             return pull.number
 
     def add_review(
@@ -435,6 +555,320 @@ class GitHubStandIn:
         """Branch protection: merging answers 405 with ``message`` (None lifts it)."""
         with self._lock:
             self._pull(full_name, number).merge_block = message
+
+    # -- acting as a user ----------------------------------------------------------------------
+
+    def post_comment_as(self, user: str, full_name: str, number: int, body: str) -> int:
+        """``user`` comments on the PR (e.g. ``/gitops plan``); sends ``issue_comment`` ``created``.
+
+        Returns the comment id. A body GitHub would refuse raises :class:`HTTPError` (422)."""
+        with self._lock:
+            self._collect_pushes()
+            self._user_id(user)
+            self._issue(full_name, number)
+            comment = IssueComment(
+                next(self._ids),
+                self._repo(full_name).full_name,
+                number,
+                self._check_comment_body({"body": body}),
+                user,
+            )
+            self._comments[comment.id] = comment
+            self._emit_comment(comment, "created", user)
+            return comment.id
+
+    def merge_pull_request(
+        self,
+        full_name: str,
+        number: int,
+        *,
+        method: str = "merge",
+        user: str = "dev",
+        commit_title: str | None = None,
+        commit_message: str | None = None,
+    ) -> str:
+        """``user`` presses the merge button: a real merge (``merge``, ``squash`` or ``rebase``) and
+        the ``pull_request`` ``closed`` webhook with ``merged: true``. Returns the new base tip.
+        A refusal (conflict, protection, closed PR) raises :class:`HTTPError` as the API answers."""
+        options: dict[str, Any] = {"merge_method": method}
+        if commit_title is not None:
+            options["commit_title"] = commit_title
+        if commit_message is not None:
+            options["commit_message"] = commit_message
+        with self._lock:
+            self._collect_pushes()
+            self._user_id(user)
+            pull = self._pull(full_name, number)
+            return self._merge(pull, options, user)
+
+    # -- webhooks ----------------------------------------------------------------------------------
+
+    def set_webhook(
+        self,
+        url: str | None,
+        secret: str | None = None,
+        *,
+        events: Iterable[str] | None = None,
+        client: httpx.Client | None = None,
+    ) -> None:
+        """Send webhooks to ``url`` (None switches them off), signed with ``secret`` when given.
+
+        ``events``: names to subscribe to (default ``pull_request`` and ``issue_comment``; add
+        ``push``, or ``"*"`` for all). ``client``: an ``httpx.Client`` to send through, e.g.
+        FastAPI's ``TestClient`` (then ``url`` may be a path such as ``/webhooks/github``).
+        Pushes made before this call are not announced."""
+        with self._lock:
+            if self._webhook_client is not None:
+                self._webhook_client.close()
+                self._webhook_client = None
+            if url is None:
+                self._webhook = None
+                return
+            for repo in self._repos.values():
+                repo.spool_offset = _spool_size(repo.path)
+            self._webhook = WebhookTarget(
+                url=url,
+                secret=secret,
+                events=frozenset(DEFAULT_WEBHOOK_EVENTS if events is None else events),
+                client=client,
+                hook_id=next(self._ids),
+            )
+
+    def flush(self, timeout: float = 30.0) -> list[Delivery]:
+        """Announce pushes not seen yet, then wait until every queued delivery has been sent.
+
+        Returns every delivery so far. Raises ``TimeoutError`` past ``timeout`` and
+        ``RuntimeError`` if building a webhook failed (a stand-in bug, made visible)."""
+        with self._lock:
+            self._collect_pushes()
+            if self.webhook_errors:
+                raise RuntimeError("building a webhook failed: " + "; ".join(self.webhook_errors))
+        deadline = time.monotonic() + timeout
+        with self._outbox_cond:
+            while self._outbox or self._sending:
+                if self._sender is None:
+                    raise RuntimeError("the stand-in is not started: nothing sends webhooks")
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(
+                        f"{len(self._outbox) + self._sending} webhook deliveries still pending"
+                    )
+                self._outbox_cond.wait(left)
+            return list(self.deliveries)
+
+    def deliveries_of(self, event: str, action: str | None = None) -> list[Delivery]:
+        with self._outbox_cond:
+            return [d for d in self.deliveries if d.event == event and (action is None or d.action == action)]
+
+    def redeliver(self, delivery: Delivery) -> Delivery:
+        """Send ``delivery`` again, same GUID and body (GitHub's "Redeliver" button)."""
+        again = Delivery(
+            delivery.guid,
+            delivery.event,
+            delivery.action,
+            delivery.payload,
+            delivery.body,
+            dict(delivery.headers),
+        )
+        self._enqueue(again)
+        return again
+
+    def _enqueue(self, delivery: Delivery) -> None:
+        with self._outbox_cond:
+            self.deliveries.append(delivery)
+            self._outbox.append(delivery)
+            self._outbox_cond.notify_all()
+
+    def _send_loop(self) -> None:
+        while True:
+            with self._outbox_cond:
+                while not self._outbox and not self._sender_stop:
+                    self._outbox_cond.wait()
+                if self._sender_stop:
+                    return
+                delivery = self._outbox.popleft()
+                target = self._webhook
+                self._sending += 1
+            try:
+                self._deliver(delivery, target)
+            finally:
+                with self._outbox_cond:
+                    delivery.done = True
+                    self._sending -= 1
+                    self._outbox_cond.notify_all()
+
+    def _deliver(self, delivery: Delivery, target: WebhookTarget | None) -> None:
+        if target is None:
+            delivery.error = "the webhook was switched off before this delivery was sent"
+            return
+        client = target.client
+        if client is None:
+            with self._lock:
+                if self._webhook_client is None:
+                    self._webhook_client = httpx.Client(timeout=WEBHOOK_TIMEOUT_SECONDS)
+                client = self._webhook_client
+        try:
+            response = client.post(target.url, content=delivery.body, headers=delivery.headers)
+        except Exception as error:  # a refused connection or a timeout is recorded, as GitHub does
+            delivery.error = f"{type(error).__name__}: {error}"
+            return
+        delivery.status = response.status_code
+        delivery.response_text = response.text
+
+    def _emit(self, event: str, action: str | None, payload: dict[str, Any]) -> Delivery | None:
+        """Queue one delivery (called under ``_lock``, so the payload is a consistent snapshot)."""
+        target = self._webhook
+        if target is None or not target.wants(event):
+            return None
+        body = json.dumps(payload).encode()
+        guid = str(uuid.uuid4())
+        installation = payload.get("installation")
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "GitHub-Hookshot/standin",
+            "X-GitHub-Event": event,
+            "X-GitHub-Delivery": guid,
+            "X-GitHub-Hook-ID": str(target.hook_id),
+            "X-GitHub-Hook-Installation-Target-Type": "integration" if installation else "repository",
+            "X-GitHub-Hook-Installation-Target-ID": str(
+                self._app_id if installation and self._app_id else payload["repository"]["id"]
+            ),
+        }
+        if target.secret is not None:
+            key = target.secret.encode()
+            headers["X-Hub-Signature"] = "sha1=" + hmac.new(key, body, hashlib.sha1).hexdigest()
+            headers["X-Hub-Signature-256"] = "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
+        delivery = Delivery(guid, event, action, payload, body, headers)
+        self._enqueue(delivery)
+        return delivery
+
+    def _envelope(self, repo: Repo, actor: str) -> dict[str, Any]:
+        """What every repository event carries after its own fields."""
+        data: dict[str, Any] = {"repository": self._repo_json(repo), "sender": self._user_json(actor)}
+        for installation in sorted(self._installations.values(), key=lambda i: i.id):
+            if repo.full_name.lower() in [r.lower() for r in installation.repositories]:
+                data["installation"] = {
+                    "id": installation.id,
+                    "node_id": base64.b64encode(f"023:Installation{installation.id}".encode()).decode(),
+                }
+                break
+        return data
+
+    def _emit_pull(self, pull: Pull, action: str, actor: str, **fields: Any) -> None:
+        if self._webhook is None or not self._webhook.wants("pull_request"):
+            return
+        repo = self._repo(pull.repo)
+        payload = {
+            "action": action,
+            "number": pull.number,
+            **fields,
+            "pull_request": self._pull_json(pull, full=True, for_webhook=True),
+            **self._envelope(repo, actor),
+        }
+        self._emit("pull_request", action, payload)
+
+    def _emit_comment(self, comment: IssueComment, action: str, actor: str, **fields: Any) -> None:
+        if self._webhook is None or not self._webhook.wants("issue_comment"):
+            return
+        repo = self._repo(comment.repo)
+        pull = self._pull(comment.repo, comment.number)
+        payload = {
+            "action": action,
+            **fields,
+            "issue": self._issue_json(pull),
+            "comment": self._comment_json(comment),
+            **self._envelope(repo, actor),
+        }
+        self._emit("issue_comment", action, payload)
+
+    def _default_pusher(self) -> str:
+        """Who pushed when the stand-in cannot tell (a push over git): the bot's own identity."""
+        if self._installations and self._app_id is not None:
+            return f"{self._app_slug}[bot]"
+        return next(iter(self._tokens.values()), "ghost")
+
+    def _collect_pushes(self, *, pusher: str | None = None) -> None:
+        """Read every repository's post-receive spool and announce the new ref updates (under ``_lock``)."""
+        if self._webhook is None:
+            return
+        for repo in list(self._repos.values()):
+            size = _spool_size(repo.path)
+            if size <= repo.spool_offset:
+                continue
+            with (repo.path / PUSH_SPOOL).open("rb") as spool:
+                spool.seek(repo.spool_offset)
+                data = spool.read(size - repo.spool_offset)
+            complete = data[: data.rfind(b"\n") + 1]  # a line still being written waits
+            repo.spool_offset += len(complete)
+            for line in complete.decode().splitlines():
+                parts = line.split()
+                if len(parts) != 3:
+                    continue
+                try:
+                    self._announce_push(repo, *parts, pusher=pusher or self._default_pusher())
+                except Exception as error:  # keep serving the API; flush() reports it
+                    self.webhook_errors.append(f"{repo.full_name} {line}: {type(error).__name__}: {error}")
+
+    def _announce_push(self, repo: Repo, old: str, new: str, ref: str, *, pusher: str) -> None:
+        if self._webhook is not None and self._webhook.wants("push"):
+            self._emit("push", None, self._push_payload(repo, old, new, ref, pusher))
+        branch_prefix = "refs/heads/"
+        if not ref.startswith(branch_prefix) or new == ZERO_SHA:
+            return
+        branch = ref[len(branch_prefix) :]
+        for pull in list(self._pulls.values()):
+            if pull.state != "open" or pull.head_repo != repo.full_name or pull.head_ref != branch:
+                continue
+            before = pull.head_sha if pull.head_sha != new else old
+            pull.head_sha = new
+            pull.updated_at = _now()
+            self._sync_pull_ref(pull)
+            self._emit_pull(pull, "synchronize", pusher, before=before, after=new)
+
+    def _push_payload(self, repo: Repo, old: str, new: str, ref: str, pusher: str) -> dict[str, Any]:
+        created, deleted = old == ZERO_SHA, new == ZERO_SHA
+        commits: list[dict[str, Any]] = []
+        forced = False
+        if not deleted:
+            forced = not created and bare_git.merge_base(repo.path, old, new) != old
+            commits = [
+                self._push_commit_json(repo, sha)
+                for sha in bare_git.commits_between(
+                    repo.path, None if created else old, new, ref=ref, limit=2048
+                )
+            ]
+        compare = f"{self.html_base}/{repo.full_name}/compare/{old[:12]}...{new[:12]}"
+        user = self._user_json(pusher)
+        return {
+            "ref": ref,
+            "before": old,
+            "after": new,
+            "created": created,
+            "deleted": deleted,
+            "forced": forced,
+            "base_ref": None,
+            "compare": compare,
+            "commits": commits,
+            "head_commit": commits[-1] if commits else None,
+            "pusher": {"name": pusher, "email": f"{user['id']}+{pusher}@users.noreply.github.com"},
+            **self._envelope(repo, pusher),
+        }
+
+    def _push_commit_json(self, repo: Repo, sha: str) -> dict[str, Any]:
+        info = bare_git.commit_info(repo.path, sha)
+        return {
+            "id": sha,
+            "tree_id": info.tree,
+            "distinct": True,
+            "message": info.message,
+            "timestamp": info.timestamp,
+            "url": f"{self.html_base}/{repo.full_name}/commit/{sha}",
+            "author": {"name": info.author_name, "email": info.author_email},
+            "committer": {"name": info.committer_name, "email": info.committer_email},
+            "added": list(info.added),
+            "removed": list(info.removed),
+            "modified": list(info.modified),
+        }
 
     # -- faults ------------------------------------------------------------------------------------
 
@@ -568,6 +1002,7 @@ class GitHubStandIn:
             raise validation("PullRequest", field_name="base", code="missing_field")
         if not isinstance(title, str) or not title.strip():
             raise validation("PullRequest", field_name="title", code="missing_field")
+        self._check_pull_body(data.get("body"))
         head_owner, _, head_ref = head.rpartition(":")
         head_repo = repo
         if head_owner and head_owner.lower() != repo.owner.lower():
@@ -614,6 +1049,7 @@ class GitHubStandIn:
             base_ref=base,
             head_sha=head_sha,
             draft=bool(data.get("draft", False)),
+            issue_id=next(self._ids),
         )
         self._pulls[(repo.full_name, number)] = pull
         self._sync_pull_ref(pull)
@@ -680,7 +1116,7 @@ class GitHubStandIn:
             return True, "blocked"
         return True, "clean"
 
-    def _pull_json(self, pull: Pull, *, full: bool) -> dict[str, Any]:
+    def _pull_json(self, pull: Pull, *, full: bool, for_webhook: bool = False) -> dict[str, Any]:
         repo = self._repo(pull.repo)
         head_repo = self._repos.get(pull.head_repo)
         url = f"{self.base_url}/repos/{repo.full_name}/pulls/{pull.number}"
@@ -732,7 +1168,9 @@ class GitHubStandIn:
             "auto_merge": None,
         }
         if full:
-            mergeable, mergeable_state = self._mergeability(pull)
+            # A webhook carries mergeability as "not computed yet" (and must not use up the
+            # reads ``set_mergeable_pending`` scripted for the API).
+            mergeable, mergeable_state = (None, "unknown") if for_webhook else self._mergeability(pull)
             data.update(
                 {
                     "merged": pull.merged,
@@ -788,6 +1226,52 @@ class GitHubStandIn:
             "author_association": self._association(repo, comment.user),
         }
 
+    def _issue_json(self, pull: Pull) -> dict[str, Any]:
+        """The PR as an issue (what ``issue_comment`` webhooks carry): ``pull_request`` marks it."""
+        repo = self._repo(pull.repo)
+        url = f"{self.base_url}/repos/{repo.full_name}/issues/{pull.number}"
+        html = f"{self.html_base}/{repo.full_name}/pull/{pull.number}"
+        comments = [
+            c for c in self._comments.values() if c.repo == repo.full_name and c.number == pull.number
+        ]
+        return {
+            "url": url,
+            "repository_url": f"{self.base_url}/repos/{repo.full_name}",
+            "labels_url": f"{url}/labels{{/name}}",
+            "comments_url": f"{url}/comments",
+            "events_url": f"{url}/events",
+            "html_url": html,
+            "id": pull.issue_id or pull.id,
+            "node_id": f"I_{pull.issue_id or pull.id}",
+            "number": pull.number,
+            "title": pull.title,
+            "user": self._user_json(pull.user),
+            "labels": [self._label_json(repo, name) for name in pull.labels],
+            "state": pull.state,
+            "locked": False,
+            "assignee": None,
+            "assignees": [],
+            "milestone": None,
+            "comments": len(comments),
+            "created_at": pull.created_at,
+            "updated_at": pull.updated_at,
+            "closed_at": pull.closed_at,
+            "author_association": self._association(repo, pull.user),
+            "active_lock_reason": None,
+            "draft": pull.draft,
+            "pull_request": {
+                "url": f"{self.base_url}/repos/{repo.full_name}/pulls/{pull.number}",
+                "html_url": html,
+                "diff_url": f"{html}.diff",
+                "patch_url": f"{html}.patch",
+                "merged_at": pull.merged_at,
+            },
+            "body": pull.body or None,
+            "state_reason": None,
+            "timeline_url": f"{url}/timeline",
+            "performed_via_github_app": None,
+        }
+
     def _review_json(self, full_name: str, number: int, review: ReviewRecord) -> dict[str, Any]:
         return {
             "id": review.id,
@@ -826,6 +1310,9 @@ class GitHubStandIn:
                 "X-RateLimit-Reset": str(int(time.time()) + 3600),
                 "X-RateLimit-Resource": "core",
             }
+            # Pushes over git since the last request: announce them before answering, as GitHub
+            # would have by the time the pusher calls the API.
+            self._collect_pushes()
             try:
                 if raw and body is None:
                     raise HTTPError(400, "Problems parsing JSON")
@@ -1194,36 +1681,62 @@ class GitHubStandIn:
         repo = self._repo(full_name)
         pull = self._create_pull(repo, body, identity.login)
         data = self._pull_json(pull, full=True)
+        self._emit_pull(pull, "opened", identity.login)
         return 201, data, {"Location": data["url"]}
 
     def _h_get_pull(self, *, full_name: str, number: str, **_: Any) -> tuple[int, Any, dict[str, str]]:
         return 200, self._pull_json(self._pull(full_name, int(number)), full=True), {}
 
     def _h_edit_pull(
-        self, *, full_name: str, number: str, body: Any, **_: Any
+        self, *, full_name: str, number: str, body: Any, identity: Identity, **_: Any
     ) -> tuple[int, Any, dict[str, str]]:
         pull = self._pull(full_name, int(number))
         repo = self._repo(full_name)
-        if "title" in body:
-            if not str(body["title"]).strip():
-                raise validation("PullRequest", field_name="title", code="missing_field")
-            pull.title = body["title"]
+        # Validate everything before changing anything: a refused edit changes nothing.
+        if "title" in body and not str(body["title"]).strip():
+            raise validation("PullRequest", field_name="title", code="missing_field")
         if "body" in body:
-            pull.body = body["body"] or ""
-        if "base" in body:
-            if bare_git.branch(repo.path, str(body["base"])) is None:
-                raise validation("PullRequest", field_name="base", code="invalid")
-            pull.base_ref = body["base"]
+            self._check_pull_body(body["body"])
+        if "base" in body and bare_git.branch(repo.path, str(body["base"])) is None:
+            raise validation("PullRequest", field_name="base", code="invalid")
         if "state" in body:
             if body["state"] not in ("open", "closed"):
                 raise validation("PullRequest", field_name="state", code="invalid")
             if pull.merged and body["state"] == "open":
                 raise validation("PullRequest", message="Cannot reopen a merged pull request")
+        changes: dict[str, Any] = {}
+        if "title" in body and body["title"] != pull.title:
+            changes["title"] = {"from": pull.title}
+            pull.title = body["title"]
+        if "body" in body and (body["body"] or "") != pull.body:
+            changes["body"] = {"from": pull.body}
+            pull.body = body["body"] or ""
+        if "base" in body and body["base"] != pull.base_ref:
+            old_base_sha = bare_git.branch(repo.path, pull.base_ref) or ""
+            changes["base"] = {"ref": {"from": pull.base_ref}, "sha": {"from": old_base_sha}}
+            pull.base_ref = body["base"]
+        state_action = None
+        if "state" in body:
             self._head_sha(pull)
+            if body["state"] != pull.state:
+                state_action = "closed" if body["state"] == "closed" else "reopened"
             pull.state = body["state"]
             pull.closed_at = _now() if pull.state == "closed" else None
         pull.updated_at = _now()
+        if changes:
+            self._emit_pull(pull, "edited", identity.login, changes=changes)
+        if state_action:
+            self._emit_pull(pull, state_action, identity.login)
         return 200, self._pull_json(pull, full=True), {}
+
+    def _check_pull_body(self, text: Any) -> None:
+        if isinstance(text, str) and len(text) > MAX_BODY_LENGTH:
+            raise validation(
+                "PullRequest",
+                field_name="body",
+                code="custom",
+                message=f"body is too long (maximum is {MAX_BODY_LENGTH} characters)",
+            )
 
     def _h_pull_files(
         self, *, full_name: str, number: str, query: dict[str, list[str]], **_: Any
@@ -1259,8 +1772,12 @@ class GitHubStandIn:
     def _h_merge(
         self, *, full_name: str, number: str, body: Any, identity: Identity, **_: Any
     ) -> tuple[int, Any, dict[str, str]]:
-        pull = self._pull(full_name, int(number))
-        repo = self._repo(full_name)
+        sha = self._merge(self._pull(full_name, int(number)), body, identity.login)
+        return 200, {"sha": sha, "merged": True, "message": "Pull Request successfully merged"}, {}
+
+    def _merge(self, pull: Pull, body: Mapping[str, Any], actor: str) -> str:
+        """The merge button (under ``_lock``): a real commit on the base branch, then the webhooks."""
+        repo = self._repo(pull.repo)
         method = body.get("merge_method", "merge")
         if method not in ("merge", "squash", "rebase"):
             raise validation("PullRequest", field_name="merge_method", code="invalid")
@@ -1296,16 +1813,19 @@ class GitHubStandIn:
                 method=method,
                 title=title,
                 message=message,
-                author=(identity.login, f"{identity.login}@users.noreply.github.com"),
+                author=(actor, f"{actor}@users.noreply.github.com"),
             )
         except bare_git.MergeConflict:
             raise HTTPError(405, "Pull Request is not mergeable") from None
         pull.state = "closed"
         pull.merged = True
         pull.merged_at = pull.closed_at = pull.updated_at = _now()
-        pull.merged_by = identity.login
+        pull.merged_by = actor
         pull.merge_commit_sha = sha
-        return 200, {"sha": sha, "merged": True, "message": "Pull Request successfully merged"}, {}
+        # The base branch moved (a push by the merger), then the PR closed as merged.
+        self._collect_pushes(pusher=actor)
+        self._emit_pull(pull, "closed", actor)
+        return sha
 
     def _h_reviews(
         self, *, full_name: str, number: str, query: dict[str, list[str]], **_: Any
@@ -1385,19 +1905,23 @@ class GitHubStandIn:
         )
 
     def _h_add_labels(
-        self, *, full_name: str, number: str, body: Any, **_: Any
+        self, *, full_name: str, number: str, body: Any, identity: Identity, **_: Any
     ) -> tuple[int, Any, dict[str, str]]:
         pull = self._issue(full_name, int(number))
         repo = self._repo(full_name)
         names = body.get("labels") if isinstance(body, dict) else body
         if not isinstance(names, list) or not all(isinstance(n, str) and n.strip() for n in names):
             raise validation("Label", field_name="labels", code="invalid")
+        added = []
         for name in names:
             existing = repo.labels.get(name.lower())
             canonical = existing["name"] if existing else name
             self._label_json(repo, canonical)
             if canonical.lower() not in [n.lower() for n in pull.labels]:
                 pull.labels.append(canonical)
+                added.append(canonical)
+        for name in added:
+            self._emit_pull(pull, "labeled", identity.login, label=self._label_json(repo, name))
         return 200, [self._label_json(repo, n) for n in pull.labels], {}
 
     def _h_list_comments(
@@ -1415,12 +1939,12 @@ class GitHubStandIn:
         text = body.get("body") if isinstance(body, dict) else None
         if not isinstance(text, str) or not text:
             raise validation("IssueComment", field_name="body", code="missing_field")
-        if len(text) > 65536:
+        if len(text) > MAX_BODY_LENGTH:
             raise validation(
                 "IssueComment",
                 field_name="data",
                 code="unprocessable",
-                message="Body is too long (maximum is 65536 characters)",
+                message=f"Body is too long (maximum is {MAX_BODY_LENGTH} characters)",
             )
         return text
 
@@ -1433,6 +1957,7 @@ class GitHubStandIn:
         )
         self._comments[comment.id] = comment
         data = self._comment_json(comment)
+        self._emit_comment(comment, "created", identity.login)
         return 201, data, {"Location": data["url"]}
 
     def _comment(self, full_name: str, comment_id: str) -> IssueComment:
@@ -1445,11 +1970,15 @@ class GitHubStandIn:
         return 200, self._comment_json(self._comment(full_name, comment_id)), {}
 
     def _h_edit_comment(
-        self, *, full_name: str, comment_id: str, body: Any, **_: Any
+        self, *, full_name: str, comment_id: str, body: Any, identity: Identity, **_: Any
     ) -> tuple[int, Any, dict[str, str]]:
         comment = self._comment(full_name, comment_id)
-        comment.body = self._check_comment_body(body)
+        text = self._check_comment_body(body)
+        previous = comment.body
+        comment.body = text
         comment.updated_at = _now()
+        if text != previous:
+            self._emit_comment(comment, "edited", identity.login, changes={"body": {"from": previous}})
         return 200, self._comment_json(comment), {}
 
     def _h_reaction(

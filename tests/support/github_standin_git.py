@@ -289,3 +289,76 @@ def merge(
             f"HEAD:refs/heads/{base_branch}",
         )
         return tip
+
+
+def install_post_receive_hook(bare: Path, script: str) -> None:
+    """Install ``script`` as the bare repository's ``post-receive`` hook (runs for every push)."""
+    hooks = bare / "hooks"
+    hooks.mkdir(exist_ok=True)
+    hook = hooks / "post-receive"
+    hook.write_text(script)
+    hook.chmod(0o755)
+
+
+def commits_between(
+    bare: Path, old: str | None, new: str, *, ref: str | None = None, limit: int
+) -> list[str]:
+    """Commits a push brought, oldest first, at most the newest ``limit``.
+
+    ``old`` None (a new branch): the commits of ``new`` no other branch had (``ref``, the pushed
+    ref itself, is left out of that comparison)."""
+    args = ["rev-list", "--reverse", "--topo-order", f"--max-count={limit}", new]
+    if old is not None:
+        args.append(f"^{old}")
+    else:
+        args.append("--not")
+        if ref is not None:
+            args.append(f"--exclude={ref}")
+        args.append("--branches")
+    return text(bare, *args).split()
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    tree: str
+    author_name: str
+    author_email: str
+    committer_name: str
+    committer_email: str
+    timestamp: str  # committer date, ISO 8601 with offset
+    message: str
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
+    modified: tuple[str, ...]
+
+
+def commit_info(bare: Path, sha: str) -> CommitInfo:
+    """What a ``push`` webhook tells about one commit; file changes are against its first parent."""
+    fields = git(bare, "show", "-s", "--format=%T%x00%P%x00%an%x00%ae%x00%cn%x00%ce%x00%cI%x00%B", sha)
+    tree, parents, author_name, author_email, committer_name, committer_email, when, message = (
+        fields.stdout.decode().split("\0", 7)
+    )
+    first_parent = parents.split()[0] if parents.split() else None
+    if first_parent:
+        out = git(bare, "diff", "--no-renames", "--name-status", "-z", first_parent, sha).stdout
+    else:
+        out = git(bare, "diff-tree", "--root", "-r", "--no-commit-id", "--name-status", "-z", sha).stdout
+    items = out.decode().split("\0")
+    added: list[str] = []
+    removed: list[str] = []
+    modified: list[str] = []
+    for index in range(0, len(items) - 1, 2):
+        status, path = items[index], items[index + 1]
+        {"A": added, "D": removed}.get(status[:1], modified).append(path)
+    return CommitInfo(
+        tree,
+        author_name,
+        author_email,
+        committer_name,
+        committer_email,
+        when,
+        message.rstrip("\n"),
+        tuple(added),
+        tuple(removed),
+        tuple(modified),
+    )
