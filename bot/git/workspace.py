@@ -146,12 +146,21 @@ class GitWorkspaces:
 
     @contextmanager
     def worktree(
-        self, remote_url: str, ref: str | None = None, *, refresh: bool = True
+        self,
+        remote_url: str,
+        ref: str | None = None,
+        *,
+        refresh: bool = True,
+        sparse: Sequence[str] | None = None,
     ) -> Iterator[WorkTree]:
         """A fresh work tree at ``ref`` (a branch, tag, ``refs/pull/N/head`` or sha; None: the default
-        branch), removed when the block ends, also on exceptions. ``refresh`` fetches first."""
+        branch), removed when the block ends, also on exceptions. ``refresh`` fetches first.
+
+        ``sparse``: check out only these paths (files, or directories ending in ``/``). An update
+        touches a few files of a repository that may hold thousands; checking out only those is
+        what keeps a one-line change under a second. Commits still carry the whole tree."""
         mirror = self._handle(remote_url)
-        with mirror._open_worktree(ref, ensure=True, refresh=refresh) as tree:
+        with mirror._open_worktree(ref, ensure=True, refresh=refresh, sparse=sparse) as tree:
             yield tree
 
     def remove_stale_worktrees(self, *, older_than: float = 24 * 3600.0) -> int:
@@ -450,7 +459,9 @@ class Mirror:
         return self.resolve("FETCH_HEAD")
 
     @contextmanager
-    def _open_worktree(self, ref: str | None, *, ensure: bool, refresh: bool) -> Iterator[WorkTree]:
+    def _open_worktree(
+        self, ref: str | None, *, ensure: bool, refresh: bool, sparse: Sequence[str] | None = None
+    ) -> Iterator[WorkTree]:
         path = self._worktrees_root / secrets.token_hex(8)
         with self.locked():
             if ensure:
@@ -458,7 +469,15 @@ class Mirror:
             sha = self._resolve_or_fetch_locked(ref)
             self._worktrees_root.mkdir(parents=True, exist_ok=True)
             try:
-                self._git(["worktree", "add", "--detach", "--quiet", str(path), sha])
+                if sparse is None:
+                    self._git(["worktree", "add", "--detach", "--quiet", str(path), sha])
+                else:
+                    patterns = [_sparse_pattern(item) for item in sparse]
+                    self._git(["worktree", "add", "--detach", "--quiet", "--no-checkout", str(path), sha])
+                    # Per-work-tree settings (git turns on extensions.worktreeConfig), so other
+                    # jobs' work trees keep their full checkout.
+                    self._git(["sparse-checkout", "set", "--no-cone", "--", *patterns], cwd=path)
+                    self._git(["checkout", "--quiet", "--detach", sha], cwd=path)
             except BaseException:
                 self._discard_worktree_locked(path)
                 raise
@@ -729,6 +748,15 @@ def _repo_relpath(path: str) -> str:
     if not parts or ".." in parts or ".git" in parts:
         raise ValueError(f"repository path {path!r} is empty, climbs out with '..', or enters .git")
     return "/".join(parts)
+
+
+def _sparse_pattern(path: str) -> str:
+    """A non-cone sparse-checkout pattern matching exactly one file, or one directory's tree."""
+    directory = path.endswith("/")
+    relative = _repo_relpath(path.rstrip("/") if directory else path)
+    # Escape gitignore specials so a path is taken literally.
+    escaped = "".join("\\" + ch if ch in "*?[]!#\\" else ch for ch in relative)
+    return f"/{escaped}/" if directory else f"/{escaped}"
 
 
 def _split_z(text: str) -> tuple[str, ...]:

@@ -390,3 +390,47 @@ def test_bot_identity_is_validated() -> None:
     with pytest.raises(ValueError, match="email"):
         GitIdentity("bot", "bad\n@example.com")
     assert BOT.name == "gitops-bot"
+
+
+def test_a_sparse_work_tree_checks_out_only_the_named_paths_and_commits_the_whole_tree(
+    workspaces: GitWorkspaces, upstream: Upstream
+) -> None:
+    upstream.commit({"other/a.yaml": "a: 1\n", "other/b.yaml": "b: 1\n"}, "more files")
+    with workspaces.worktree(upstream.url, sparse=[VALUES]) as tree:
+        assert tree.exists(VALUES)
+        assert not (tree.path / "other").exists()
+        tree.write_text(VALUES, "image:\n  tag: 1.6.0\n")
+        sha = tree.commit("chat-llm 1.6.0")
+        assert sha is not None
+        tree.push("gitops-bot/sparse")
+    assert upstream.show(sha, VALUES) == "image:\n  tag: 1.6.0\n"
+    # Files outside the sparse set are kept as they were, not deleted.
+    assert upstream.show(sha, "other/a.yaml") == "a: 1\n"
+    changed = run_git("diff", "--name-only", f"{sha}^", sha, cwd=upstream.bare).split()
+    assert changed == [VALUES]
+    # The next full work tree of the same mirror is not sparse.
+    with workspaces.worktree(upstream.url) as tree:
+        assert (tree.path / "other" / "b.yaml").exists()
+
+
+def test_a_sparse_work_tree_reverts_a_merge_commit(workspaces: GitWorkspaces, upstream: Upstream) -> None:
+    upstream.commit({"other/a.yaml": "a: 1\n"}, "more files")
+    upstream.commit({VALUES: "image:\n  tag: 1.5.0\n"}, "bump to 1.5.0", branch="update")
+    merge = upstream.merge("update")
+    mirror = workspaces.mirror(upstream.url)
+    touched = mirror.changed_files(mirror.parents(merge)[0], merge)
+    assert touched == (VALUES,)
+    with workspaces.worktree(upstream.url, sparse=touched, refresh=False) as tree:
+        result = tree.revert(merge)
+        assert result.ok
+        tree.push("gitops-bot/sparse-rollback")
+    assert upstream.show("gitops-bot/sparse-rollback", VALUES) == "image:\n  tag: 1.0.0\n"
+    assert upstream.show("gitops-bot/sparse-rollback", "other/a.yaml") == "a: 1\n"
+
+
+@pytest.mark.parametrize("bad", ["../x", "/abs", ".git/config"])
+def test_sparse_paths_may_not_leave_the_work_tree(
+    workspaces: GitWorkspaces, upstream: Upstream, bad: str
+) -> None:
+    with pytest.raises(ValueError), workspaces.worktree(upstream.url, sparse=[bad]):
+        pass
