@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8080
 PYTEST_ARGS ?=
 
-.PHONY: run test install install-test migrate lint format bench clean
+.PHONY: run test install install-test migrate lint format bench bench-git clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,10 @@ format: install-test
 ## make bench: the intake benchmark (not part of make test).
 bench: install-test
 	$(BIN)/python bench/intake.py
+
+## make bench-git: cached mirror versus clone for an update branch, and a revert (not part of make test).
+bench-git: install-test
+	$(BIN)/python bench/git.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
