@@ -141,11 +141,14 @@ def notification_from_json(data: dict[str, Any]) -> Notification:
 class Notifier:
     """Enqueues one delivery job per notification; never raises into the caller's work."""
 
-    def __init__(self, queue: JobQueue) -> None:
+    def __init__(self, queue: JobQueue, *, enabled: bool = True) -> None:
         self.queue = queue
+        # Off when no Slack bot token is configured: there is nowhere to deliver to, and a
+        # delivery job without a destination would only fail.
+        self.enabled = enabled
 
     def notify(self, notification: Notification) -> None:
-        if notification.channel is None:
+        if notification.channel is None or not self.enabled:
             return
         try:
             with self.queue.database.transaction() as session:

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.storage.db import Database
@@ -96,6 +97,25 @@ class JobQueue:
         )
         session.add(job)
         return job
+
+    def enqueue_once(
+        self,
+        handler: str,
+        *,
+        dedupe_key: str,
+        payload: Mapping[str, Any] | None = None,
+        run_after: datetime | None = None,
+    ) -> bool:
+        """Enqueue in a transaction of its own, unless a job with ``dedupe_key`` exists already.
+
+        For periodic tasks and follow-ups: several processes may decide the same thing at once,
+        and the unique constraint (not a read-then-write check) makes exactly one of them win."""
+        try:
+            with self.database.transaction() as session:
+                self.enqueue(session, handler, payload=payload, dedupe_key=dedupe_key, run_after=run_after)
+            return True
+        except IntegrityError:
+            return False
 
     # -- consuming ---------------------------------------------------------------------
 

@@ -281,6 +281,6 @@ def build_services(settings: Settings, router: Router) -> Services:
         templates=template_environment(),
         locks=LockStore(database),
         quarantine=QuarantineStore(database),
-        notifier=Notifier(queue),
+        notifier=Notifier(queue, enabled=settings.slack_bot_token is not None),
         repo_configs=RepoConfigLoader(),
     )

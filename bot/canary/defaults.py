@@ -190,3 +190,14 @@ def example_render(defaults: VllmDefaults, context: QueryContext) -> dict[str, s
     rendered = {spec.name: render_query(spec.query, context) for spec in defaults.metric_specs()}
     rendered["request_count"] = render_query(defaults.request_count_query(), context)
     return rendered
+
+
+def defaults_from_settings(settings: object) -> VllmDefaults:
+    """The operator's vLLM defaults (``GITOPS_BOT_CANARY_*`` settings) over the built-in ones."""
+    return VllmDefaults(
+        selector=getattr(settings, "canary_selector", DEFAULT_SELECTOR),
+        http_selector=getattr(settings, "canary_http_selector", None),
+        replica_label=getattr(settings, "canary_replica_label", "instance"),
+        gpu_price_per_hour=getattr(settings, "canary_gpu_price_per_hour", None),
+        gpus_per_replica=getattr(settings, "canary_gpus_per_replica", 1),
+    )

@@ -314,6 +314,8 @@ class GitHubStandIn:
         self._sender: threading.Thread | None = None
         self._sender_stop = False
         self.deliveries: list[Delivery] = []
+        # Branch protection for pull requests opened from now on (None: merges are allowed).
+        self.new_pull_merge_block: str | None = None
         self.webhook_errors: list[str] = []  # failures building a delivery (a stand-in bug)
         if webhook_url is not None:
             self.set_webhook(webhook_url, webhook_secret, events=webhook_events)
@@ -1052,6 +1054,7 @@ class GitHubStandIn:
             issue_id=next(self._ids),
         )
         self._pulls[(repo.full_name, number)] = pull
+        pull.merge_block = self.new_pull_merge_block
         self._sync_pull_ref(pull)
         return pull
 

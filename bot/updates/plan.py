@@ -1,0 +1,362 @@
+"""Planning a version update: pure decisions over data, no I/O.
+
+Given a deployment from ``.gitops-bot.yaml``, a candidate version (and digest), the current text of
+every target file on the default branch, the quarantined versions and the bot's open pull requests
+for the deployment, :func:`plan_update` answers with either an :class:`UpdatePlan` (the exact file
+edits, the branch, what it supersedes) or a :class:`NoUpdate` (a no-op or a refusal, with the reason
+a person would want to read).
+
+The rules, in order:
+
+1. the version must be usable as a tag and a branch component, the digest (if any) must look like
+   one, and every target file must exist and hold the addressed key: edits never create keys;
+2. the current version is the value in the first target that carries a tag (``tag``, ``tag@digest``,
+   ``image``, ``image@digest``): git is the truth, not the bot's memory;
+3. :func:`bot.versions.decide_update` decides (policy, quarantine, never backwards). An *explicit*
+   deploy (``/gitops deploy`` by someone with ``deploy`` permission) may go outside the policy and
+   backwards: a person chose that version, and the audit log says who;
+4. the same version again changes nothing, unless a target still differs: a new digest for the
+   same tag, or a target left behind by a hand edit, is brought in line;
+5. an open bot pull request for a *newer* version wins (the bot never proposes going backwards
+   from what it already proposed); open bot pull requests for older versions are superseded.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from bot.config import Deployment, Target
+from bot.edits import EditError, apply_edit
+from bot.images import TargetFormat, render_target_value
+from bot.versions import Decision, compare_versions, decide_update
+
+BRANCH_PREFIX = "gitops-bot"
+"""Every bot update branch is ``gitops-bot/<deployment>/<version>``."""
+
+_VERSION = re.compile(r"[\w][\w.+-]{0,127}")
+_DIGEST = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}")
+_TAG_FORMATS: tuple[TargetFormat, ...] = ("tag", "tag@digest", "image", "image@digest")
+_DIGEST_FORMATS: tuple[TargetFormat, ...] = ("digest", "tag@digest", "image@digest")
+
+NoUpdateCode = Literal[
+    "invalid_version",
+    "invalid_digest",
+    "missing_file",
+    "bad_target",
+    "no_match",
+    "quarantined",
+    "not_newer_than_quarantined",
+    "older_than_current",
+    "already_current",
+    "newer_pending",
+]
+REFUSALS: frozenset[str] = frozenset(
+    {
+        "invalid_version",
+        "invalid_digest",
+        "missing_file",
+        "bad_target",
+        "no_match",
+        "quarantined",
+        "not_newer_than_quarantined",
+        "older_than_current",
+    }
+)
+"""Codes that are refusals (someone asked for something the rules forbid); the rest are no-ops."""
+
+
+def branch_for(deployment: str, version: str) -> str:
+    return f"{BRANCH_PREFIX}/{deployment}/{version}"
+
+
+def branch_prefix(deployment: str) -> str:
+    """The prefix of every update branch of ``deployment`` (the trailing ``/`` keeps ``chat`` and
+    ``chat-llm`` apart)."""
+    return f"{BRANCH_PREFIX}/{deployment}/"
+
+
+def version_from_branch(deployment: str, branch: str) -> str | None:
+    prefix = branch_prefix(deployment)
+    if not branch.startswith(prefix) or len(branch) == len(prefix):
+        return None
+    return branch[len(prefix) :]
+
+
+def version_from_value(value: str | None, target_format: TargetFormat) -> str | None:
+    """The version (tag) a target's current value names, or None when it names none.
+
+    ``1.2.3`` (tag) → ``1.2.3``; ``1.2.3@sha256:…`` → ``1.2.3``; ``reg/x:1.2.3[@sha256:…]`` (image) →
+    ``1.2.3``; a digest-only value carries no version.
+    """
+    if value is None or target_format not in _TAG_FORMATS:
+        return None
+    text = value.strip()
+    if target_format in ("tag@digest", "image@digest", "tag", "image"):
+        text = text.split("@", 1)[0]
+    if target_format in ("image", "image@digest"):
+        last_slash = text.rfind("/")
+        colon = text.rfind(":")
+        if colon <= last_slash:
+            return None
+        text = text[colon + 1 :]
+    return text or None
+
+
+@dataclass(frozen=True)
+class PendingUpdate:
+    """An open bot pull request for the deployment (found by its branch name)."""
+
+    version: str
+    number: int
+    url: str
+    branch: str
+
+
+@dataclass(frozen=True)
+class TargetEdit:
+    """One target's change: where, from what to what."""
+
+    file: str
+    location: str
+    format: TargetFormat
+    old_value: str | None
+    new_value: str
+    changed: bool
+
+
+@dataclass(frozen=True)
+class FileChange:
+    """A file's text before and after every edit to it."""
+
+    path: str
+    before: str
+    after: str
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
+
+    def unified_diff(self) -> str:
+        return unified_diff(self.path, self.before, self.after)
+
+
+@dataclass(frozen=True)
+class UpdatePlan:
+    repo: str
+    deployment: Deployment
+    version: str
+    digest: str | None
+    previous_version: str | None
+    reason: str
+    branch: str
+    edits: tuple[TargetEdit, ...]
+    files: tuple[FileChange, ...]
+    supersedes: tuple[PendingUpdate, ...] = ()
+    explicit: bool = False
+    decision_code: str = "accepted"
+
+    @property
+    def changed_files(self) -> tuple[FileChange, ...]:
+        return tuple(change for change in self.files if change.changed)
+
+    @property
+    def diff(self) -> str:
+        return "".join(change.unified_diff() for change in self.changed_files)
+
+    @property
+    def contents(self) -> dict[str, str]:
+        """Path → new text of every changed file: what the branch must hold."""
+        return {change.path: change.after for change in self.changed_files}
+
+
+@dataclass(frozen=True)
+class NoUpdate:
+    code: NoUpdateCode
+    reason: str
+    previous_version: str | None = None
+    pending: PendingUpdate | None = None
+    details: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def refused(self) -> bool:
+        return self.code in REFUSALS
+
+
+def unified_diff(path: str, before: str, after: str) -> str:
+    """A ``git diff``-style unified diff of one file (``a/``/``b/`` prefixes, 3 lines of context).
+
+    A last line without a newline is marked as git marks it, so the diff applies with ``git apply``.
+    """
+    if before == after:
+        return ""
+    old_lines = before.splitlines(keepends=True)
+    new_lines = after.splitlines(keepends=True)
+    out = [f"diff --git a/{path} b/{path}\n"]
+    for line in difflib.unified_diff(old_lines, new_lines, f"a/{path}", f"b/{path}", n=3):
+        if line.startswith(("---", "+++")):
+            out.append(line.rstrip("\n") + "\n")
+            continue
+        if not line.endswith("\n"):
+            line += "\n\\ No newline at end of file\n"
+        out.append(line)
+    return "".join(out)
+
+
+def plan_update(
+    *,
+    repo: str,
+    deployment: Deployment,
+    version: str,
+    digest: str | None,
+    files: Mapping[str, str | None],
+    quarantined: Collection[str] = (),
+    pending: Sequence[PendingUpdate] = (),
+    explicit: bool = False,
+) -> UpdatePlan | NoUpdate:
+    """Decide whether and how to move ``deployment`` to ``version`` (see the module docs).
+
+    ``files`` maps each target file to its text on the default branch (None: the file is missing).
+    """
+    version = version.strip()
+    if not _VERSION.fullmatch(version) or ".." in version or version.endswith((".", ".lock")):
+        return NoUpdate(
+            "invalid_version",
+            f"{version!r} cannot be a version: use letters, digits, '.', '_', '+' and '-' "
+            "(it becomes part of a branch name)",
+        )
+    if digest is not None and not _DIGEST.fullmatch(digest):
+        return NoUpdate("invalid_digest", f"{digest!r} is not an image digest (like sha256:<64 hex digits>)")
+
+    edits, changes, problem = _edit_targets(deployment, version, digest, files)
+    if problem is not None:
+        return problem
+    previous = _current_version(edits)
+    policy = deployment.trigger.policy
+    decision = decide_update(policy, previous, version, quarantined)
+    if not decision.accept:
+        outcome = _overrule(decision, explicit=explicit, version=version, previous=previous, edits=edits)
+        if isinstance(outcome, NoUpdate):
+            return outcome
+        reason = outcome
+    else:
+        reason = decision.reason
+
+    if not any(edit.changed for edit in edits):
+        return NoUpdate(
+            "already_current",
+            f"every target of {deployment.name} already holds {version}"
+            + (f"@{digest}" if digest and _wants_digest(deployment.targets) else ""),
+            previous_version=previous,
+        )
+
+    supersedes: list[PendingUpdate] = []
+    for open_update in pending:
+        if open_update.version == version:
+            continue  # our own branch: updated in place, not superseded
+        order = compare_versions(policy, open_update.version, version)
+        if order is not None and order > 0 and not explicit:
+            return NoUpdate(
+                "newer_pending",
+                f"pull request #{open_update.number} already proposes the newer {open_update.version} "
+                f"for {deployment.name}; the bot does not propose going back to {version}",
+                previous_version=previous,
+                pending=open_update,
+            )
+        supersedes.append(open_update)
+
+    return UpdatePlan(
+        repo=repo,
+        deployment=deployment,
+        version=version,
+        digest=digest,
+        previous_version=previous,
+        reason=reason,
+        branch=branch_for(deployment.name, version),
+        edits=tuple(edits),
+        files=tuple(changes),
+        supersedes=tuple(supersedes),
+        explicit=explicit,
+        decision_code=decision.code,
+    )
+
+
+def _edit_targets(
+    deployment: Deployment, version: str, digest: str | None, files: Mapping[str, str | None]
+) -> tuple[list[TargetEdit], list[FileChange], NoUpdate | None]:
+    repository = deployment.trigger.image.repository if deployment.trigger.image is not None else ""
+    texts: dict[str, str] = {}
+    originals: dict[str, str] = {}
+    edits: list[TargetEdit] = []
+    for target in deployment.targets:
+        if target.file not in texts:
+            text = files.get(target.file)
+            if text is None:
+                return (
+                    [],
+                    [],
+                    NoUpdate(
+                        "missing_file",
+                        f"{target.file} (a target of {deployment.name}) does not exist on the default branch",
+                    ),
+                )
+            texts[target.file] = originals[target.file] = text
+        try:
+            new_value = render_target_value(target.format, repository=repository, tag=version, digest=digest)
+        except ValueError as exc:
+            return [], [], NoUpdate("bad_target", f"{target.file} ({target.location}): {exc}")
+        try:
+            result = apply_edit(target.file, texts[target.file], target, new_value)
+        except EditError as exc:
+            return [], [], NoUpdate("bad_target", str(exc))
+        texts[target.file] = result.text
+        edits.append(
+            TargetEdit(
+                file=target.file,
+                location=target.location,
+                format=target.format,
+                old_value=result.old_value,
+                new_value=new_value,
+                changed=result.changed,
+            )
+        )
+    changes = [FileChange(path, originals[path], texts[path]) for path in originals]
+    return edits, changes, None
+
+
+def _current_version(edits: Sequence[TargetEdit]) -> str | None:
+    for edit in edits:
+        if edit.format in _TAG_FORMATS:
+            return version_from_value(edit.old_value, edit.format)
+    return None
+
+
+def _wants_digest(targets: Sequence[Target]) -> bool:
+    return any(target.format in _DIGEST_FORMATS for target in targets)
+
+
+def _overrule(
+    decision: Decision,
+    *,
+    explicit: bool,
+    version: str,
+    previous: str | None,
+    edits: Sequence[TargetEdit],
+) -> str | NoUpdate:
+    """A refused decision, unless it is the same version with targets still to bring in line, or an
+    explicit deploy past the policy/ordering rules. Returns the reason to proceed, or the NoUpdate."""
+    if decision.code == "already_current":
+        behind = [edit for edit in edits if edit.changed]
+        if not behind:
+            return NoUpdate("already_current", decision.reason, previous_version=previous)
+        if any(edit.format in _DIGEST_FORMATS for edit in behind):
+            return f"{version} is current, and its image digest changed"
+        places = ", ".join(f"{edit.file} ({edit.location})" for edit in behind)
+        return f"{version} is current, but {places} still held another value"
+    overridable = ("no_match", "older_than_current", "not_newer_than_quarantined")
+    if explicit and decision.code in overridable:
+        return f"explicit deploy of {version} (the bot alone would not: {decision.reason})"
+    return NoUpdate(decision.code, decision.reason, previous_version=previous)  # type: ignore[arg-type]

@@ -1,0 +1,462 @@
+"""Carrying a version into the GitOps repository: the I/O around the pure planner.
+
+``propose_update`` reads the deployment's config and target files from the default branch,
+asks :func:`bot.updates.plan.plan_update` what to do, and makes it so: a branch
+``gitops-bot/<deployment>/<version>`` with one commit on the default branch, a pull request
+opened or updated by that branch (labels and reviewers from config), older bot pull requests for
+the deployment closed as superseded, an ``UpdateRequest`` row and an audit action with the full
+diff. In dry-run the same decisions are recorded and nothing is pushed.
+
+Idempotent: a repeated event finds its branch already holding the planned files and its pull
+request already saying what the plan says, and changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Literal
+
+import structlog
+from sqlalchemy import select
+
+from bot.canary import VllmDefaults
+from bot.canary.defaults import defaults_from_settings
+from bot.config import Deployment, RepoConfig
+from bot.forge.port import ChangeOutcome, Forge, PullRequestSpec
+from bot.notify import PromotionOpened, UpdateProposed, UpdateSuperseded
+from bot.storage.models import UpdateRequest
+from bot.updates.plan import (
+    NoUpdate,
+    PendingUpdate,
+    UpdatePlan,
+    branch_prefix,
+    plan_update,
+    version_from_branch,
+)
+from bot.updates.render import UpdateTexts, canary_plan
+from bot.updates.source import UpdateSource, manual_source
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+log = structlog.get_logger("gitops_bot.updates")
+
+OutcomeStatus = Literal["opened", "updated", "unchanged", "refused", "dry_run"]
+
+
+@dataclass(frozen=True)
+class UpdateOutcome:
+    status: OutcomeStatus
+    message: str
+    pr_number: int | None = None
+    pr_url: str | None = None
+    code: str = ""
+    """The planner's code for no-ops and refusals (``already_current``, ``quarantined``, …)."""
+
+
+def find_deployment(config: RepoConfig, name: str) -> Deployment | None:
+    return next((deployment for deployment in config.deployments if deployment.name == name), None)
+
+
+def propose_update(
+    services: Services,
+    *,
+    repo: str,
+    deployment: str,
+    version: str,
+    digest: str | None = None,
+    source: UpdateSource,
+    requested_by: str | None,
+    explicit: bool = False,
+    lift_quarantine: bool = False,
+    installation_id: int | None = None,
+    event_id: int | None = None,
+) -> UpdateOutcome:
+    """Open (or update) the pull request that deploys ``version`` to ``deployment`` in ``repo``.
+
+    ``explicit``: a person chose this version (``deploy`` permission checked by the caller): the
+    tag policy and the never-backwards rule do not apply. ``lift_quarantine``: that person also
+    chose to deploy a rolled-back version again; the lift is audited."""
+    texts = UpdateTexts(services.templates)
+    forge = services.forge_for_repo(repo, installation_id)
+    loaded = services.repo_config(repo, installation_id)
+    if loaded.config is None:
+        return _finish(
+            services, texts, repo, deployment, version, "refused", loaded.problem() or "no config", event_id
+        )
+    config = loaded.config
+    target = find_deployment(config, deployment)
+    if target is None:
+        known = ", ".join(d.name for d in config.deployments) or "none"
+        reason = f"{repo}'s .gitops-bot.yaml has no deployment named {deployment!r} (deployments: {known})"
+        return _finish(services, texts, repo, deployment, version, "refused", reason, event_id)
+
+    actor = requested_by or "gitops-bot"
+    if lift_quarantine and version in services.quarantine.versions(repo=repo, deployment=deployment):
+        if services.dry_run:
+            log.info("updates.quarantine_lift_dry_run", repo=repo, deployment=deployment, version=version)
+        else:
+            services.quarantine.lift(repo=repo, deployment=deployment, version=version, by=actor)
+
+    base = loaded.branch
+    files = {path: _read_text(forge, repo, path, base) for path in {t.file for t in target.targets}}
+    pending = _pending_updates(forge, repo, deployment)
+    quarantined = services.quarantine.versions(repo=repo, deployment=deployment)
+    if lift_quarantine and services.dry_run:
+        quarantined = quarantined - {version}
+    plan = plan_update(
+        repo=repo,
+        deployment=target,
+        version=version,
+        digest=digest,
+        files=files,
+        quarantined=quarantined,
+        pending=pending,
+        explicit=explicit,
+    )
+    if isinstance(plan, NoUpdate):
+        status: OutcomeStatus = "refused" if plan.refused else "unchanged"
+        return _finish(
+            services,
+            texts,
+            repo,
+            deployment,
+            version,
+            status,
+            plan.reason,
+            event_id,
+            code=plan.code,
+            pr_number=plan.pending.number if plan.pending else None,
+            pr_url=plan.pending.url if plan.pending else None,
+            actor=actor,
+        )
+
+    canary = canary_plan(target, _vllm_defaults(services))
+    title = texts.title(plan)
+    body = texts.body(plan, source, canary, requested_by=actor)
+    message = texts.commit_message(plan, source, requested_by=actor)
+    channel = config.notify.slack.channel if config.notify.slack else None
+    details = {
+        "version": version,
+        "digest": digest,
+        "previous_version": plan.previous_version,
+        "branch": plan.branch,
+        "base": base,
+        "reason": plan.reason,
+        "source": source.as_json(),
+        "diff": plan.diff,
+        "title": title,
+        "supersedes": [old.number for old in plan.supersedes],
+        "explicit": explicit,
+    }
+
+    if services.dry_run:
+        _record_request(
+            services, plan, status="dry_run", pr=None, event_id=event_id, by=actor, details=details
+        )
+        text = _outcome_text(services, "dry_run", plan, reason=plan.reason)
+        services.audit(
+            kind="update.propose",
+            actor=actor,
+            summary=text,
+            repo=repo,
+            target=f"{deployment}@{version}",
+            outcome="dry_run",
+            details=details,
+            event_id=event_id,
+        )
+        services.notifier.notify(
+            UpdateProposed(
+                repo=repo,
+                channel=channel,
+                dry_run=True,
+                deployment=deployment,
+                version=version,
+                previous_version=plan.previous_version,
+                source=source.summary,
+                requested_by=requested_by,
+            )
+        )
+        return UpdateOutcome("dry_run", text, code=plan.decision_code)
+
+    _push_branch(services, forge, plan, base=base, message=message, author=requested_by)
+    change = forge.open_or_update_pull_request(
+        repo,
+        PullRequestSpec(
+            head=plan.branch,
+            base=base,
+            title=title,
+            body=body,
+            labels=target.pull_request.labels,
+            reviewers=target.pull_request.reviewers,
+        ),
+    )
+    pr = change.pull_request
+    for old in plan.supersedes:
+        forge.close_pull_request(
+            repo,
+            old.number,
+            comment=texts.superseded_comment(old, plan, new_number=pr.number, new_url=pr.html_url),
+        )
+    _record_request(services, plan, status="open", pr=pr, event_id=event_id, by=actor, details=details)
+
+    status = {
+        ChangeOutcome.CREATED: "opened",
+        ChangeOutcome.UPDATED: "updated",
+        ChangeOutcome.UNCHANGED: "unchanged",
+    }[change.outcome]
+    reason = "the pull request already proposes exactly this" if status == "unchanged" else plan.reason
+    text = _outcome_text(services, status, plan, reason=reason, pr_number=pr.number, pr_url=pr.html_url)
+    services.audit(
+        kind="update.propose",
+        actor=actor,
+        summary=text,
+        repo=repo,
+        target=f"{deployment}@{version}",
+        outcome=status,
+        details={**details, "pr_number": pr.number, "pr_url": pr.html_url},
+        event_id=event_id,
+    )
+    if status == "opened":
+        services.notifier.notify(
+            UpdateProposed(
+                repo=repo,
+                channel=channel,
+                deployment=deployment,
+                version=version,
+                previous_version=plan.previous_version,
+                pr_number=pr.number,
+                pr_url=pr.html_url,
+                source=source.summary,
+                requested_by=requested_by,
+            )
+        )
+        for old in plan.supersedes:
+            services.notifier.notify(
+                UpdateSuperseded(
+                    repo=repo,
+                    channel=channel,
+                    deployment=deployment,
+                    version=old.version,
+                    pr_url=old.url,
+                    superseded_by_version=version,
+                    superseded_by_url=pr.html_url,
+                )
+            )
+    return UpdateOutcome(status, text, pr.number, pr.html_url, code=plan.decision_code)
+
+
+def promote(
+    services: Services,
+    *,
+    repo: str,
+    from_deployment: str,
+    version: str,
+    digest: str | None = None,
+    requested_by: str,
+    installation_id: int | None = None,
+) -> UpdateOutcome:
+    """Open the same update for the deployment named in ``from_deployment``'s ``promote.to``.
+
+    Called when a canary passes, and by ``/gitops promote``. The promotion is explicit about its
+    version (the canary proved it), so the target's tag policy still applies but the source is
+    named as a promotion."""
+    loaded = services.repo_config(repo, installation_id)
+    texts = UpdateTexts(services.templates)
+    if loaded.config is None:
+        reason = loaded.problem() or "no config"
+        return _finish(services, texts, repo, from_deployment, version, "refused", reason, None)
+    origin = find_deployment(loaded.config, from_deployment)
+    if origin is None or origin.promote is None:
+        reason = (
+            f"{from_deployment} has no promote.to in {repo}'s .gitops-bot.yaml"
+            if origin is not None
+            else f"{repo}'s .gitops-bot.yaml has no deployment named {from_deployment!r}"
+        )
+        return _finish(services, texts, repo, from_deployment, version, "refused", reason, None)
+    to = origin.promote.to
+    source = manual_source(
+        f"promotion of {version} from {from_deployment} after its canary passed",
+        requested_by,
+        kind="promotion",
+    )
+    outcome = propose_update(
+        services,
+        repo=repo,
+        deployment=to,
+        version=version,
+        digest=digest,
+        source=source,
+        requested_by=requested_by,
+        installation_id=installation_id,
+    )
+    if outcome.status in ("opened", "dry_run"):
+        channel = loaded.config.notify.slack.channel if loaded.config.notify.slack else None
+        services.notifier.notify(
+            PromotionOpened(
+                repo=repo,
+                channel=channel,
+                dry_run=services.dry_run,
+                deployment=from_deployment,
+                version=version,
+                to_deployment=to,
+                pr_url=outcome.pr_url,
+            )
+        )
+    return outcome
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+def _read_text(forge: Forge, repo: str, path: str, ref: str) -> str | None:
+    data = forge.read_file(repo, path, ref)
+    if data is None:
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _pending_updates(forge: Forge, repo: str, deployment: str) -> list[PendingUpdate]:
+    pending = []
+    for pr in forge.list_open_pull_requests(repo, head_prefix=branch_prefix(deployment)):
+        version = version_from_branch(deployment, pr.head_ref)
+        if version is not None and "/" not in version:
+            pending.append(PendingUpdate(version, pr.number, pr.html_url, pr.head_ref))
+    return pending
+
+
+def _push_branch(
+    services: Services, forge: Forge, plan: UpdatePlan, *, base: str, message: str, author: str | None
+) -> None:
+    """Make the branch hold one commit on ``base`` with the planned files, unless it already does."""
+    if all(_read_text(forge, plan.repo, path, plan.branch) == text for path, text in plan.contents.items()):
+        return  # a repeated event: the branch already says what the plan says
+    url = services.settings.clone_url(plan.repo)
+    with services.git().worktree(url, base, sparse=sorted(plan.contents)) as tree:
+        for path, text in plan.contents.items():
+            tree.write_text(path, text)
+        tree.commit(message)
+        # The bot owns its branches: rewrite one left from an older base, but only from what the
+        # mirror saw (a commit someone pushed to it since is not overwritten).
+        tree.push(plan.branch, force_with_lease=True)
+
+
+def _record_request(
+    services: Services,
+    plan: UpdatePlan,
+    *,
+    status: str,
+    pr: object | None,
+    event_id: int | None,
+    by: str,
+    details: dict[str, object],
+) -> None:
+    now = datetime.now(UTC)
+    number = getattr(pr, "number", None)
+    url = getattr(pr, "html_url", None)
+    head = getattr(pr, "head_sha", None)
+    with services.database.transaction() as session:
+        row = session.scalar(
+            select(UpdateRequest).where(UpdateRequest.repo == plan.repo, UpdateRequest.branch == plan.branch)
+        )
+        if row is None:
+            row = UpdateRequest(repo=plan.repo, branch=plan.branch, created_at=now)
+            session.add(row)
+        row.deployment = plan.deployment.name
+        row.version = plan.version
+        row.digest = plan.digest
+        row.status = status
+        row.pr_number = number
+        row.pr_url = url
+        row.head_sha = head
+        row.event_id = event_id if event_id is not None else row.event_id
+        row.requested_by = by
+        row.details = details
+        row.updated_at = now
+        session.flush()
+        if status == "open":
+            for old in plan.supersedes:
+                previous = session.scalar(
+                    select(UpdateRequest).where(
+                        UpdateRequest.repo == plan.repo, UpdateRequest.branch == old.branch
+                    )
+                )
+                if previous is not None:
+                    previous.status = "superseded"
+                    previous.superseded_by = row.id
+                    previous.updated_at = now
+
+
+def _outcome_text(
+    services: Services,
+    status: str,
+    plan: UpdatePlan,
+    *,
+    reason: str,
+    pr_number: int | None = None,
+    pr_url: str | None = None,
+) -> str:
+    return (
+        services.templates.get_template("updates/outcome.txt.j2")
+        .render(
+            status=status,
+            deployment=plan.deployment.name,
+            version=plan.version,
+            reason=reason,
+            pr_number=pr_number,
+            pr_url=pr_url,
+            files=len(plan.changed_files),
+        )
+        .strip()
+    )
+
+
+def _finish(
+    services: Services,
+    texts: UpdateTexts,
+    repo: str,
+    deployment: str,
+    version: str,
+    status: OutcomeStatus,
+    reason: str,
+    event_id: int | None,
+    *,
+    code: str = "",
+    pr_number: int | None = None,
+    pr_url: str | None = None,
+    actor: str = "gitops-bot",
+) -> UpdateOutcome:
+    """A no-op or refusal: audited (with the reason), nothing else."""
+    text = (
+        texts.environment.get_template("updates/outcome.txt.j2")
+        .render(
+            status=status,
+            deployment=deployment,
+            version=version,
+            reason=reason,
+            pr_number=pr_number,
+            pr_url=pr_url,
+            files=0,
+        )
+        .strip()
+    )
+    services.audit(
+        kind="update.propose",
+        actor=actor,
+        summary=text,
+        repo=repo,
+        target=f"{deployment}@{version}",
+        outcome=status,
+        details={"code": code, "reason": reason},
+        event_id=event_id,
+    )
+    log.info("updates.no_update", repo=repo, deployment=deployment, version=version, status=status, code=code)
+    return UpdateOutcome(status, text, pr_number, pr_url, code=code)
+
+
+def _vllm_defaults(services: Services) -> VllmDefaults:
+    return defaults_from_settings(services.settings)

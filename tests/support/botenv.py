@@ -1,0 +1,191 @@
+"""The bot under test, whole: real app, real handlers, real database and git, the GitHub stand-in.
+
+``BotEnv`` wires a GitHub stand-in (backed by bare git repositories), a migrated database, the
+bot's ``Services`` built from ``Settings`` exactly as ``serve`` builds them (the forge pointed at the
+stand-in's ``base_url``, git at its ``file://`` repositories), the FastAPI app (a ``TestClient``),
+and the stand-in's signed webhooks delivered to that app. Jobs run when a test says so:
+``run_jobs()`` claims and runs queued jobs in this process until none is due, so a test reads
+as the story it checks (event → jobs → pull request → merge webhook → jobs …).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from bot.app import create_app
+from bot.routing import Router
+from bot.services import Services, build_services
+from bot.settings import Settings
+from bot.worker import WorkerPool
+from tests.support.github_standin import GitHubStandIn
+
+TOKEN = "ghp_botenv_token"
+WEBHOOK_SECRET = "gh-webhook-secret"
+REGISTRY_TOKEN = "registry-token"
+MLFLOW_SECRET = "mlflow-secret"
+SLACK_SECRET = "slack-signing-secret"
+BOT_LOGIN = "gitops-bot"
+
+
+@dataclass
+class BotEnv:
+    standin: GitHubStandIn
+    settings: Settings
+    services: Services
+    client: TestClient
+    outcomes: list[tuple[str, str]] = field(default_factory=list)
+
+    def run_jobs(self, *, max_jobs: int = 200, allow_failures: bool = False) -> list[tuple[str, str]]:
+        """Deliver pending webhooks, then run due jobs until none is left; returns (handler, outcome)."""
+        ran: list[tuple[str, str]] = []
+        pool = WorkerPool(self.services, concurrency=1, name="botenv")
+        for _ in range(max_jobs):
+            self.standin.flush()
+            job = self.services.queue.claim("botenv/0")
+            if job is None:
+                break
+            outcome = asyncio.run(pool.run_job(job))
+            ran.append((job.handler, outcome))
+        else:
+            raise AssertionError(f"more than {max_jobs} jobs: a loop? last ran: {ran[-5:]}")
+        self.standin.flush()
+        self.outcomes.extend(ran)
+        if not allow_failures:
+            failed = [item for item in ran if item[1] != "done"]
+            assert not failed, f"jobs failed: {failed}; errors: {self.job_errors()}"
+        return ran
+
+    def job_errors(self) -> list[str]:
+        from sqlalchemy import select
+
+        from bot.storage.models import Job
+
+        with self.services.database.sessions() as session:
+            return [
+                f"{job.handler}: {job.last_error}"
+                for job in session.scalars(select(Job).where(Job.last_error.is_not(None)))
+            ]
+
+    def actions(self, kind: str | None = None) -> list[dict[str, Any]]:
+        data = self.client.get("/api/actions", params={"limit": 500}).json()
+        items = data["actions"] if isinstance(data, dict) else data
+        return [a for a in items if kind is None or a["kind"] == kind]
+
+    def post_registry(self, body: Mapping[str, Any] | bytes) -> int:
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        response = self.client.post(
+            "/webhooks/registry",
+            content=raw,
+            headers={
+                "Authorization": f"Bearer {REGISTRY_TOKEN}",
+                "Content-Type": "application/vnd.docker.distribution.events.v1+json",
+            },
+        )
+        return response.status_code
+
+    def post_mlflow(self, entity: str, action: str, data: Mapping[str, Any], *, delivery: str) -> int:
+        """A signed MLflow webhook (``v1,`` HMAC over ``{delivery}.{timestamp}.{body}``)."""
+        import time
+
+        from bot.intake.signatures import mlflow_signature
+
+        body = json.dumps(
+            {"entity": entity, "action": action, "timestamp": "2026-11-28T12:00:00Z", "data": dict(data)}
+        ).encode()
+        stamp = str(int(time.time()))
+        response = self.client.post(
+            "/webhooks/mlflow",
+            content=body,
+            headers={
+                "Content-Type": "application/json",
+                "X-MLflow-Delivery-Id": delivery,
+                "X-MLflow-Timestamp": stamp,
+                "X-MLflow-Signature": mlflow_signature(MLFLOW_SECRET, delivery, stamp, body),
+            },
+        )
+        return response.status_code
+
+
+def distribution_push(repository: str, tag: str, digest: str, *, host: str = "registry.example.com") -> dict:
+    """A CNCF distribution notification envelope with one push event, as the registry sends it."""
+    return {
+        "events": [
+            {
+                "id": f"evt-{repository}-{tag}-{digest[-6:]}",
+                "timestamp": "2026-11-28T12:00:00.000000000Z",
+                "action": "push",
+                "target": {
+                    "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                    "digest": digest,
+                    "size": 1234,
+                    "length": 1234,
+                    "repository": repository,
+                    "url": f"https://{host}/v2/{repository}/manifests/{digest}",
+                    "tag": tag,
+                },
+                "request": {
+                    "id": "req-1",
+                    "addr": "10.0.0.1:5000",
+                    "host": host,
+                    "method": "PUT",
+                    "useragent": "skopeo/1.13",
+                },
+                "actor": {"name": "ci"},
+                "source": {"addr": "registry-0:5000", "instanceID": "instance-1"},
+            }
+        ]
+    }
+
+
+@contextmanager
+def bot_env(
+    root: Path,
+    database_url: str,
+    *,
+    repo: str,
+    files: Mapping[str, str],
+    router: Router | None = None,
+    dry_run: bool = False,
+    **settings: Any,
+) -> Iterator[BotEnv]:
+    """A stand-in with ``repo`` holding ``files`` (include ``.gitops-bot.yaml``) and the bot wired to it."""
+    with GitHubStandIn(root / "github") as standin:
+        standin.add_token(TOKEN, login=BOT_LOGIN)
+        standin.create_repo(repo, dict(files))
+        values: dict[str, Any] = {
+            "database_url": database_url,
+            "github_api_url": standin.base_url,
+            "github_token": TOKEN,  # dry-run with credentials: reads work, every write is refused
+            "github_webhook_secret": WEBHOOK_SECRET,
+            "github_seconds_between_writes": 0.0,
+            "registry_token": REGISTRY_TOKEN,
+            "mlflow_webhook_secret": MLFLOW_SECRET,
+            "slack_signing_secret": SLACK_SECRET,
+            "git_url_template": f"{(root / 'github' / 'repos').as_uri()}/{{repo}}.git",
+            "data_dir": root / "data",
+            "gitops_repos": [repo],
+            "dry_run": dry_run or None,
+        }
+        values.update(settings)
+        config = Settings(_env_file=None, **values)
+        if router is None:
+            from handlers import default_router
+
+            router = default_router()
+        services = build_services(config, router)
+        app = create_app(config, services=services)
+        with TestClient(app) as client:
+            standin.set_webhook("/webhooks/github", WEBHOOK_SECRET, client=client)
+            try:
+                yield BotEnv(standin, config, services, client)
+            finally:
+                standin.set_webhook(None)
+        services.close()
