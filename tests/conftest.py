@@ -27,3 +27,11 @@ def database(database_url: str) -> Iterator[Database]:
     db = Database(database_url)
     yield db
     db.dispose()
+
+
+@pytest.fixture
+def sqlite_database_url(tmp_path: Path) -> str:
+    """A migrated SQLite database, for end-to-end tests whose subject is not the storage."""
+    url = sqlite_url(tmp_path)
+    migrate(url)
+    return url
