@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8080
 PYTEST_ARGS ?=
 
-.PHONY: run test install install-test migrate lint format bench bench-git clean
+.PHONY: run test install install-test mlflow-venv migrate lint format bench bench-git clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,18 @@ install: $(VENV)/.installed
 
 install-test: $(VENV)/.installed-test
 
+# MLflow for the integration tests, in its own virtualenv: its dependencies never meet ours.
+MLFLOW_VENV ?= .venv-mlflow
+MLFLOW_VERSION := 3.17.2
+
+$(MLFLOW_VENV)/.installed:
+	$(PYTHON) -m venv $(MLFLOW_VENV)
+	$(MLFLOW_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(MLFLOW_VENV)/bin/pip install --quiet mlflow==$(MLFLOW_VERSION)
+	touch $@
+
+mlflow-venv: $(MLFLOW_VENV)/.installed
+
 ## make run: install into .venv, write .env with random webhook secrets if missing, migrate, serve.
 run: install
 	@test -f .env || $(BIN)/gitops-bot init-env
@@ -34,7 +46,7 @@ migrate: install
 	$(BIN)/gitops-bot migrate
 
 ## make test: lint, then the whole suite (unit, integration on real services, end to end).
-test: install-test
+test: install-test mlflow-venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest $(PYTEST_ARGS)
