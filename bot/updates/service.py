@@ -180,7 +180,8 @@ def propose_update(
         )
         return UpdateOutcome("dry_run", text, code=plan.decision_code)
 
-    _push_branch(services, forge, plan, base=base, message=message, author=requested_by)
+    own_branch_open = any(update.branch == plan.branch for update in pending)
+    _push_branch(services, forge, plan, base=base, message=message, check_existing=own_branch_open)
     change = forge.open_or_update_pull_request(
         repo,
         PullRequestSpec(
@@ -330,11 +331,16 @@ def _pending_updates(forge: Forge, repo: str, deployment: str) -> list[PendingUp
 
 
 def _push_branch(
-    services: Services, forge: Forge, plan: UpdatePlan, *, base: str, message: str, author: str | None
+    services: Services, forge: Forge, plan: UpdatePlan, *, base: str, message: str, check_existing: bool
 ) -> None:
-    """Make the branch hold one commit on ``base`` with the planned files, unless it already does."""
-    if all(_read_text(forge, plan.repo, path, plan.branch) == text for path, text in plan.contents.items()):
-        return  # a repeated event: the branch already says what the plan says
+    """Make the branch hold one commit on ``base`` with the planned files, unless it already does.
+
+    ``check_existing``: an open pull request has the branch already (a repeated event, or a new
+    digest for the same tag): compare before rewriting it."""
+    if check_existing and all(
+        _read_text(forge, plan.repo, path, plan.branch) == text for path, text in plan.contents.items()
+    ):
+        return  # the branch already says what the plan says
     url = services.settings.clone_url(plan.repo)
     with services.git().worktree(url, base, sparse=sorted(plan.contents)) as tree:
         for path, text in plan.contents.items():
