@@ -6,6 +6,7 @@ from bot.events.model import ModelVersionAliasSet, ModelVersionCreated
 from bot.jobs import HandlerContext
 from bot.routing import Router
 from bot.updates import model_source, propose_update
+from bot.updates.service import report_unusable_config
 from bot.updates.triggers import allowed_repos, model_matches
 
 router = Router()
@@ -20,7 +21,7 @@ def _model_event(ctx: HandlerContext) -> None:
     for repo in allowed_repos(services.settings.gitops_repos, services.settings.repo_allowed):
         loaded = services.repo_config(repo)
         if loaded.config is None:
-            ctx.log.warning("updates.no_config", repo=repo, problem=loaded.problem())
+            report_unusable_config(ctx, repo, loaded.problem())
             continue
         for match in model_matches(loaded.config, event):
             outcome = propose_update(

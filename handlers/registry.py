@@ -6,6 +6,7 @@ from bot.events.model import ImagePushed
 from bot.jobs import HandlerContext
 from bot.routing import Router
 from bot.updates import image_source, propose_update
+from bot.updates.service import report_unusable_config
 from bot.updates.triggers import allowed_repos, image_matches
 
 router = Router()
@@ -25,7 +26,7 @@ def image_pushed(ctx: HandlerContext) -> None:
     for repo in repos:
         loaded = services.repo_config(repo)
         if loaded.config is None:
-            ctx.log.warning("updates.no_config", repo=repo, problem=loaded.problem())
+            report_unusable_config(ctx, repo, loaded.problem())
             continue
         for match in image_matches(loaded.config, image):
             outcome = propose_update(

@@ -308,6 +308,22 @@ def promote(
     return outcome
 
 
+def report_unusable_config(ctx: object, repo: str, problem: str | None) -> None:
+    """A GitOps repository whose config is missing or invalid: said once per event, in the audit
+    log with every error's file, line and key, so the person who pushed sees why nothing moved."""
+    services: Services = ctx.services  # type: ignore[attr-defined]
+    event = getattr(ctx, "event", None)
+    services.audit(
+        kind="config.unusable",
+        actor="gitops-bot",
+        summary=problem or f"{repo} has no usable .gitops-bot.yaml",
+        repo=repo,
+        outcome="refused",
+        event_id=event.id if event is not None else None,
+    )
+    log.warning("updates.config_unusable", repo=repo, problem=problem)
+
+
 # -- helpers -------------------------------------------------------------------------------
 
 

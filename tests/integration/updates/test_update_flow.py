@@ -198,3 +198,16 @@ def test_dry_run_records_every_decision_with_its_diff_and_pushes_nothing(dry_env
     assert action["dry_run"] is True
     assert '+  tag: "1.3.0"   # set by gitops-bot' in action["details"]["diff"]
     assert requests(dry_env)[BRANCH].status == "dry_run"
+
+
+def test_an_invalid_config_is_reported_with_the_line_and_key(env: BotEnv) -> None:
+    broken = (
+        "version: 1\ndeployments:\n  - name: chat\n    trigger: {image: {repository: x}}\n    tragets: []\n"
+    )
+    env.standin.commit(REPO, "main", {".gitops-bot.yaml": broken}, "typo")
+    env.services.repo_configs.invalidate(REPO)
+    push(env, "1.3.0")
+    assert env.standin.pulls(REPO) == []
+    (report,) = env.actions("config.unusable")
+    assert ".gitops-bot.yaml:5" in report["summary"]
+    assert "tragets" in report["summary"]
