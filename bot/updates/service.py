@@ -260,9 +260,9 @@ def promote(
 ) -> UpdateOutcome:
     """Open the same update for the deployment named in ``from_deployment``'s ``promote.to``.
 
-    Called when a canary passes, and by ``/gitops promote``. The promotion is explicit about its
-    version (the canary proved it), so the target's tag policy still applies but the source is
-    named as a promotion."""
+    Called when a canary passes, and by ``/gitops promote``. A promotion is explicit about its
+    version (the canary proved it): the target's tag policy does not apply, so a production
+    deployment can be set to move only by promotion. A quarantined version is still refused."""
     loaded = services.repo_config(repo, installation_id)
     texts = UpdateTexts(services.templates)
     if loaded.config is None:
@@ -290,6 +290,7 @@ def promote(
         digest=digest,
         source=source,
         requested_by=requested_by,
+        explicit=True,
         installation_id=installation_id,
     )
     if outcome.status in ("opened", "dry_run"):

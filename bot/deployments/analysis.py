@@ -1,0 +1,482 @@
+"""The analysis loop: due steps enqueued by the scheduler leader, one interval measured per step.
+
+Durable by construction: an analysis is a row with ``next_run_at``; the leader's periodic task
+enqueues a job per due step with the dedupe key ``analysis:<id>:<index>`` (so a second scheduler,
+or the same one a tick later, cannot double a step), and the step writes its interval and the
+verdict in one transaction that locks the analysis row (an Alertmanager failure arriving at the
+same moment is serialised behind it). After a restart the rows are still there and the next tick
+picks them up.
+
+Ending an analysis enqueues one follow-up job (``finish:<analysis id>``) in the same transaction:
+roll back, promote, or comment. So a crash between "failed" and "reverted" only delays the revert.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from bot.audit import record_action
+from bot.canary import IntervalResult, decide, evaluate_outcomes
+from bot.deployments import plan as plans
+from bot.deployments.plan import AnalysisPlan
+from bot.notify import CanaryFinished, CanaryInterval
+from bot.services import Services
+from bot.storage.models import Analysis, AnalysisInterval, Deployment, Job, JobStatus
+from bot.storage.types import utcnow
+
+log = structlog.get_logger("gitops_bot.deployments")
+
+STEP_HANDLER = "deployments.analysis_step"
+FINISH_HANDLER = "deployments.analysis_finished"
+
+# Analysis status → Deployment status when the analysis ends.
+_DEPLOYMENT_STATUS = {
+    "passed": plans.PASSED,
+    "failed": plans.FAILED,
+    "stopped_inconclusive": plans.INCONCLUSIVE,
+}
+
+
+# --------------------------------------------------------------------------- scheduling
+
+
+def step_dedupe_key(analysis_id: int, status: str, index: int, next_run_at: datetime) -> str:
+    if status == "waiting_rollout":
+        # Each readiness poll is its own step; its due time tells the polls apart.
+        return f"analysis:{analysis_id}:rollout:{int(next_run_at.timestamp() * 1000)}"
+    return f"analysis:{analysis_id}:{index}"
+
+
+def enqueue_due_steps(services: Services, now: datetime | None = None) -> int:
+    """Enqueue a step job for every analysis that is due; returns how many rows were offered.
+
+    Run by the scheduler leader only. The insert ignores dedupe-key conflicts, so offering a step
+    that is already queued (or done) is harmless.
+    """
+    now = now or utcnow()
+    interval_count = (
+        select(func.count(AnalysisInterval.id))
+        .where(AnalysisInterval.analysis_id == Analysis.id)
+        .scalar_subquery()
+    )
+    database = services.database
+    with database.transaction() as session:
+        due = session.execute(
+            select(Analysis.id, Analysis.status, Analysis.next_run_at, interval_count)
+            .where(Analysis.status.in_(plans.ACTIVE_ANALYSIS), Analysis.next_run_at <= now)
+            .order_by(Analysis.next_run_at)
+        ).all()
+        if not due:
+            return 0
+        rows = [
+            {
+                "handler": STEP_HANDLER,
+                "event_id": None,
+                "payload": {
+                    "analysis_id": analysis_id,
+                    "index": count if status == "running" else None,
+                },
+                "dedupe_key": step_dedupe_key(analysis_id, status, count, next_run_at),
+                "status": JobStatus.QUEUED.value,
+                "attempts": 0,
+                "max_attempts": services.queue.max_attempts,
+                "run_after": now,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for analysis_id, status, next_run_at, count in due
+        ]
+        insert = pg_insert if database.is_postgres else sqlite_insert
+        session.execute(insert(Job).values(rows).on_conflict_do_nothing(index_elements=["dedupe_key"]))
+    return len(due)
+
+
+# --------------------------------------------------------------------------- one step
+
+
+def run_step(services: Services, analysis_id: int, expected_index: int | None = None) -> None:
+    """Measure one interval (or poll the rollout), store it with its evidence, decide."""
+    with services.database.sessions() as session:
+        analysis = session.get(Analysis, analysis_id)
+        if analysis is None or analysis.status not in plans.ACTIVE_ANALYSIS:
+            return
+        status = analysis.status
+        plan = AnalysisPlan.from_json(analysis.config)
+        count = _interval_count(session, analysis_id)
+        started_at = analysis.started_at
+    if status == "waiting_rollout":
+        _readiness_step(services, analysis_id, plan, started_at)
+        return
+    if expected_index is not None and expected_index != count:
+        # An alert added an interval since this step was queued; the scheduler queues the next one.
+        return
+    now = utcnow()
+    outcomes = services.prometheus().query_many(plan.queries(), at=now)
+    result = evaluate_outcomes(plan.interval_queries(), outcomes, min_requests=plan.min_requests, at=now)
+    evidence = interval_evidence(services, plan, result, outcomes)
+    append_interval(services, analysis_id, result, evidence)
+
+
+def interval_evidence(
+    services: Services, plan: AnalysisPlan, result: IntervalResult, outcomes: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The interval as stored and shown: each measurement with its query, baseline query, what
+    Prometheus answered (or why not), and a link to the graph."""
+    evidence = result.to_evidence()
+    evidence["source"] = "prometheus"
+    by_name = {metric.name: metric for metric in plan.metrics}
+    prometheus_url = services.settings.prometheus_url
+    for measurement in evidence["measurements"]:
+        metric = by_name.get(measurement["metric"])
+        if metric is None:
+            continue
+        measurement["query"] = metric.query
+        measurement["baseline_query"] = metric.baseline_query
+        answer = outcomes.get(metric.query)
+        measurement["query_error"] = getattr(answer, "error", None)
+        measurement["graph_url"] = plans.graph_url(
+            prometheus_url, metric.query, at=result.at, window_seconds=plan.interval_seconds
+        )
+    count_answer = outcomes.get(plan.request_count_query)
+    evidence["request_count_query"] = plan.request_count_query
+    evidence["request_count_error"] = getattr(count_answer, "error", None)
+    return evidence
+
+
+def _interval_count(session: Session, analysis_id: int) -> int:
+    return int(
+        session.execute(
+            select(func.count(AnalysisInterval.id)).where(AnalysisInterval.analysis_id == analysis_id)
+        ).scalar_one()
+    )
+
+
+def _lock_analysis(session: Session, services: Services, analysis_id: int) -> Analysis | None:
+    statement = select(Analysis).where(Analysis.id == analysis_id)
+    if services.database.is_postgres:
+        statement = statement.with_for_update()
+    return session.execute(statement).scalar_one_or_none()
+
+
+@dataclasses.dataclass(frozen=True)
+class Appended:
+    index: int
+    verdict: str
+    status: str
+    reason: str
+    finished: bool
+
+
+def append_interval(
+    services: Services, analysis_id: int, result: IntervalResult, evidence: dict[str, Any]
+) -> Appended | None:
+    """Store one interval at the next index and apply the verdict; None when the analysis ended."""
+    now = utcnow()
+    with services.database.transaction() as session:
+        analysis = _lock_analysis(session, services, analysis_id)
+        if analysis is None or analysis.status not in plans.ACTIVE_ANALYSIS:
+            return None
+        plan = AnalysisPlan.from_json(analysis.config)
+        earlier = session.execute(
+            select(AnalysisInterval.index, AnalysisInterval.verdict, AnalysisInterval.request_count)
+            .where(AnalysisInterval.analysis_id == analysis_id)
+            .order_by(AnalysisInterval.index)
+        ).all()
+        index = len(earlier)
+        result = dataclasses.replace(result, index=index)
+        evidence = {**evidence, "index": index}
+        session.add(
+            AnalysisInterval(
+                analysis_id=analysis_id,
+                index=index,
+                at=result.at or now,
+                verdict=result.verdict,
+                request_count=result.request_count,
+                measurements=evidence,
+            )
+        )
+        history = [
+            IntervalResult(
+                index=row.index,
+                at=None,
+                measurements=(),
+                request_count=None if row.request_count is None else int(row.request_count),
+                verdict=row.verdict,
+            )
+            for row in earlier
+        ]
+        history.append(result)
+        # Elapsed analysis time is counted in intervals, so a restart neither skips nor repeats any:
+        # the analysis gets duration / interval of them (a firing alert is one, a failed one).
+        state = decide(plan, history, elapsed_seconds=len(history) * plan.interval_seconds)
+        deployment = session.get(Deployment, analysis.deployment_id)
+        if state.finished:
+            _finish(session, services, analysis, deployment, plan, state.status, state.reason, now)
+        else:
+            planned = analysis.next_run_at or now
+            following = planned + timedelta(seconds=plan.interval_seconds)
+            if evidence.get("source") == "prometheus":
+                # Keep the cadence; after downtime, measure a full interval from now instead.
+                analysis.next_run_at = (
+                    following if following > now else now + timedelta(seconds=plan.interval_seconds)
+                )
+        deployment_id = analysis.deployment_id
+        appended = Appended(index, result.verdict, state.status, state.reason, state.finished)
+        state_evidence = state.to_evidence()
+    _notify_interval(services, plan, deployment_id, appended, evidence, state_evidence)
+    return appended
+
+
+ALERT_REASON_PREFIX = "alert firing: "
+
+
+def _finish(
+    session: Session,
+    services: Services,
+    analysis: Analysis,
+    deployment: Deployment | None,
+    plan: AnalysisPlan,
+    status: str,
+    reason: str,
+    now: datetime,
+) -> None:
+    analysis.status = status
+    analysis.reason = reason
+    analysis.finished_at = now
+    analysis.next_run_at = None
+    if deployment is not None and deployment.status == plans.ANALYSING:
+        deployment.status = _DEPLOYMENT_STATUS.get(status, plans.INCONCLUSIVE)
+        deployment.updated_at = now
+    record_action(
+        session,
+        kind=f"canary.{status}",
+        actor=plans.BOT_ACTOR,
+        repo=plan.repo,
+        target=f"{plan.deployment}@{plan.version}",
+        summary=f"canary analysis of {plan.deployment} {plan.version} {status}: {reason}",
+        outcome=status,
+        dry_run=services.dry_run,
+        details={"analysis_id": analysis.id, "deployment_id": analysis.deployment_id},
+    )
+    services.queue.enqueue(
+        session,
+        FINISH_HANDLER,
+        payload={"analysis_id": analysis.id},
+        dedupe_key=f"finish:{analysis.id}",
+    )
+
+
+def _next_step_text(plan: AnalysisPlan, status: str) -> str | None:
+    if status == "failed":
+        return (
+            "rolling back (git revert)" if plan.on_failure == "revert" else "notify only (on_failure: notify)"
+        )
+    if status == "passed":
+        return f"promoting to {plan.promote_to}" if plan.promote_to else "marked healthy"
+    if status == "stopped_inconclusive":
+        return "analysis stopped without a verdict: check the metrics and the canary's traffic"
+    return None
+
+
+def _notify_interval(
+    services: Services,
+    plan: AnalysisPlan,
+    deployment_id: int,
+    appended: Appended,
+    evidence: dict[str, Any],
+    state: dict[str, Any],
+) -> None:
+    common = {
+        "repo": plan.repo,
+        "channel": plan.channel,
+        "dry_run": services.dry_run,
+        "deployment": plan.deployment,
+        "version": plan.version,
+        "deployment_id": deployment_id,
+    }
+    if appended.verdict == "fail":
+        services.notifier.notify(
+            CanaryInterval(**common, index=appended.index, verdict="fail", evidence=evidence)
+        )
+    if appended.finished:
+        services.notifier.notify(
+            CanaryFinished(
+                **common,
+                status=appended.status,  # type: ignore[arg-type]
+                reason=appended.reason,
+                evidence={"state": state, "last_interval": evidence},
+                next_step=_next_step_text(plan, appended.status),
+            )
+        )
+
+
+# --------------------------------------------------------------------------- readiness gate
+
+
+def _readiness_step(services: Services, analysis_id: int, plan: AnalysisPlan, started_at: datetime) -> None:
+    from bot.k8s import KubernetesError
+
+    readiness = plan.readiness
+    now = utcnow()
+    kubernetes = services.kubernetes()
+    if readiness is None or kubernetes is None:
+        note = (
+            "readiness gate skipped: no Kubernetes API is configured (set GITOPS_BOT_KUBERNETES_API_URL, "
+            "GITOPS_BOT_KUBECONFIG or GITOPS_BOT_KUBERNETES_IN_CLUSTER)"
+            if readiness is not None
+            else "no readiness gate"
+        )
+        _start_measuring(services, analysis_id, plan, now, note)
+        return
+    try:
+        status = kubernetes.get_status(readiness.namespace, readiness.deployment, plan.version)
+    except KubernetesError as error:
+        _end_early(services, analysis_id, "stopped_inconclusive", f"readiness gate: {error}")
+        return
+    deadline = started_at + timedelta(seconds=readiness.timeout_seconds)
+    if status.done:
+        _start_measuring(services, analysis_id, plan, now, f"rollout done: {status.reason}")
+    elif status.failed:
+        _end_early(services, analysis_id, "failed", f"rollout failed: {status.reason}")
+    elif now >= deadline:
+        _end_early(
+            services,
+            analysis_id,
+            "failed",
+            f"rollout of Deployment {readiness.namespace}/{readiness.deployment} did not finish within "
+            f"{readiness.timeout_seconds}s; last seen: {status.reason}",
+        )
+    else:
+        poll = max(0.05, services.settings.rollout_poll_seconds)
+        with services.database.transaction() as session:
+            analysis = _lock_analysis(session, services, analysis_id)
+            if analysis is not None and analysis.status == "waiting_rollout":
+                analysis.next_run_at = min(now + timedelta(seconds=poll), deadline)
+                analysis.reason = f"waiting for the rollout: {status.reason}"
+
+
+def _start_measuring(
+    services: Services, analysis_id: int, plan: AnalysisPlan, now: datetime, note: str
+) -> None:
+    with services.database.transaction() as session:
+        analysis = _lock_analysis(session, services, analysis_id)
+        if analysis is None or analysis.status != "waiting_rollout":
+            return
+        analysis.status = "running"
+        analysis.reason = note
+        analysis.next_run_at = now + timedelta(seconds=plan.interval_seconds)
+
+
+def _end_early(services: Services, analysis_id: int, status: str, reason: str) -> None:
+    """End an analysis without a metric verdict (readiness gate failed or unusable)."""
+    now = utcnow()
+    with services.database.transaction() as session:
+        analysis = _lock_analysis(session, services, analysis_id)
+        if analysis is None or analysis.status not in plans.ACTIVE_ANALYSIS:
+            return
+        plan = AnalysisPlan.from_json(analysis.config)
+        deployment = session.get(Deployment, analysis.deployment_id)
+        _finish(session, services, analysis, deployment, plan, status, reason, now)
+        deployment_id = analysis.deployment_id
+    services.notifier.notify(
+        CanaryFinished(
+            repo=plan.repo,
+            channel=plan.channel,
+            dry_run=services.dry_run,
+            deployment=plan.deployment,
+            version=plan.version,
+            deployment_id=deployment_id,
+            status=status,  # type: ignore[arg-type]
+            reason=reason,
+            next_step=_next_step_text(plan, status),
+        )
+    )
+
+
+# --------------------------------------------------------------------------- alerts
+
+
+def record_alert(
+    services: Services, *, labels: Mapping[str, str], alertname: str, summary: str, url: str | None
+) -> list[int]:
+    """A firing alert naming a deployment under analysis: a failed interval for each such analysis,
+    at once. Returns the ids of the analyses it counted against."""
+    name = labels.get("deployment")
+    if not name:
+        return []
+    with services.database.sessions() as session:
+        candidates = session.execute(
+            select(Analysis.id, Deployment.version)
+            .join(Deployment, Deployment.id == Analysis.deployment_id)
+            .where(Deployment.name == name, Analysis.status.in_(plans.ACTIVE_ANALYSIS))
+        ).all()
+    counted: list[int] = []
+    now = utcnow()
+    for analysis_id, version in candidates:
+        if not plans.alert_matches(labels, deployment=name, version=version):
+            continue
+        reason = f"{ALERT_REASON_PREFIX}{alertname}" + (f" ({summary})" if summary else "")
+        result = IntervalResult(
+            index=0, at=now, measurements=(), request_count=None, verdict="fail", reason=reason
+        )
+        evidence = result.to_evidence()
+        evidence.update(
+            source="alertmanager",
+            alert={"alertname": alertname, "labels": dict(labels), "summary": summary, "generator_url": url},
+            measurements=[
+                {
+                    "metric": f"alert:{alertname}",
+                    "value": None,
+                    "threshold": "no firing alert",
+                    "status": "fail",
+                    "reason": reason,
+                    "informational": False,
+                    "sample_count": None,
+                    "baseline_value": None,
+                    "graph_url": url,
+                }
+            ],
+        )
+        if append_interval(services, analysis_id, result, evidence) is not None:
+            counted.append(analysis_id)
+    return counted
+
+
+def cancel_superseded(
+    session: Session, *, repo: str, name: str, newer_id: int, now: datetime
+) -> list[tuple[int, Any]]:
+    """Cancel the running analyses of older deployments of the same name: only the newest version's
+    canary means anything now. Returns (deployment id, plan json) of those cancelled."""
+    rows = session.execute(
+        select(Analysis.id, Analysis.deployment_id, Analysis.config)
+        .join(Deployment, Deployment.id == Analysis.deployment_id)
+        .where(
+            Deployment.repo == repo,
+            Deployment.name == name,
+            Deployment.id != newer_id,
+            Analysis.status.in_(plans.ACTIVE_ANALYSIS),
+        )
+    ).all()
+    for analysis_id, deployment_id, _config in rows:
+        session.execute(
+            update(Analysis)
+            .where(Analysis.id == analysis_id, Analysis.status.in_(plans.ACTIVE_ANALYSIS))
+            .values(status="cancelled", reason="a newer version merged", finished_at=now, next_run_at=None)
+            .execution_options(synchronize_session=False)
+        )
+        session.execute(
+            update(Deployment)
+            .where(Deployment.id == deployment_id, Deployment.status == plans.ANALYSING)
+            .values(status=plans.SUPERSEDED, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    return [(deployment_id, config) for _analysis_id, deployment_id, config in rows]

@@ -1,0 +1,170 @@
+"""After a merge: a canary analysis on a real Prometheus scraping vLLM-shaped metrics, and the
+rollback through a git revert pull request, end to end through the stand-in and real git."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from bot.storage.models import Analysis, Deployment
+from handlers.deployments import due_analysis_steps
+from tests.support.botenv import BotEnv, bot_env, distribution_push
+from tests.support.github_standin_git import git
+from tests.support.prometheus import running_prometheus
+from tests.support.vllm_exporter import Traffic, VllmExporter, vllm_exporter
+
+REPO = "acme/gitops"
+ERROR_RATE = (
+    'sum(rate(http_requests_total{deployment="{{ deployment }}",version="{{ version }}",status=~"5.."}'
+    "[{{ interval }}])) / "
+    'sum(rate(http_requests_total{deployment="{{ deployment }}",version="{{ version }}"}[{{ interval }}]))'
+)
+CONFIG = f"""\
+version: 1
+deployments:
+  - name: chat
+    trigger: {{image: {{repository: registry.example.com/serving/chat}}}}
+    targets: [{{file: apps/chat/values.yaml, key: image.tag}}]
+    canary:
+      interval: 3s
+      duration: 9s
+      failure_limit: 2
+      min_requests: 5
+      inconclusive_limit: 2
+      metrics:
+        - name: error_rate
+          query: '{ERROR_RATE}'
+          max: 0.05
+      rollback: {{automerge: true}}
+    promote: {{to: chat-prod}}
+  - name: chat-prod  # moves only by promotion: no tag matches its policy
+    trigger: {{image: {{repository: registry.example.com/serving/chat, tags: "regex:^promoted-only$"}}}}
+    targets: [{{file: apps/chat/values-prod.yaml, key: image.tag}}]
+"""
+FILES = {
+    ".gitops-bot.yaml": CONFIG,
+    "apps/chat/values.yaml": "image:\n  tag: 1.0.0  # stable\n",
+    "apps/chat/values-prod.yaml": "image:\n  tag: 1.0.0\n",
+}
+
+
+@pytest.fixture
+def exporter() -> Iterator[VllmExporter]:
+    with vllm_exporter() as running:
+        running.set("chat", "1.0.0", Traffic())
+        yield running
+
+
+@pytest.fixture
+def env(tmp_path: Path, sqlite_database_url: str, exporter: VllmExporter) -> Iterator[BotEnv]:
+    with (
+        running_prometheus(
+            tmp_path / "prometheus", scrape_targets=[exporter.url], scrape_interval="1s"
+        ) as prom,
+        bot_env(tmp_path, sqlite_database_url, repo=REPO, files=FILES, prometheus_url=prom.url) as built,
+    ):
+        built.standin.set_permission(REPO, "alice", "write")
+        yield built
+
+
+def deploy(env: BotEnv, version: str) -> int:
+    """A registry push, its pull request merged by a person: the story up to the merge."""
+    assert env.post_registry(distribution_push("serving/chat", version, "sha256:" + "c" * 64)) == 202
+    env.run_jobs()
+    pull = next(p for p in env.standin.pulls(REPO) if p.head_ref == f"gitops-bot/chat/{version}")
+    env.standin.merge_pull_request(REPO, pull.number, user="alice")
+    env.run_jobs()
+    return pull.number
+
+
+def analyse_until_done(env: BotEnv, timeout: float = 40.0) -> Analysis:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        due_analysis_steps(env.services)  # what the scheduler's leader does every second
+        env.run_jobs()
+        with env.services.database.sessions() as session:
+            analysis = session.scalars(select(Analysis).order_by(Analysis.id.desc())).first()
+        assert analysis is not None
+        if analysis.status not in ("running", "waiting_rollout"):
+            return analysis
+        time.sleep(0.5)
+    raise AssertionError("the analysis did not finish")
+
+
+def values(env: BotEnv, path: str = "apps/chat/values.yaml") -> str:
+    return git(env.standin.repo_path(REPO), "show", f"main:{path}").stdout.decode()
+
+
+def test_a_failing_canary_is_reverted_through_git(env: BotEnv, exporter: VllmExporter) -> None:
+    exporter.set("chat", "1.1.0", Traffic(error_ratio=0.5))
+    number = deploy(env, "1.1.0")
+    assert values(env) == "image:\n  tag: 1.1.0  # stable\n"
+    comments = [c.body for c in env.standin.comments(REPO, number)]
+    assert any("Canary analysis started" in body for body in comments)
+
+    analysis = analyse_until_done(env)
+    assert analysis.status == "failed"
+    env.run_jobs()  # the revert pull request's merge webhook
+
+    # Git is the truth again: the revert is merged on main, comments and all.
+    assert values(env) == "image:\n  tag: 1.0.0  # stable\n"
+    revert = next(p for p in env.standin.pulls(REPO) if p.head_ref == "gitops-bot/revert/chat/1.1.0")
+    assert revert.merged and revert.title.startswith('Revert "')
+    assert "canary analysis failed" in revert.body
+    with env.services.database.sessions() as session:
+        row = session.scalars(select(Deployment).where(Deployment.version == "1.1.0")).one()
+        assert row.status == "rolled_back"
+        assert row.rollback_pr_number == revert.number
+    assert "1.1.0" in env.services.quarantine.versions(repo=REPO, deployment="chat")
+    comments = [c.body for c in env.standin.comments(REPO, number)]
+    assert any("Canary failed" in body and "error_rate" in body for body in comments)
+    assert any("Rolled back" in body or "Rollback opened" in body for body in comments)
+    # The quarantined version does not come back by itself.
+    assert env.post_registry(distribution_push("serving/chat", "1.1.0", "sha256:" + "d" * 64)) == 202
+    env.run_jobs()
+    assert not [
+        p for p in env.standin.pulls(REPO) if p.state == "open" and p.head_ref.startswith("gitops-bot/chat/")
+    ]
+
+
+def test_a_healthy_canary_passes_and_is_promoted(env: BotEnv, exporter: VllmExporter) -> None:
+    exporter.set("chat", "1.2.0", Traffic(error_ratio=0.0))
+    number = deploy(env, "1.2.0")
+    analysis = analyse_until_done(env)
+    assert analysis.status == "passed", analysis.reason
+    env.run_jobs()
+    promoted = next(p for p in env.standin.pulls(REPO) if p.head_ref == "gitops-bot/chat-prod/1.2.0")
+    assert promoted.state == "open"
+    assert "promotion of 1.2.0 from chat" in promoted.body
+    comments = [c.body for c in env.standin.comments(REPO, number)]
+    assert any("Canary passed" in body for body in comments)
+
+
+def test_no_traffic_is_inconclusive_never_failed(env: BotEnv, exporter: VllmExporter) -> None:
+    deploy(env, "1.3.0")  # the exporter has no series for 1.3.0: no requests at all
+    analysis = analyse_until_done(env)
+    assert analysis.status == "stopped_inconclusive"
+    assert values(env) == "image:\n  tag: 1.3.0  # stable\n"  # nothing reverted
+
+
+def test_rollback_by_comment_needs_permission_and_happens_once(env: BotEnv, exporter: VllmExporter) -> None:
+    exporter.set("chat", "1.4.0", Traffic())
+    number = deploy(env, "1.4.0")
+    env.standin.set_permission(REPO, "mallory", "read")
+    env.standin.post_comment_as("mallory", REPO, number, "/gitops rollback")
+    env.run_jobs()
+    assert "may not run `rollback`" in env.standin.comments(REPO, number)[-1].body
+    env.standin.post_comment_as("alice", REPO, number, "/gitops rollback")
+    env.standin.post_comment_as("alice", REPO, number, "/gitops rollback")
+    env.run_jobs()
+    reverts = [p for p in env.standin.pulls(REPO) if p.head_ref.startswith("gitops-bot/revert/")]
+    assert len(reverts) == 1
+    assert values(env) == "image:\n  tag: 1.0.0  # stable\n"
+    env.standin.post_comment_as("alice", REPO, number, "/gitops status")
+    env.run_jobs()
+    status = env.standin.comments(REPO, number)[-1].body
+    assert "| `chat` | `1.4.0`" in status and "rolled_back" in status
