@@ -12,7 +12,7 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from bot.services import Services
-from bot.storage.models import Action, Event
+from bot.storage.models import Action, Analysis, AnalysisInterval, Deployment, Event
 
 MAX_LIMIT = 500
 
@@ -30,6 +30,37 @@ def event_json(row: Event) -> dict[str, Any]:
         "error": row.error,
         "received_at": row.received_at.isoformat(),
         "finished_at": row.finished_at.isoformat() if row.finished_at else None,
+    }
+
+
+def deployment_json(row: Deployment) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "repo": row.repo,
+        "name": row.name,
+        "version": row.version,
+        "previous_version": row.previous_version,
+        "status": row.status,
+        "merged_at": row.merged_at.isoformat(),
+        "merge_commit_sha": row.merge_commit_sha,
+        "pr_number": row.pr_number,
+        "pr_url": row.pr_url,
+        "rollback_pr_number": row.rollback_pr_number,
+        "rollback_pr_url": row.rollback_pr_url,
+        "rolled_back_at": row.rolled_back_at.isoformat() if row.rolled_back_at else None,
+    }
+
+
+def analysis_json(row: Analysis) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "deployment_id": row.deployment_id,
+        "status": row.status,
+        "reason": row.reason,
+        "started_at": row.started_at.isoformat(),
+        "next_run_at": row.next_run_at.isoformat() if row.next_run_at else None,
+        "finished_at": row.finished_at.isoformat() if row.finished_at else None,
+        "config": row.config,
     }
 
 
@@ -95,6 +126,45 @@ def build_api_router(services: Services) -> APIRouter:
     @router.get("/api/actions")
     async def api_actions(limit: int = Query(50, ge=1, le=MAX_LIMIT)) -> list[dict[str, Any]]:
         return await run_in_threadpool(newest, Action, Action.at, action_json, limit)
+
+    @router.get("/api/deployments")
+    async def api_deployments(limit: int = Query(50, ge=1, le=MAX_LIMIT)) -> list[dict[str, Any]]:
+        return await run_in_threadpool(newest, Deployment, Deployment.merged_at, deployment_json, limit)
+
+    @router.get("/api/analyses")
+    async def api_analyses(limit: int = Query(50, ge=1, le=MAX_LIMIT)) -> list[dict[str, Any]]:
+        return await run_in_threadpool(newest, Analysis, Analysis.started_at, analysis_json, limit)
+
+    @router.get("/api/analyses/{analysis_id}")
+    async def api_analysis(analysis_id: int) -> Response:
+        def load() -> dict[str, Any] | None:
+            with services.database.sessions() as session:
+                row = session.get(Analysis, analysis_id)
+                if row is None:
+                    return None
+                intervals = session.scalars(
+                    select(AnalysisInterval)
+                    .where(AnalysisInterval.analysis_id == analysis_id)
+                    .order_by(AnalysisInterval.index)
+                )
+                return {
+                    **analysis_json(row),
+                    "intervals": [
+                        {
+                            "index": item.index,
+                            "at": item.at.isoformat(),
+                            "verdict": item.verdict,
+                            "request_count": item.request_count,
+                            "evidence": item.measurements,
+                        }
+                        for item in intervals
+                    ],
+                }
+
+        found = await run_in_threadpool(load)
+        if found is None:
+            return JSONResponse({"detail": f"no analysis {analysis_id}"}, status_code=404)
+        return JSONResponse(found)
 
     @router.get("/", response_class=HTMLResponse)
     async def dashboard() -> HTMLResponse:

@@ -278,6 +278,14 @@ def finish_analysis(services: Services, analysis_id: int) -> None:
             .order_by(AnalysisInterval.index.desc())
         )
         evidence = last.measurements if last is not None else {}
+        intervals = [
+            {"index": row.index, "verdict": row.verdict, "at": row.at.isoformat(), **(row.measurements or {})}
+            for row in session.scalars(
+                select(AnalysisInterval)
+                .where(AnalysisInterval.analysis_id == analysis_id)
+                .order_by(AnalysisInterval.index)
+            )
+        ]
         deployment_id, pr_number, repo = deployment.id, deployment.pr_number, deployment.repo
         merge_sha = deployment.merge_commit_sha
     next_step = ""
@@ -291,6 +299,7 @@ def finish_analysis(services: Services, analysis_id: int) -> None:
             reason=f"canary analysis failed: {reason}",
             installation_id=plan.installation_id,
             automerge=plan.rollback_automerge,
+            evidence=intervals,
         )
         next_step = outcome.message
     elif status == "passed" and plan.promote_to:
@@ -369,6 +378,7 @@ def request_rollback(
     installation_id: int | None = None,
     deployment_id: int | None = None,
     automerge: bool | None = None,
+    evidence: list[dict[str, Any]] | None = None,
 ) -> RollbackOutcome:
     """Revert the deployment's merge commit in a pull request (merged when ``automerge``, or when
     the deployment's ``canary.rollback.automerge`` says so), and quarantine its version."""
@@ -456,6 +466,7 @@ def request_rollback(
         requested_by=requested_by,
         automerge=automerge,
         merge=merge,
+        intervals=evidence or [],
     )
     with workspaces.worktree(url, sparse=list(touched) or None, refresh=False) as tree:
         result = tree.revert(merge, message=f"{title}\n\nThis reverts commit {merge}.\n\n{reason}\n")

@@ -115,11 +115,20 @@ def test_a_failing_canary_is_reverted_through_git(env: BotEnv, exporter: VllmExp
     revert = next(p for p in env.standin.pulls(REPO) if p.head_ref == "gitops-bot/revert/chat/1.1.0")
     assert revert.merged and revert.title.startswith('Revert "')
     assert "canary analysis failed" in revert.body
+    assert "#### Evidence" in revert.body and "[error_rate](http://127.0.0.1:" in revert.body
+    assert "/graph?g0.expr=" in revert.body
     with env.services.database.sessions() as session:
         row = session.scalars(select(Deployment).where(Deployment.version == "1.1.0")).one()
         assert row.status == "rolled_back"
         assert row.rollback_pr_number == revert.number
     assert "1.1.0" in env.services.quarantine.versions(repo=REPO, deployment="chat")
+    (listed,) = [d for d in env.client.get("/api/deployments").json() if d["version"] == "1.1.0"]
+    assert listed["status"] == "rolled_back" and listed["rollback_pr_number"] == revert.number
+    detail = env.client.get(f"/api/analyses/{analysis.id}").json()
+    assert detail["status"] == "failed"
+    assert [i["verdict"] for i in detail["intervals"]][-2:] == ["fail", "fail"]
+    assert detail["intervals"][0]["evidence"]["measurements"][0]["metric"] == "error_rate"
+    assert env.client.get("/api/analyses/999999").status_code == 404
     comments = [c.body for c in env.standin.comments(REPO, number)]
     assert any("Canary failed" in body and "error_rate" in body for body in comments)
     assert any("Rolled back" in body or "Rollback opened" in body for body in comments)
