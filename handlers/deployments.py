@@ -63,10 +63,17 @@ def alert_firing(ctx: HandlerContext) -> None:
     event = ctx.domain
     if not isinstance(event, AlertNotification):
         return
+    # One notification is one failed interval per deployment it names, however many alerts
+    # (pods, replicas) it groups: a failure_limit of 2 means two notifications, not two pods.
+    seen: set[tuple[str | None, str | None]] = set()
     for alert in event.alerts:
         if alert.status != "firing":
             continue
         labels = {**event.common_labels, **alert.labels}
+        key = (labels.get("deployment"), labels.get("version"))
+        if key in seen:
+            continue
+        seen.add(key)
         counted = analysis.record_alert(
             ctx.services,
             labels=labels,

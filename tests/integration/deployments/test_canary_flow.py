@@ -177,3 +177,65 @@ def test_rollback_by_comment_needs_permission_and_happens_once(env: BotEnv, expo
     env.run_jobs()
     status = env.standin.comments(REPO, number)[-1].body
     assert "| `chat` | `1.4.0`" in status and "rolled_back" in status
+
+
+def alert(deployment: str, wave: int = 0) -> dict:
+    return {
+        "version": "4",
+        "groupKey": f'{{}}:{{alertname="VLLMHighTTFT", deployment="{deployment}"}}',
+        "truncatedAlerts": 0,
+        "status": "firing",
+        "receiver": "gitops-bot",
+        "groupLabels": {"alertname": "VLLMHighTTFT"},
+        "commonLabels": {"alertname": "VLLMHighTTFT", "deployment": deployment},
+        "commonAnnotations": {"summary": "p99 time to first token above 200ms"},
+        "externalURL": "http://alertmanager:9093",
+        "alerts": [
+            {
+                "status": "firing",
+                "labels": {"alertname": "VLLMHighTTFT", "deployment": deployment, "pod": f"pod-{wave}-{n}"},
+                "annotations": {"summary": "p99 time to first token above 200ms"},
+                "startsAt": "2026-11-28T11:05:00.000Z",
+                "endsAt": "0001-01-01T00:00:00Z",
+                "generatorURL": "http://prometheus:9090/graph?g0.expr=ttft",
+                "fingerprint": f"f{wave}{n}",
+            }
+            for n in range(3)
+        ],
+    }
+
+
+def test_alerts_naming_the_canary_count_as_failed_intervals(env: BotEnv, exporter: VllmExporter) -> None:
+    from tests.support.botenv import REGISTRY_TOKEN
+
+    exporter.set("chat", "1.5.0", Traffic())
+    deploy(env, "1.5.0")
+    for wave in range(2):  # failure_limit 2: two notifications (of three pods each)
+        answer = env.client.post(
+            "/webhooks/alertmanager",
+            json=alert("chat", wave),
+            headers={"Authorization": f"Bearer {REGISTRY_TOKEN}"},
+        )
+        assert answer.status_code == 202
+        env.run_jobs()
+    with env.services.database.sessions() as session:
+        analysis = session.scalars(select(Analysis).order_by(Analysis.id.desc())).first()
+        assert analysis is not None and analysis.status == "failed"
+        assert "VLLMHighTTFT" in (analysis.reason or "")
+    assert values(env) == "image:\n  tag: 1.0.0  # stable\n"
+
+
+def test_prometheus_stopped_mid_analysis_is_inconclusive_not_a_rollback(
+    tmp_path: Path, sqlite_database_url: str, exporter: VllmExporter
+) -> None:
+    exporter.set("chat", "1.6.0", Traffic(error_ratio=0.5))
+    with (
+        running_prometheus(tmp_path / "prometheus", scrape_targets=[exporter.url]) as prom,
+        bot_env(tmp_path, sqlite_database_url, repo=REPO, files=FILES, prometheus_url=prom.url) as env,
+    ):
+        env.standin.set_permission(REPO, "alice", "write")
+        deploy(env, "1.6.0")
+        prom.stop()
+        analysis = analyse_until_done(env)
+    assert analysis.status == "stopped_inconclusive"
+    assert values(env) == "image:\n  tag: 1.6.0  # stable\n"
