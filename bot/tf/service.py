@@ -1,0 +1,492 @@
+"""Terraform for pull requests: plan, apply, locks, requirements, and what the pull request is told.
+
+The I/O around :mod:`bot.tf.projects` (pure) and :class:`bot.terraform.TerraformRunner`: one work
+tree at the pull request's head sha per command, plans of several projects in parallel on a
+bounded pool, saved plan files under ``GITOPS_BOT_DATA_DIR/plans`` tied to the head sha they
+were made at (a plan made at an older head is stale and is never applied), database locks per
+repo + dir + workspace + project, one comment per command (split at 65,536 characters), and
+commit statuses ``gitops-bot/plan`` and ``gitops-bot/apply``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import structlog
+from sqlalchemy import delete, select
+
+from bot.config import RepoConfig
+from bot.forge import post_comment
+from bot.forge.port import CommitState, CommitStatus, Forge, PullRequest
+from bot.locks import LockInfo, LockKey
+from bot.notify import TerraformResult
+from bot.storage.models import Plan
+from bot.storage.types import utcnow
+from bot.terraform import PlanRequest
+from bot.terraform.runner import run_plans
+from bot.tf.projects import ProjectTarget, configured_targets, select_targets, unmet_requirements
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+log = structlog.get_logger("gitops_bot.terraform")
+
+Status = Literal["planned", "no_changes", "failed", "locked", "applied", "apply_failed", "refused"]
+
+# Token-like strings never reach a comment, whatever a provider or a script printed.
+_SECRETS = re.compile(
+    r"(gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|xox[abposr]-[A-Za-z0-9-]{10,}"
+    r"|AKIA[0-9A-Z]{16}|-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----"
+    r"|(?i:(?:password|secret|token|api_key)\s*[=:]\s*)\"?[^\s\"]{8,})"
+)
+
+
+def redact(text: str) -> str:
+    return _SECRETS.sub("[redacted]", text)
+
+
+@dataclass(frozen=True)
+class ProjectResult:
+    target: ProjectTarget
+    status: Status
+    headline: str
+    output: str = ""
+    lock: LockInfo | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("planned", "no_changes", "applied")
+
+
+def _planfile(services: Services, repo: str, number: int, target: ProjectTarget) -> Path:
+    digest = hashlib.sha256(f"{repo}#{number}|{target.key}".encode()).hexdigest()[:32]
+    path = Path(services.settings.data_dir).absolute() / "plans" / f"{digest}.tfplan"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _lock_key(repo: str, target: ProjectTarget) -> LockKey:
+    return LockKey(repo, target.dir, target.workspace, target.name)
+
+
+def _headline(summary: object | None) -> str:
+    if summary is None:
+        return ""
+    if not getattr(summary, "has_changes", False):
+        return "No changes. Your infrastructure matches the configuration."
+    return (
+        f"Plan: {summary.add} to add, {summary.change} to change, "  # type: ignore[attr-defined]
+        f"{summary.destroy} to destroy."  # type: ignore[attr-defined]
+    )
+
+
+def _render(services: Services, name: str, **context: object) -> str:
+    return services.templates.get_template(f"terraform/{name}").render(**context)
+
+
+# --------------------------------------------------------------------------- plan
+
+
+def plan_pull_request(
+    services: Services,
+    *,
+    repo: str,
+    number: int,
+    requested_by: str,
+    config: RepoConfig | None,
+    installation_id: int | None = None,
+    project: str | None = None,
+    directory: str | None = None,
+    workspace: str | None = None,
+    extra_args: tuple[str, ...] = (),
+    verbose: bool = False,
+    executable: str = "/gitops",
+    autoplan: bool = False,
+) -> list[ProjectResult]:
+    forge = services.forge_for_repo(repo, installation_id)
+    pr = forge.get_pull_request(repo, number)
+    changed = [item.filename for item in forge.list_changed_files(repo, number)]
+    selected = select_targets(config, changed, project=project, directory=directory, workspace=workspace)
+    if isinstance(selected, str):
+        if not autoplan:
+            forge.create_comment(repo, number, f"Nothing to plan: {selected}.")
+        return []
+    results: list[ProjectResult] = []
+    runnable: list[ProjectTarget] = []
+    for target in selected:
+        taken = services.locks.acquire(
+            _lock_key(repo, target), pr_number=number, owner=requested_by, pr_url=pr.html_url
+        )
+        if taken.acquired:
+            runnable.append(target)
+        else:
+            results.append(ProjectResult(target, "locked", "", lock=taken.lock))
+    forge.set_commit_status(
+        repo,
+        pr.head_sha,
+        CommitStatus(CommitState.PENDING, "gitops-bot/plan", f"planning {len(selected)} project(s)"),
+    )
+    if runnable:
+        results += _plan_targets(services, forge, repo, pr, runnable, extra_args, requested_by)
+    order = {target.key: index for index, target in enumerate(selected)}
+    results.sort(key=lambda result: order[result.target.key])
+    planned = sum(1 for result in results if result.ok)
+    forge.set_commit_status(
+        repo,
+        pr.head_sha,
+        CommitStatus(
+            CommitState.SUCCESS if planned == len(results) else CommitState.FAILURE,
+            "gitops-bot/plan",
+            f"{planned}/{len(results)} projects planned",
+        ),
+    )
+    body = _render(
+        services,
+        "plan_comment.md.j2",
+        results=results,
+        executable=executable,
+        verbose=verbose,
+        number=number,
+        requested_by=requested_by,
+    )
+    post_comment(forge, repo, number, body)
+    _notify(services, config, repo, pr, "plan", results, requested_by)
+    services.audit(
+        kind="terraform.plan",
+        actor=requested_by,
+        summary=f"plan on #{number}: " + "; ".join(f"{r.target.label}: {r.status}" for r in results),
+        repo=repo,
+        target=f"#{number}",
+        outcome="done" if planned == len(results) else "failed",
+    )
+    return results
+
+
+def _plan_targets(
+    services: Services,
+    forge: Forge,
+    repo: str,
+    pr: PullRequest,
+    targets: list[ProjectTarget],
+    extra_args: tuple[str, ...],
+    requested_by: str,
+) -> list[ProjectResult]:
+    url = services.settings.clone_url(repo)
+    results: list[ProjectResult] = []
+    with services.git().worktree(url, f"refs/pull/{pr.number}/head") as tree:
+        if tree.head() != pr.head_sha:
+            # The branch moved since the event: plan what the pull request shows now.
+            log.info("terraform.head_moved", repo=repo, number=pr.number, head=tree.head())
+        head = tree.head()
+        requests = []
+        for target in targets:
+            directory = tree.path / target.dir
+            requests.append(
+                PlanRequest(
+                    directory=directory,
+                    workspace=target.workspace,
+                    planfile=_planfile(services, repo, pr.number, target),
+                    extra_args=extra_args,
+                )
+            )
+        missing = [t for t, r in zip(targets, requests, strict=True) if not r.directory.is_dir()]
+        runnable = [(t, r) for t, r in zip(targets, requests, strict=True) if r.directory.is_dir()]
+        planned = asyncio.run(
+            run_plans(
+                services.terraform(),
+                [request for _, request in runnable],
+                max_parallel=services.settings.terraform_max_parallel_plans,
+            )
+        )
+        for target in missing:
+            results.append(
+                ProjectResult(target, "failed", f"directory `{target.dir}` does not exist at {head[:12]}")
+            )
+        for (target, _request), outcome in zip(runnable, planned, strict=True):
+            output = redact(outcome.output)
+            if outcome.ok:
+                status: Status = "planned" if outcome.has_changes else "no_changes"
+                headline = _headline(outcome.summary)
+            else:
+                status, headline = "failed", outcome.error or "terraform plan failed"
+            results.append(ProjectResult(target, status, headline, output))
+            _store_plan(
+                services,
+                repo,
+                pr,
+                head,
+                target,
+                status=status if outcome.ok else "failed",
+                planfile=str(outcome.planfile) if outcome.planfile else None,
+                headline=headline,
+                output=output,
+                requested_by=requested_by,
+            )
+    return results
+
+
+def _store_plan(
+    services: Services,
+    repo: str,
+    pr: PullRequest,
+    head: str,
+    target: ProjectTarget,
+    *,
+    status: str,
+    planfile: str | None,
+    headline: str,
+    output: str,
+    requested_by: str,
+) -> None:
+    with services.database.transaction() as session:
+        row = session.scalar(
+            select(Plan).where(
+                Plan.repo == repo,
+                Plan.pr_number == pr.number,
+                Plan.dir == target.dir,
+                Plan.workspace == target.workspace,
+                Plan.project == target.name,
+            )
+        )
+        if row is None:
+            row = Plan(
+                repo=repo,
+                pr_number=pr.number,
+                dir=target.dir,
+                workspace=target.workspace,
+                project=target.name,
+            )
+            session.add(row)
+        row.head_sha = head
+        row.base_sha = pr.base_sha
+        row.status = status
+        row.planfile = planfile
+        row.summary = {"headline": headline}
+        row.output = output[-200_000:]
+        row.requested_by = requested_by
+        row.created_at = utcnow()
+
+
+# --------------------------------------------------------------------------- apply
+
+
+def apply_pull_request(
+    services: Services,
+    *,
+    repo: str,
+    number: int,
+    requested_by: str,
+    config: RepoConfig | None,
+    installation_id: int | None = None,
+    project: str | None = None,
+    directory: str | None = None,
+    workspace: str | None = None,
+    extra_args: tuple[str, ...] = (),
+    executable: str = "/gitops",
+) -> list[ProjectResult]:
+    forge = services.forge_for_repo(repo, installation_id)
+    pr = forge.get_pull_request(repo, number)
+    with services.database.sessions() as session:
+        plans = list(session.scalars(select(Plan).where(Plan.repo == repo, Plan.pr_number == number)))
+    if project is not None or directory is not None or workspace is not None:
+        plans = [
+            p
+            for p in plans
+            if (project is None or p.project == project)
+            and (directory is None or p.dir == directory)
+            and (workspace is None or p.workspace == workspace)
+        ]
+    if not plans:
+        forge.create_comment(repo, number, f"Nothing to apply: run `{executable} plan` first.")
+        return []
+    requirements = {t.key: t.apply_requirements for t in configured_targets(config)}
+    approved = forge.review_summary(repo, number).approved
+    mergeable = pr.mergeable is True and pr.mergeable_state in ("clean", "unstable", "has_hooks")
+    results: list[ProjectResult] = []
+    to_apply: list[tuple[ProjectTarget, Plan]] = []
+    for row in plans:
+        target = ProjectTarget(row.project, row.dir, row.workspace)
+        target = ProjectTarget(row.project, row.dir, row.workspace, requirements.get(target.key, ()))
+        if row.status == "no_changes":
+            results.append(ProjectResult(target, "no_changes", "No changes to apply."))
+            continue
+        if row.status != "planned" or not row.planfile:
+            results.append(
+                ProjectResult(target, "refused", f"its last plan failed: run `{executable} plan` again")
+            )
+            continue
+        if row.head_sha != pr.head_sha:
+            results.append(
+                ProjectResult(
+                    target,
+                    "refused",
+                    f"the plan is stale: it was made at {row.head_sha[:12]}, the pull request is now at "
+                    f"{pr.head_sha[:12]}; run `{executable} plan` again",
+                )
+            )
+            continue
+        undiverged = _undiverged(services, repo, row, pr)
+        unmet = unmet_requirements(
+            target.apply_requirements, approved=approved, mergeable=mergeable, undiverged=undiverged
+        )
+        if unmet:
+            results.append(
+                ProjectResult(target, "refused", "apply requirements not met: " + "; ".join(unmet))
+            )
+            continue
+        taken = services.locks.acquire(
+            _lock_key(repo, target), pr_number=number, owner=requested_by, pr_url=pr.html_url
+        )
+        if not taken.acquired:
+            results.append(ProjectResult(target, "locked", "", lock=taken.lock))
+            continue
+        to_apply.append((target, row))
+    if to_apply:
+        results += _apply_targets(services, repo, pr, to_apply, extra_args)
+    applied = sum(1 for result in results if result.status in ("applied", "no_changes"))
+    forge.set_commit_status(
+        repo,
+        pr.head_sha,
+        CommitStatus(
+            CommitState.SUCCESS if applied == len(results) else CommitState.FAILURE,
+            "gitops-bot/apply",
+            f"{applied}/{len(results)} projects applied",
+        ),
+    )
+    post_comment(
+        forge,
+        repo,
+        number,
+        _render(
+            services, "apply_comment.md.j2", results=results, executable=executable, requested_by=requested_by
+        ),
+    )
+    _notify(services, config, repo, pr, "apply", results, requested_by)
+    services.audit(
+        kind="terraform.apply",
+        actor=requested_by,
+        summary=f"apply on #{number}: " + "; ".join(f"{r.target.label}: {r.status}" for r in results),
+        repo=repo,
+        target=f"#{number}",
+        outcome="done" if applied == len(results) else "failed",
+    )
+    return results
+
+
+def _undiverged(services: Services, repo: str, row: Plan, pr: PullRequest) -> bool:
+    """Has the base branch changed the project's files since the plan was made?"""
+    if not row.base_sha or row.base_sha == pr.base_sha:
+        return True
+    mirror = services.git().mirror(services.settings.clone_url(repo))
+    changed = mirror.changed_files(row.base_sha, pr.base_sha)
+    prefix = "" if row.dir in ("", ".") else row.dir.rstrip("/") + "/"
+    return not any(path.startswith(prefix) for path in changed)
+
+
+def _apply_targets(
+    services: Services,
+    repo: str,
+    pr: PullRequest,
+    items: list[tuple[ProjectTarget, Plan]],
+    extra_args: tuple[str, ...],
+) -> list[ProjectResult]:
+    runner = services.terraform()
+    results: list[ProjectResult] = []
+    url = services.settings.clone_url(repo)
+    with services.git().worktree(url, pr.head_sha) as tree:
+        for target, row in items:
+            directory = tree.path / target.dir
+
+            async def apply_one(directory: Path = directory, row: Plan = row, target: ProjectTarget = target):  # type: ignore[no-untyped-def]
+                init = await runner.init(directory)
+                if not init.ok:
+                    return None, init.output
+                return await runner.apply(
+                    directory, Path(row.planfile or ""), workspace=target.workspace, extra_args=extra_args
+                ), ""
+
+            outcome, init_output = asyncio.run(apply_one())
+            if outcome is None:
+                results.append(
+                    ProjectResult(target, "apply_failed", "terraform init failed", redact(init_output))
+                )
+                continue
+            output = redact(outcome.output)
+            if outcome.ok:
+                results.append(ProjectResult(target, "applied", _apply_headline(output), output))
+                status = "applied"
+            else:
+                results.append(
+                    ProjectResult(target, "apply_failed", outcome.error or "terraform apply failed", output)
+                )
+                status = "apply_failed"
+            with services.database.transaction() as session:
+                stored = session.get(Plan, row.id)
+                if stored is not None:
+                    stored.status = status
+                    stored.output = output[-200_000:]
+            if outcome.ok:
+                Path(row.planfile or "").unlink(missing_ok=True)
+    return results
+
+
+_APPLY_COMPLETE = re.compile(r"Apply complete! Resources: .*")
+
+
+def _apply_headline(output: str) -> str:
+    found = _APPLY_COMPLETE.findall(output)
+    return found[-1].strip() if found else "Apply complete."
+
+
+# --------------------------------------------------------------------------- locks
+
+
+def unlock_pull_request(services: Services, *, repo: str, number: int) -> list[LockInfo]:
+    """``unlock``: release the pull request's locks and discard its plans (as Atlantis does)."""
+    released = services.locks.release_pull(repo, number)
+    _discard_plans(services, repo, number)
+    return released
+
+
+def release_pull_request(services: Services, *, repo: str, number: int) -> list[LockInfo]:
+    """The pull request merged or closed."""
+    return unlock_pull_request(services, repo=repo, number=number)
+
+
+def _discard_plans(services: Services, repo: str, number: int) -> None:
+    with services.database.transaction() as session:
+        for row in session.scalars(select(Plan).where(Plan.repo == repo, Plan.pr_number == number)):
+            if row.planfile:
+                Path(row.planfile).unlink(missing_ok=True)
+        session.execute(delete(Plan).where(Plan.repo == repo, Plan.pr_number == number))
+
+
+def _notify(
+    services: Services,
+    config: RepoConfig | None,
+    repo: str,
+    pr: PullRequest,
+    command: Literal["plan", "apply"],
+    results: list[ProjectResult],
+    requested_by: str,
+) -> None:
+    channel = config.notify.slack.channel if config is not None and config.notify.slack else None
+    for result in results:
+        services.notifier.notify(
+            TerraformResult(
+                repo=repo,
+                channel=channel,
+                command=command,
+                pr_number=pr.number,
+                pr_url=pr.html_url,
+                project=result.target.label,
+                ok=result.ok,
+                headline=result.headline or result.status,
+                requested_by=requested_by,
+            )
+        )

