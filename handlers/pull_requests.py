@@ -1,12 +1,13 @@
-"""Pull request events for Terraform: autoplan when a pull request opens or changes; release its
-locks and discard its plans when it merges or closes."""
+"""Pull request events for Terraform: autoplan when a pull request opens or changes; on merge,
+apply the projects with ``apply_on: merge``; release its locks and discard its plans when it
+merges or closes."""
 
 from __future__ import annotations
 
 from bot.events.model import PullRequestChanged
 from bot.jobs import HandlerContext
 from bot.routing import Router
-from bot.tf import plan_pull_request, release_pull_request
+from bot.tf import apply_pull_request, plan_pull_request, release_pull_request
 from bot.tf.projects import modified_projects
 
 router = Router()
@@ -23,6 +24,19 @@ def pull_request(ctx: HandlerContext) -> None:
     if not services.settings.repo_allowed(event.repo):
         return
     if event.action == "closed":
+        if event.merged and not services.dry_run:
+            # apply_on: merge — the approved plan of the merged head, before the locks go.
+            loaded = services.repo_config(event.repo, event.installation_id)
+            if loaded.config is not None and any(p.apply_on == "merge" for p in loaded.config.projects):
+                apply_pull_request(
+                    services,
+                    repo=event.repo,
+                    number=event.number,
+                    requested_by=event.author,
+                    config=loaded.config,
+                    installation_id=event.installation_id,
+                    on_merge=True,
+                )
         released = release_pull_request(services, repo=event.repo, number=event.number)
         if released:
             ctx.log.info(

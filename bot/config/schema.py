@@ -169,6 +169,7 @@ class Autoplan(_Model):
 
 
 ApplyRequirement = Literal["approved", "mergeable", "undiverged"]
+ApplyOn = Literal["comment", "merge"]
 
 
 class Project(_Model):
@@ -181,6 +182,10 @@ class Project(_Model):
     autoplan: Autoplan = Autoplan()
     apply_requirements: tuple[ApplyRequirement, ...] = ()
     """As Atlantis: none by default; ``permissions.apply`` still limits who may apply."""
+    apply_on: ApplyOn = "comment"
+    """``comment``: applied by ``/gitops apply``. ``merge``: the plan of the merged head is applied
+    when the pull request merges, so the default branch equals the applied state; ``/gitops apply``
+    is then refused for the project."""
 
     @model_validator(mode="before")
     @classmethod

@@ -27,6 +27,7 @@ class ProjectTarget:
     dir: str
     workspace: str = "default"
     apply_requirements: tuple[str, ...] = ()
+    apply_on: str = "comment"
 
     @property
     def label(self) -> str:
@@ -61,7 +62,9 @@ def configured_targets(config: RepoConfig | None) -> list[ProjectTarget]:
     if config is None:
         return []
     return [
-        ProjectTarget(project.name, project.dir, project.workspace, tuple(project.apply_requirements))
+        ProjectTarget(
+            project.name, project.dir, project.workspace, tuple(project.apply_requirements), project.apply_on
+        )
         for project in config.projects
     ]
 

@@ -131,6 +131,8 @@ def plan_pull_request(
         pr.head_sha,
         CommitStatus(CommitState.PENDING, "gitops-bot/plan", f"planning {len(selected)} project(s)"),
     )
+    # Read before planning: a new plan of a project replaces its row, comment ids included.
+    previous = _previous_plan_comments(services, repo, number, selected)
     if runnable:
         results += _plan_targets(services, forge, repo, pr, runnable, extra_args, requested_by)
     order = {target.key: index for index, target in enumerate(selected)}
@@ -154,7 +156,11 @@ def plan_pull_request(
         number=number,
         requested_by=requested_by,
     )
-    post_comment(forge, repo, number, body)
+    posted = post_comment(forge, repo, number, body)
+    _remember_plan_comments(services, repo, number, [r.target for r in results], [c.id for c in posted])
+    for comment_id in previous - {c.id for c in posted}:
+        # Superseded plans are folded away rather than left to pile up.
+        forge.edit_comment(repo, comment_id, _render(services, "plan_superseded.md.j2", head=pr.head_sha))
     _notify(services, config, repo, pr, "plan", results, requested_by)
     services.audit(
         kind="terraform.plan",
@@ -165,6 +171,31 @@ def plan_pull_request(
         outcome="done" if planned == len(results) else "failed",
     )
     return results
+
+
+def _target_rows(session: object, repo: str, number: int, targets: list[ProjectTarget]) -> list[Plan]:
+    rows = session.scalars(select(Plan).where(Plan.repo == repo, Plan.pr_number == number))  # type: ignore[attr-defined]
+    keys = {(t.name, t.dir, t.workspace) for t in targets}
+    return [row for row in rows if (row.project, row.dir, row.workspace) in keys]
+
+
+def _previous_plan_comments(
+    services: Services, repo: str, number: int, targets: list[ProjectTarget]
+) -> set[int]:
+    with services.database.sessions() as session:
+        return {
+            int(comment_id)
+            for row in _target_rows(session, repo, number, targets)
+            for comment_id in (row.summary or {}).get("comment_ids", [])
+        }
+
+
+def _remember_plan_comments(
+    services: Services, repo: str, number: int, targets: list[ProjectTarget], comment_ids: list[int]
+) -> None:
+    with services.database.transaction() as session:
+        for row in _target_rows(session, repo, number, targets):
+            row.summary = {**(row.summary or {}), "comment_ids": comment_ids}
 
 
 def _plan_targets(
@@ -288,7 +319,9 @@ def apply_pull_request(
     workspace: str | None = None,
     extra_args: tuple[str, ...] = (),
     executable: str = "/gitops",
+    on_merge: bool = False,
 ) -> list[ProjectResult]:
+    """``on_merge``: the pull request just merged; apply the projects with ``apply_on: merge``."""
     forge = services.forge_for_repo(repo, installation_id)
     pr = forge.get_pull_request(repo, number)
     with services.database.sessions() as session:
@@ -304,14 +337,32 @@ def apply_pull_request(
     if not plans:
         forge.create_comment(repo, number, f"Nothing to apply: run `{executable} plan` first.")
         return []
-    requirements = {t.key: t.apply_requirements for t in configured_targets(config)}
+    configured = {t.key: t for t in configured_targets(config)}
+    if on_merge:
+        plans = [
+            p
+            for p in plans
+            if getattr(configured.get(f"{p.project}|{p.dir}|{p.workspace}"), "apply_on", "") == "merge"
+        ]
+        if not plans:
+            return []
     approved = forge.review_summary(repo, number).approved
     mergeable = pr.mergeable is True and pr.mergeable_state in ("clean", "unstable", "has_hooks")
     results: list[ProjectResult] = []
     to_apply: list[tuple[ProjectTarget, Plan]] = []
     for row in plans:
-        target = ProjectTarget(row.project, row.dir, row.workspace)
-        target = ProjectTarget(row.project, row.dir, row.workspace, requirements.get(target.key, ()))
+        target = configured.get(f"{row.project}|{row.dir}|{row.workspace}") or ProjectTarget(
+            row.project, row.dir, row.workspace
+        )
+        if target.apply_on == "merge" and not on_merge:
+            results.append(
+                ProjectResult(
+                    target,
+                    "refused",
+                    "this project is applied when the pull request merges (`apply_on: merge`)",
+                )
+            )
+            continue
         if row.status == "no_changes":
             results.append(ProjectResult(target, "no_changes", "No changes to apply."))
             continue
@@ -331,8 +382,12 @@ def apply_pull_request(
             )
             continue
         undiverged = _undiverged(services, repo, row, pr)
+        requirements = target.apply_requirements
+        if on_merge:
+            # Merged: GitHub no longer reports mergeability, and the merge itself was the check.
+            requirements = tuple(r for r in requirements if r != "mergeable")
         unmet = unmet_requirements(
-            target.apply_requirements, approved=approved, mergeable=mergeable, undiverged=undiverged
+            requirements, approved=approved, mergeable=mergeable, undiverged=undiverged
         )
         if unmet:
             results.append(

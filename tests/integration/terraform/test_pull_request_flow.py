@@ -24,6 +24,10 @@ projects:
     dir: terraform/prod
     autoplan: {enabled: false}
     apply_requirements: [approved, mergeable]
+  - name: shared
+    dir: terraform/shared
+    apply_requirements: [approved]
+    apply_on: merge
 permissions:
   plan: [write]
   apply: [write]
@@ -43,6 +47,7 @@ FILES = {
     ".gitops-bot.yaml": CONFIG,
     "terraform/staging/main.tf": MAIN_TF,
     "terraform/prod/main.tf": MAIN_TF,
+    "terraform/shared/main.tf": MAIN_TF,
     "README.md": "infra\n",
 }
 
@@ -144,3 +149,26 @@ def test_closing_the_pull_request_releases_its_locks(env: BotEnv) -> None:
     env.standin.merge_pull_request(REPO, number, user="alice")
     env.run_jobs()
     assert env.services.locks.list(REPO) == []
+
+
+def test_apply_on_merge_applies_the_approved_plan_when_the_pull_request_merges(env: BotEnv) -> None:
+    number = open_pr(env, "shared-gpus", {"terraform/shared/main.tf": BIGGER})
+    (plan,) = comments(env, number)
+    assert "Ran Plan for project `shared`" in plan
+    refused = say(env, number, "/gitops apply -p shared")
+    assert "applied when the pull request merges" in refused
+    env.standin.add_review(REPO, number, "alice", "APPROVED")
+    env.standin.merge_pull_request(REPO, number, user="alice")
+    env.run_jobs()
+    applied = comments(env, number)[-1]
+    assert "Ran Apply for project `shared`" in applied and "1 added" in applied
+    assert env.services.locks.list(REPO) == []
+
+
+def test_a_new_plan_folds_the_previous_plan_comment(env: BotEnv) -> None:
+    number = open_pr(env, "more-gpus", {"terraform/staging/main.tf": BIGGER})
+    assert len(env.standin.comments(REPO, number)) == 1
+    say(env, number, "/gitops plan -p staging")
+    bodies = comments(env, number)
+    assert bodies[0].startswith("<details><summary>Superseded")
+    assert "Ran Plan for project `staging`" in bodies[-1]
