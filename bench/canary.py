@@ -1,0 +1,265 @@
+"""Canary benchmark: how fast a breach becomes a revert pull request, and what analyses cost.
+
+    .venv/bin/python bench/canary.py                    # both parts
+    .venv/bin/python bench/canary.py --runs 5 --analyses 100
+
+**Breach to revert.** The whole bot in this process as `serve` runs it (intake, queue on
+SQLite, workers, and the scheduler's leader enqueueing due steps every second), a real
+Prometheus scraping a vLLM-shaped exporter every second, and the GitHub stand-in over real
+git. Each run deploys a new version with healthy traffic (push, pull request, merge), lets
+one healthy interval pass, then turns its error rate to 50% and measures the time from that
+moment to the revert pull request existing. The bound it is judged against is
+``interval x failure_limit`` (the earliest the verdict can fail) plus one scrape interval.
+
+**500 analyses.** ``--analyses`` running analyses (each with the two default decisive metrics
+and the request-count guard: 5 queries per interval) on one process, against the same real
+Prometheus, for ``--intervals`` intervals of ``--interval`` seconds. Reported: queries sent,
+and the process's CPU seconds per interval (user + system, from ``resource.getrusage``), also
+as a share of one core.
+
+Goals: breach-to-revert within one interval of the bound; 500 analyses under 10% of a core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from fastapi.testclient import TestClient  # noqa: E402
+
+from bot.app import create_app  # noqa: E402
+from bot.canary.defaults import VllmDefaults  # noqa: E402
+from bot.config import load_repo_config  # noqa: E402
+from bot.deployments.plan import analysis_plan  # noqa: E402
+from bot.logging import configure_logging  # noqa: E402
+from bot.settings import Settings  # noqa: E402
+from bot.storage.db import migrate  # noqa: E402
+from bot.storage.models import Analysis, AnalysisInterval, Deployment  # noqa: E402
+from bot.storage.types import utcnow  # noqa: E402
+from tests.support.botenv import REGISTRY_TOKEN, TOKEN, WEBHOOK_SECRET, distribution_push  # noqa: E402
+from tests.support.github_standin import GitHubStandIn  # noqa: E402
+from tests.support.prometheus import running_prometheus  # noqa: E402
+from tests.support.vllm_exporter import Traffic, vllm_exporter  # noqa: E402
+
+REPO = "acme/gitops"
+ERROR_RATE = (
+    'sum(rate(http_requests_total{deployment="{{ deployment }}",version="{{ version }}",status=~"5.."}'
+    '[{{ interval }}])) / sum(rate(http_requests_total{deployment="{{ deployment }}",version="{{ version }}"}'
+    "[{{ interval }}]))"
+)
+
+
+def config_text(interval: int, failure_limit: int) -> str:
+    return f"""\
+version: 1
+deployments:
+  - name: chat
+    trigger: {{image: {{repository: registry.example.com/serving/chat}}}}
+    targets: [{{file: apps/chat/values.yaml, key: image.tag}}]
+    canary:
+      interval: {interval}s
+      duration: 1h
+      failure_limit: {failure_limit}
+      min_requests: 5
+      metrics:
+        - name: error_rate
+          query: '{ERROR_RATE}'
+          max: 0.05
+      rollback: {{automerge: false}}
+"""
+
+
+def wait(predicate, timeout: float, step: float = 0.02) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return False
+
+
+def breach_to_revert(root: Path, runs: int, interval: int, failure_limit: int) -> list[float]:
+    database_url = f"sqlite:///{root / 'bot.db'}"
+    migrate(database_url)
+    times: list[float] = []
+    with (
+        vllm_exporter() as exporter,
+        running_prometheus(root / "prometheus", scrape_targets=[exporter.url]) as prometheus,
+        GitHubStandIn(root / "github") as standin,
+    ):
+        standin.add_token(TOKEN, login="gitops-bot")
+        standin.create_repo(
+            REPO,
+            {
+                ".gitops-bot.yaml": config_text(interval, failure_limit),
+                "apps/chat/values.yaml": "image:\n  tag: 1.0.0\n",
+            },
+        )
+        exporter.set("chat", "1.0.0", Traffic())
+        settings = Settings(
+            _env_file=None,
+            database_url=database_url,
+            github_api_url=standin.base_url,
+            github_token=TOKEN,
+            github_webhook_secret=WEBHOOK_SECRET,
+            github_seconds_between_writes=0.0,
+            registry_token=REGISTRY_TOKEN,
+            git_url_template=f"{(root / 'github' / 'repos').as_uri()}/{{repo}}.git",
+            data_dir=root / "data",
+            gitops_repos=[REPO],
+            prometheus_url=prometheus.url,
+            scheduler_tick_seconds=0.2,
+            job_poll_interval_seconds=0.1,
+        )
+        with TestClient(create_app(settings, run_workers=True)) as client:
+            standin.set_webhook("/webhooks/github", WEBHOOK_SECRET, client=client)
+            for run in range(runs):
+                version = f"1.{run + 1}.0"
+                exporter.set("chat", version, Traffic())
+                body = distribution_push("serving/chat", version, f"sha256:{run + 1:064x}")
+                assert (
+                    client.post(
+                        "/webhooks/registry", json=body, headers={"Authorization": f"Bearer {REGISTRY_TOKEN}"}
+                    ).status_code
+                    == 202
+                )
+                branch = f"gitops-bot/chat/{version}"
+                if not wait(lambda b=branch: any(p.head_ref == b for p in standin.pulls(REPO)), 30):
+                    raise SystemExit(f"run {run}: no update pull request")
+                number = next(p.number for p in standin.pulls(REPO) if p.head_ref == branch)
+                standin.merge_pull_request(REPO, number, user="alice")
+                standin.flush()
+                time.sleep(interval * 1.2)  # one healthy interval
+                exporter.set("chat", version, Traffic(error_ratio=0.5))
+                breached = time.monotonic()
+                revert = f"gitops-bot/revert/chat/{version}"
+                if not wait(lambda r=revert: any(p.head_ref == r for p in standin.pulls(REPO)), 60):
+                    raise SystemExit(f"run {run}: no revert pull request within 60 s")
+                times.append(time.monotonic() - breached)
+                print(f"  run {run + 1}: breach to revert PR {times[-1]:.2f} s", flush=True)
+            standin.set_webhook(None)
+    return times
+
+
+def many_analyses(root: Path, count: int, intervals: int, interval: int) -> None:
+    from bot.deployments.analysis import enqueue_due_steps
+    from bot.routing import Router
+    from bot.services import build_services
+    from handlers.deployments import analysis_step
+
+    database_url = f"sqlite:///{root / 'many.db'}"
+    migrate(database_url)
+    config = load_repo_config(
+        "version: 1\ndeployments:\n"
+        + "".join(
+            f"  - name: model-{n:03d}\n    trigger: {{image: {{repository: r.example.com/m{n}}}}}\n"
+            f"    targets: [{{file: v{n}.yaml, key: tag}}]\n"
+            f"    canary: {{interval: {interval}s, duration: 1h}}\n"
+            for n in range(count)
+        )
+    )
+    with (
+        vllm_exporter() as exporter,
+        running_prometheus(root / "prom-many", scrape_targets=[exporter.url]) as prom,
+    ):
+        for n in range(count):
+            exporter.set(f"model-{n:03d}", "2.0.0", Traffic())
+            exporter.set(f"model-{n:03d}", "1.0.0", Traffic())
+        time.sleep(3)
+        router = Router()
+        router.register("internal", "deployments", "analysis_step", name="deployments.analysis_step")(
+            analysis_step
+        )
+        settings = Settings(_env_file=None, database_url=database_url, prometheus_url=prom.url, workers=4)
+        services = build_services(settings, router)
+        now = utcnow()
+        with services.database.transaction() as session:
+            for deployment in config.deployments:
+                assert deployment.canary is not None
+                plan = analysis_plan(
+                    repo=REPO, deployment=deployment, canary=deployment.canary, version="2.0.0",
+                    stable_version="1.0.0", defaults=VllmDefaults(),
+                )  # fmt: skip
+                row = Deployment(
+                    repo=REPO, name=deployment.name, version="2.0.0", previous_version="1.0.0",
+                    merge_commit_sha="0" * 40, merged_at=now, status="analysing", updated_at=now,
+                )  # fmt: skip
+                session.add(row)
+                session.flush()
+                session.add(
+                    Analysis(deployment_id=row.id, status="running", config=plan.to_json(), started_at=now,
+                             next_run_at=now)
+                )  # fmt: skip
+        queries_per_interval = len(plan.queries())
+        import asyncio
+
+        from bot.worker import WorkerPool
+
+        async def run() -> tuple[float, int]:
+            pool = WorkerPool(services, concurrency=4)
+            await pool.start()
+            start = resource.getrusage(resource.RUSAGE_SELF)
+            begun = time.monotonic()
+            for _ in range(intervals * interval):
+                await asyncio.to_thread(enqueue_due_steps, services)
+                await asyncio.sleep(1.0)  # the scheduler tick
+            end = resource.getrusage(resource.RUSAGE_SELF)
+            await pool.stop()
+            elapsed = time.monotonic() - begun
+            cpu = (end.ru_utime - start.ru_utime) + (end.ru_stime - start.ru_stime)
+            return cpu, int(elapsed)
+
+        cpu, elapsed = asyncio.run(run())
+        with services.database.sessions() as session:
+            measured = session.query(AnalysisInterval).count()
+        services.close()
+    done_intervals = measured / count
+    print(f"{count} analyses, interval {interval} s, {elapsed} s: {measured} intervals measured "
+          f"({done_intervals:.1f} each), {measured * queries_per_interval} Prometheus queries")  # fmt: skip
+    per_interval = cpu / max(done_intervals, 1e-9)
+    print(f"CPU: {cpu:.2f} s in {elapsed} s = {cpu / elapsed * 100:.1f}% of one core; "
+          f"{per_interval:.2f} CPU s per interval of all {count}")  # fmt: skip
+    print(f"goal (under 10% of one core): {'met' if cpu / elapsed < 0.10 else 'NOT met'}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--interval", type=int, default=3)
+    parser.add_argument("--failure-limit", type=int, default=2)
+    parser.add_argument("--analyses", type=int, default=500)
+    parser.add_argument("--many-interval", type=int, default=30)
+    parser.add_argument("--intervals", type=int, default=3)
+    parser.add_argument("--skip-revert", action="store_true")
+    parser.add_argument("--skip-many", action="store_true")
+    args = parser.parse_args()
+    configure_logging("WARNING", json=False)
+    with tempfile.TemporaryDirectory(prefix="gitops-bot-bench-canary-") as tmp:
+        root = Path(tmp)
+        if not args.skip_revert:
+            times = breach_to_revert(root, args.runs, args.interval, args.failure_limit)
+            bound = args.interval * args.failure_limit + 1
+            p99 = sorted(times)[min(len(times) - 1, round(0.99 * (len(times) - 1)))]
+            print(
+                f"breach to revert PR over {len(times)} runs: p50 {statistics.median(times):.2f} s, "
+                f"p99 {p99:.2f} s; bound interval x failure_limit + scrape = {bound} s; "
+                f"goal (within one interval of it, <= {bound + args.interval} s): "
+                f"{'met' if p99 <= bound + args.interval else 'NOT met'}"
+            )
+        if not args.skip_many:
+            many_analyses(root, args.analyses, args.intervals, args.many_interval)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
