@@ -239,3 +239,44 @@ def test_prometheus_stopped_mid_analysis_is_inconclusive_not_a_rollback(
         analysis = analyse_until_done(env)
     assert analysis.status == "stopped_inconclusive"
     assert values(env) == "image:\n  tag: 1.6.0  # stable\n"
+
+
+def test_a_revert_that_conflicts_is_reported_with_what_to_do(env: BotEnv, exporter: VllmExporter) -> None:
+    exporter.set("chat", "1.7.0", Traffic(error_ratio=0.5))
+    number = deploy(env, "1.7.0")
+    # Someone edits the same line on main after the merge: git cannot revert cleanly.
+    env.standin.commit(REPO, "main", {"apps/chat/values.yaml": "image:\n  tag: 1.7.0  # pinned by hand\n"})
+    analysis = analyse_until_done(env)
+    assert analysis.status == "failed"
+    env.run_jobs()
+    assert not [p for p in env.standin.pulls(REPO) if p.head_ref.startswith("gitops-bot/revert/")]
+    finished = comments_on(env, number)[-1]
+    assert "Canary failed" in finished
+    assert "conflicts with later changes in apps/chat/values.yaml" in finished and "by hand" in finished
+    (failed,) = [a for a in env.actions("rollback.request") if a["outcome"] == "failed"]
+    assert "conflicts" in failed["summary"]
+
+
+def test_an_analysis_resumes_after_a_restart(env: BotEnv, exporter: VllmExporter) -> None:
+    from bot.services import build_services
+    from handlers import default_router
+
+    exporter.set("chat", "1.8.0", Traffic())
+    deploy(env, "1.8.0")
+    time.sleep(3.2)
+    due_analysis_steps(env.services)
+    env.run_jobs()  # one interval measured by the first process
+    env.services.close()
+    # A new process on the same database and data directory picks the analysis up.
+    env.services = build_services(env.settings, default_router())
+    analysis = analyse_until_done(env)
+    assert analysis.status == "passed"
+    with env.services.database.sessions() as session:
+        from bot.storage.models import AnalysisInterval
+
+        count = session.query(AnalysisInterval).filter(AnalysisInterval.analysis_id == analysis.id).count()
+    assert count == 3  # duration 9 s / interval 3 s: none skipped, none repeated
+
+
+def comments_on(env: BotEnv, number: int) -> list[str]:
+    return [c.body for c in env.standin.comments(REPO, number)]
