@@ -129,7 +129,8 @@ def test_runs_as_non_root_with_a_data_volume() -> None:
 def test_terraform_is_pinned_with_a_checksum() -> None:
     text = DOCKERFILE.read_text()
     assert re.search(r"^ARG TERRAFORM_VERSION=\d+\.\d+\.\d+$", text, re.MULTILINE)
-    assert re.search(r"^ARG TERRAFORM_SHA256_AMD64=[0-9a-f]{64}$", text, re.MULTILINE)
+    for arch in ("AMD64", "ARM64"):
+        assert re.search(rf"^ARG TERRAFORM_SHA256_{arch}=[0-9a-f]{{64}}$", text, re.MULTILINE), arch
     assert "sha256sum -c" in text
 
 
