@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from bot.config import RepoConfig
+from bot.forge.port import Review
 
 TERRAFORM_SUFFIXES = (".tf", ".tf.json", ".tofu", ".tfvars", ".tfvars.json")
 
@@ -80,7 +81,11 @@ def modified_projects(config: RepoConfig | None, changed_files: Sequence[str]) -
             if any(_matches(r, project.autoplan.when_modified) for r in relative):
                 found.append(
                     ProjectTarget(
-                        project.name, project.dir, project.workspace, tuple(project.apply_requirements)
+                        project.name,
+                        project.dir,
+                        project.workspace,
+                        tuple(project.apply_requirements),
+                        project.apply_on,
                     )
                 )
         return found
@@ -120,6 +125,30 @@ def select_targets(
     return (
         modified
         or "this pull request changes no Terraform project (nothing matched `autoplan.when_modified`)"
+    )
+
+
+def head_approvers(reviews: Iterable[Review], *, author: str, head_sha: str) -> tuple[str, ...]:
+    """Who approves the pull request *at its head sha*: each reviewer's latest APPROVED or
+    CHANGES_REQUESTED review is their verdict (DISMISSED withdraws it, COMMENTED changes nothing),
+    and an approval counts only if it was given on ``head_sha`` and not by the author. Whether
+    the approvers may write to the repository is the caller's question (it needs the forge)."""
+    verdicts: dict[str, Review] = {}
+    for review in reviews:
+        state = str(review.state).upper()
+        key = review.user.lower()
+        if state in ("APPROVED", "CHANGES_REQUESTED"):
+            verdicts[key] = review
+        elif state == "DISMISSED":
+            verdicts.pop(key, None)
+    return tuple(
+        sorted(
+            review.user
+            for key, review in verdicts.items()
+            if str(review.state).upper() == "APPROVED"
+            and key != author.lower()
+            and review.commit_id == head_sha
+        )
     )
 
 

@@ -29,7 +29,13 @@ from bot.storage.models import Plan
 from bot.storage.types import utcnow
 from bot.terraform import PlanRequest
 from bot.terraform.runner import run_plans
-from bot.tf.projects import ProjectTarget, configured_targets, select_targets, unmet_requirements
+from bot.tf.projects import (
+    ProjectTarget,
+    configured_targets,
+    head_approvers,
+    select_targets,
+    unmet_requirements,
+)
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -346,7 +352,7 @@ def apply_pull_request(
         ]
         if not plans:
             return []
-    approved = forge.review_summary(repo, number).approved
+    approved = _approved(forge, repo, pr)
     mergeable = pr.mergeable is True and pr.mergeable_state in ("clean", "unstable", "has_hooks")
     results: list[ProjectResult] = []
     to_apply: list[tuple[ProjectTarget, Plan]] = []
@@ -431,6 +437,15 @@ def apply_pull_request(
         outcome="done" if applied == len(results) else "failed",
     )
     return results
+
+
+WRITE_LEVELS = frozenset({"write", "maintain", "admin"})
+
+
+def _approved(forge: Forge, repo: str, pr: PullRequest) -> bool:
+    """Approved at the head sha by someone other than the author who has write access."""
+    approvers = head_approvers(forge.list_reviews(repo, pr.number), author=pr.author, head_sha=pr.head_sha)
+    return any(forge.permission_level(repo, login) in WRITE_LEVELS for login in approvers)
 
 
 def _undiverged(services: Services, repo: str, row: Plan, pr: PullRequest) -> bool:

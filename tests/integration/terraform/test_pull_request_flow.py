@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from bot.storage.db import migrate
 from tests.support.botenv import BotEnv, bot_env
+from tests.support.databases import postgres_schema_url
 from tests.support.requirements import require
 from tests.support.terraform_shim import TerraformShim
 
@@ -19,7 +22,7 @@ version: 1
 projects:
   - name: staging
     dir: terraform/staging
-    apply_requirements: [approved]
+    apply_requirements: [approved, undiverged]
   - name: prod
     dir: terraform/prod
     autoplan: {enabled: false}
@@ -52,13 +55,27 @@ FILES = {
 }
 
 
-@pytest.fixture
-def env(tmp_path: Path, sqlite_database_url: str, terraform_shim: TerraformShim) -> Iterator[BotEnv]:
+@contextmanager
+def _env(root: Path, database_url: str) -> Iterator[BotEnv]:
     require(shutil.which("git") is not None, "the git executable")
-    with bot_env(tmp_path, sqlite_database_url, repo=REPO, files=FILES, gitops_repos=[]) as built:
+    with bot_env(root, database_url, repo=REPO, files=FILES, gitops_repos=[]) as built:
         for login, role in (("dev", "write"), ("alice", "write"), ("reader", "read")):
             built.standin.set_permission(REPO, login, role)
         yield built
+
+
+@pytest.fixture
+def env(tmp_path: Path, sqlite_database_url: str, terraform_shim: TerraformShim) -> Iterator[BotEnv]:
+    with _env(tmp_path, sqlite_database_url) as built:
+        yield built
+
+
+@pytest.fixture
+def pg_env(tmp_path: Path, terraform_shim: TerraformShim) -> Iterator[BotEnv]:
+    with postgres_schema_url() as url:
+        migrate(url)
+        with _env(tmp_path, url) as built:
+            yield built
 
 
 def open_pr(env: BotEnv, branch: str, files: dict[str, str], user: str = "dev") -> int:
@@ -172,3 +189,50 @@ def test_a_new_plan_folds_the_previous_plan_comment(env: BotEnv) -> None:
     bodies = comments(env, number)
     assert bodies[0].startswith("<details><summary>Superseded")
     assert "Ran Plan for project `staging`" in bodies[-1]
+
+
+def test_only_an_approval_of_the_head_by_a_writer_counts(env: BotEnv) -> None:
+    number = open_pr(env, "more-gpus", {"terraform/staging/main.tf": BIGGER})
+    env.standin.add_review(REPO, number, "reader", "APPROVED")  # may not write
+    env.standin.add_review(REPO, number, "dev", "APPROVED")  # the author
+    old_head = next(p for p in env.standin.pulls(REPO) if p.number == number).head_sha
+    env.standin.commit(REPO, "more-gpus", {"terraform/staging/main.tf": BIGGER.replace("4", "5")}, "five")
+    env.run_jobs()  # synchronize: autoplan at the new head
+    env.standin.add_review(REPO, number, "alice", "APPROVED", commit_id=old_head)  # an older head
+    refused = say(env, number, "/gitops apply -p staging")
+    assert "Apply refused for staging" in refused and "approved by someone other" in refused
+    env.standin.add_review(REPO, number, "alice", "APPROVED")
+    assert "Apply complete! Resources: 1 added" in say(env, number, "/gitops apply -p staging")
+
+
+def test_undiverged_and_mergeable_requirements(env: BotEnv) -> None:
+    staging = open_pr(env, "more-gpus", {"terraform/staging/main.tf": BIGGER})
+    prod = open_pr(env, "prod-gpus", {"terraform/prod/main.tf": BIGGER})
+    assert "Plan: 1 to add" in say(env, prod, "/gitops plan -p prod")
+    for number in (staging, prod):
+        env.standin.add_review(REPO, number, "alice", "APPROVED")
+    # main moves: a new file under staging (no conflict), a conflicting edit of prod's main.tf.
+    env.standin.commit(
+        REPO,
+        "main",
+        {"terraform/staging/extra.tf": "", "terraform/prod/main.tf": MAIN_TF.replace("2", "3")},
+        "main moves",
+    )
+    env.run_jobs()
+    diverged = say(env, staging, "/gitops apply")
+    assert "the base branch has moved under this project" in diverged
+    unmergeable = say(env, prod, "/gitops apply -p prod")
+    assert "must be mergeable" in unmergeable
+
+
+def test_plan_lock_apply_and_unlock_on_postgresql(pg_env: BotEnv) -> None:
+    env = pg_env
+    number = open_pr(env, "more-gpus", {"terraform/staging/main.tf": BIGGER})
+    assert "Plan: 1 to add" in comments(env, number)[0]
+    other = open_pr(env, "even-more-gpus", {"terraform/staging/main.tf": BIGGER.replace("4", "8")})
+    locked = comments(env, other)[0]
+    assert f"is locked by #{number}" in locked and "`/gitops plan -p staging`" in locked
+    env.standin.add_review(REPO, number, "alice", "APPROVED")
+    assert "Apply complete! Resources: 1 added" in say(env, number, "/gitops apply")
+    assert "Released this pull request's locks" in say(env, number, "atlantis unlock")
+    assert env.services.locks.list(REPO) == []

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from bot.config import load_repo_config
+from bot.forge.port import Review
 from bot.tf import ProjectTarget, modified_projects, select_targets, unmet_requirements
+from bot.tf.projects import head_approvers
 from bot.tf.service import redact
 
 CONFIG = load_repo_config(
@@ -90,3 +92,30 @@ def test_token_like_strings_are_redacted() -> None:
     cleaned = redact(text)
     assert "ghp_" not in cleaned and "AKIA" not in cleaned and "hunter2" not in cleaned
     assert cleaned.count("[redacted]") == 3
+
+
+HEAD, OLD = "h" * 40, "o" * 40
+
+
+@pytest.mark.parametrize(
+    ("reviews", "approvers"),
+    [
+        ([Review("alice", "APPROVED", HEAD)], ("alice",)),
+        ([Review("alice", "APPROVED", OLD)], ()),  # approved an older head
+        ([Review("dev", "APPROVED", HEAD)], ()),  # the author
+        ([Review("alice", "APPROVED", HEAD), Review("alice", "CHANGES_REQUESTED", HEAD)], ()),
+        ([Review("alice", "APPROVED", HEAD), Review("alice", "COMMENTED", HEAD)], ("alice",)),
+        ([Review("alice", "APPROVED", HEAD), Review("alice", "DISMISSED", HEAD)], ()),
+        ([Review("alice", "APPROVED", OLD), Review("alice", "APPROVED", HEAD)], ("alice",)),
+        ([Review("bob", "APPROVED", HEAD), Review("Alice", "APPROVED", HEAD)], ("Alice", "bob")),
+        ([Review("alice", "APPROVED", None)], ()),
+    ],
+)
+def test_head_approvers(reviews: list[Review], approvers: tuple[str, ...]) -> None:
+    assert head_approvers(reviews, author="Dev", head_sha=HEAD) == approvers
+
+
+def test_autoplanned_targets_keep_apply_on() -> None:
+    config = load_repo_config("version: 1\nprojects:\n  - {name: a, dir: a, apply_on: merge}\n")
+    (target,) = modified_projects(config, ["a/main.tf"])
+    assert target.apply_on == "merge"
