@@ -236,3 +236,52 @@ def test_plan_lock_apply_and_unlock_on_postgresql(pg_env: BotEnv) -> None:
     assert "Apply complete! Resources: 1 added" in say(env, number, "/gitops apply")
     assert "Released this pull request's locks" in say(env, number, "atlantis unlock")
     assert env.services.locks.list(REPO) == []
+
+
+SECRET_TF = """\
+variable "db_password" {
+  type      = string
+  default   = "correct-horse-battery-staple"
+  sensitive = true
+}
+
+resource "terraform_data" "db" {
+  input = var.db_password
+}
+
+resource "terraform_data" "token" {
+  input = "ghp_0123456789abcdefghijABCDEFGHIJ012345"
+}
+"""
+
+
+def test_sensitive_values_and_token_like_strings_never_reach_the_comment(env: BotEnv) -> None:
+    number = open_pr(env, "secrets", {"terraform/staging/main.tf": SECRET_TF})
+    (plan,) = comments(env, number)
+    assert "Plan: 2 to add, 0 to change, 0 to destroy." in plan
+    assert "correct-horse-battery-staple" not in plan and "(sensitive value)" in plan
+    assert "ghp_0123456789" not in plan and "[redacted]" in plan
+
+
+def test_pull_requests_from_forks_are_skipped(env: BotEnv) -> None:
+    env.standin.create_repo("mallory/infra", dict(FILES), fork_of=REPO)
+    env.standin.commit("mallory/infra", "gpus", {"terraform/staging/main.tf": BIGGER}, "more")
+    number = env.standin.open_pull_request(REPO, head="mallory:gpus", user="dev")
+    env.run_jobs()
+    assert comments(env, number) == [] and env.services.locks.list(REPO) == []
+    assert "does not run for pull requests from forks" in say(env, number, "/gitops plan")
+    assert env.services.locks.list(REPO) == []
+
+
+def test_repositories_outside_the_allowlist_are_ignored(
+    tmp_path: Path, sqlite_database_url: str, terraform_shim: TerraformShim
+) -> None:
+    with bot_env(
+        tmp_path, sqlite_database_url, repo=REPO, files=FILES, gitops_repos=[], repo_allowlist=["acme/other"]
+    ) as env:
+        env.standin.set_permission(REPO, "dev", "write")
+        number = open_pr(env, "more-gpus", {"terraform/staging/main.tf": BIGGER})
+        env.standin.post_comment_as("dev", REPO, number, "/gitops plan")
+        env.run_jobs()
+        assert comments(env, number) == ["/gitops plan"]
+        assert env.services.locks.list(REPO) == []
