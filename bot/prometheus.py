@@ -14,6 +14,7 @@ its query ``timeout`` so it abandons the evaluation too.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import json
 import math
 import re
@@ -128,11 +129,18 @@ class PrometheusQueries:
         with ``sum``/``avg``/``histogram_quantile(... sum by (le) ...)``). Never raises for a
         failed query; see the module docstring.
         """
+        answer = self._request(promql, at)
+        if isinstance(answer, QueryOutcome):
+            return answer
+        return _interpret(promql, answer)
+
+    def _request(self, promql: str, at: datetime | float | None) -> Any:
+        """The ``data.result`` of an instant query, or a failed :class:`QueryOutcome` saying why not."""
         params = {"timeout": f"{max(1, int(self.timeout_seconds * 1000))}ms"}
         if at is not None:
             params["time"] = _timestamp(at)
         try:
-            result = self._client.custom_query(promql, params=params)
+            return self._client.custom_query(promql, params=params)
         except requests.exceptions.InvalidJSONError as exc:
             # A 200 answer that is not JSON (a proxy's login page, say).
             return _failure(promql, "unexpected_result", f"answer is not a Prometheus API response: {exc}")
@@ -151,17 +159,70 @@ class PrometheusQueries:
         except (ValueError, KeyError, TypeError) as exc:
             # JSON, but not shaped like a Prometheus answer.
             return _failure(promql, "unexpected_result", f"answer is not a Prometheus API response: {exc!r}")
-        return _interpret(promql, result)
 
     def query_many(
         self, queries: Iterable[str], at: datetime | float | None = None
     ) -> dict[str, QueryOutcome]:
-        """Each distinct query once, sequentially, keyed by its text (for ``evaluate_outcomes``)."""
+        """Each distinct query once, keyed by its text (for ``evaluate_outcomes``).
+
+        The queries travel together in one request (see :func:`batch_query`), each answer read
+        back by its index label, exactly as if it had been sent alone. When the batch is refused
+        (one query is invalid, or returns a scalar, which ``label_replace`` does not take) they
+        are sent one by one, so each query gets its own answer and error. When Prometheus cannot
+        be reached every query gets that answer at once, without a timeout per query.
+        """
+        distinct = list(dict.fromkeys(queries))
         outcomes: dict[str, QueryOutcome] = {}
-        for promql in queries:
-            if promql not in outcomes:
-                outcomes[promql] = self.query_scalar(promql, at)
+        for start in range(0, len(distinct), BATCH_MAX_QUERIES):
+            chunk = distinct[start : start + BATCH_MAX_QUERIES]
+            answered = self._query_batch(chunk, at) if len(chunk) > 1 else None
+            if answered is None:
+                answered = {promql: self.query_scalar(promql, at) for promql in chunk}
+            outcomes.update(answered)
         return outcomes
+
+    def _query_batch(self, queries: list[str], at: datetime | float | None) -> dict[str, QueryOutcome] | None:
+        batch = batch_query(queries)
+        answer = self._request(batch, at)
+        if isinstance(answer, QueryOutcome):
+            if answer.kind == "unreachable":
+                return {promql: dataclasses.replace(answer, query=promql) for promql in queries}
+            return None
+        return split_batch_result(queries, answer)
+
+
+BATCH_LABEL = "gitops_bot_query"
+"""The label that tells the queries of one batch apart in its answer."""
+BATCH_MAX_QUERIES = 16
+
+
+def batch_query(queries: Iterable[str]) -> str:
+    """One PromQL expression answering every query: each tagged with its index, joined by ``or``.
+
+    ``label_replace(v, "gitops_bot_query", "<i>", "", "")`` adds the index label to every series of
+    query ``i``; series of different queries then differ in that label, so ``or`` keeps them all.
+    A newline closes each query, so a trailing ``# comment`` in one cannot swallow the rest.
+    """
+    return " or ".join(
+        f'label_replace((\n{promql}\n), "{BATCH_LABEL}", "{index}", "", "")'
+        for index, promql in enumerate(queries)
+    )
+
+
+def split_batch_result(queries: list[str], result: Any) -> dict[str, QueryOutcome] | None:
+    """Each query's outcome from a :func:`batch_query` answer; None when the answer is not one."""
+    if not isinstance(result, list):
+        return None
+    per_query: list[list[Any]] = [[] for _ in queries]
+    for item in result:
+        if not isinstance(item, dict) or "value" not in item:
+            return None
+        metric = dict(item.get("metric") or {})
+        index = metric.pop(BATCH_LABEL, None)
+        if index is None or not index.isdigit() or int(index) >= len(queries):
+            return None
+        per_query[int(index)].append({**item, "metric": metric})
+    return {promql: _interpret(promql, items) for promql, items in zip(queries, per_query, strict=True)}
 
 
 def _timestamp(at: datetime | float) -> str:
