@@ -98,12 +98,26 @@ class Database:
         self.engine.dispose()
 
 
+# pg_advisory_lock key held while migrating (any constant; "gitops-b" as an integer).
+_MIGRATION_LOCK_KEY = 0x6769746F70732D62
+
+
 def migrate(database_url: str, revision: str = "head") -> SchemaState:
     """Apply migrations; running it again on an up-to-date database changes nothing."""
     from alembic import command
 
-    command.upgrade(alembic_config(database_url), revision)
     database = Database(database_url)
+    if database.is_postgres:
+        # Replicas starting together (one init container each) migrate one after the other;
+        # the later ones find the schema at head and change nothing.
+        with database.engine.connect() as connection:
+            connection.exec_driver_sql(f"SELECT pg_advisory_lock({_MIGRATION_LOCK_KEY})")
+            try:
+                command.upgrade(alembic_config(database_url), revision)
+            finally:
+                connection.exec_driver_sql(f"SELECT pg_advisory_unlock({_MIGRATION_LOCK_KEY})")
+    else:
+        command.upgrade(alembic_config(database_url), revision)
     try:
         return database.schema_state()
     finally:
