@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -89,6 +90,17 @@ def _headline(summary: object | None) -> str:
         f"Plan: {summary.add} to add, {summary.change} to change, "  # type: ignore[attr-defined]
         f"{summary.destroy} to destroy."  # type: ignore[attr-defined]
     )
+
+
+def _job_log(repo: str, number: int, target: ProjectTarget) -> Callable[[str, str], None]:
+    """Terraform's output, line by line and redacted, into the job's log as it runs."""
+
+    def on_line(step: str, line: str) -> None:
+        log.info(
+            "terraform.output", repo=repo, number=number, project=target.label, step=step, line=redact(line)
+        )
+
+    return on_line
 
 
 def _render(services: Services, name: str, **context: object) -> str:
@@ -229,6 +241,7 @@ def _plan_targets(
                     workspace=target.workspace,
                     planfile=_planfile(services, repo, pr.number, target),
                     extra_args=extra_args,
+                    on_line=_job_log(repo, pr.number, target),
                 )
             )
         missing = [t for t, r in zip(targets, requests, strict=True) if not r.directory.is_dir()]
@@ -473,11 +486,16 @@ def _apply_targets(
             directory = tree.path / target.dir
 
             async def apply_one(directory: Path = directory, row: Plan = row, target: ProjectTarget = target):  # type: ignore[no-untyped-def]
-                init = await runner.init(directory)
+                on_line = _job_log(repo, pr.number, target)
+                init = await runner.init(directory, on_line=on_line)
                 if not init.ok:
                     return None, init.output
                 return await runner.apply(
-                    directory, Path(row.planfile or ""), workspace=target.workspace, extra_args=extra_args
+                    directory,
+                    Path(row.planfile or ""),
+                    workspace=target.workspace,
+                    extra_args=extra_args,
+                    on_line=on_line,
                 ), ""
 
             outcome, init_output = asyncio.run(apply_one())

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import structlog
 
 from bot.storage.db import migrate
 from tests.support.botenv import BotEnv, bot_env
@@ -285,3 +286,12 @@ def test_repositories_outside_the_allowlist_are_ignored(
         env.run_jobs()
         assert comments(env, number) == ["/gitops plan"]
         assert env.services.locks.list(REPO) == []
+
+
+def test_terraform_output_is_streamed_to_the_job_log(env: BotEnv) -> None:
+    with structlog.testing.capture_logs() as logs:
+        open_pr(env, "secrets", {"terraform/staging/main.tf": SECRET_TF})
+    lines = [entry for entry in logs if entry["event"] == "terraform.output"]
+    assert {entry["step"] for entry in lines} >= {"init", "plan"}
+    assert all(entry["project"] == "staging" and entry["number"] for entry in lines)
+    assert not any("ghp_0123456789" in entry["line"] for entry in lines)
