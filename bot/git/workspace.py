@@ -723,7 +723,9 @@ class WorkTree:
         scratch = real.with_name(f"index.scratch-{secrets.token_hex(6)}")
         try:
             if real.exists():
-                shutil.copyfile(real, scratch)
+                # copy2 keeps the index's mtime: git's "racily clean" check compares entries with
+                # it, so a file changed in the same second as the checkout is still seen as changed.
+                shutil.copy2(real, scratch)
             env = {"GIT_INDEX_FILE": str(scratch)}
             self._git(["add", "--all", "--", "."], env=env)
             yield env
