@@ -301,3 +301,14 @@ def test_terraform_output_is_streamed_to_the_job_log(env: BotEnv) -> None:
     assert {entry["step"] for entry in lines} >= {"init", "plan"}
     assert all(entry["project"] == "staging" and entry["number"] for entry in lines)
     assert not any("ghp_0123456789" in entry["line"] for entry in lines)
+
+
+def test_several_projects_plan_in_parallel_into_one_comment(env: BotEnv) -> None:
+    number = open_pr(
+        env, "everywhere", {"terraform/staging/main.tf": BIGGER, "terraform/shared/main.tf": BIGGER}
+    )
+    (plan,) = comments(env, number)
+    assert "Ran Plan for project `staging`" in plan and "Ran Plan for project `shared`" in plan
+    assert "To apply every planned project: `/gitops apply`" in plan
+    assert statuses(env, number)["gitops-bot/plan"] == ("success", "2/2 projects planned")
+    assert len(env.services.locks.list(REPO)) == 2
