@@ -312,3 +312,19 @@ def test_several_projects_plan_in_parallel_into_one_comment(env: BotEnv) -> None
     assert "To apply every planned project: `/gitops apply`" in plan
     assert statuses(env, number)["gitops-bot/plan"] == ("success", "2/2 projects planned")
     assert len(env.services.locks.list(REPO)) == 2
+
+
+BIG_TF = """\
+resource "terraform_data" "node" {
+  count = 40
+  input = "%s-${count.index}"
+}
+""" % ("x" * 2000)
+
+
+def test_a_long_plan_is_split_into_comments_github_accepts(env: BotEnv) -> None:
+    number = open_pr(env, "big", {"terraform/staging/main.tf": BIG_TF})
+    posted = comments(env, number)
+    assert len(posted) >= 2 and all(len(body) <= 65_536 for body in posted)
+    assert "Plan: 40 to add, 0 to change, 0 to destroy." in posted[0]
+    assert "terraform_data.node[39]" in "".join(posted)
