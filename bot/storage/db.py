@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -77,10 +78,33 @@ class Database:
         if self.dialect == "sqlite":
             _configure_sqlite(self.engine)
         self.sessions: sessionmaker[Session] = sessionmaker(self.engine, expire_on_commit=False)
+        self._local_locks: dict[str, threading.Lock] = {}
+        self._local_locks_guard = threading.Lock()
 
     @property
     def is_postgres(self) -> bool:
         return self.dialect == "postgresql"
+
+    @contextmanager
+    def serialized(self, key: str) -> Iterator[None]:
+        """Run the block while no other process or thread runs a block with the same ``key``.
+
+        PostgreSQL: a session advisory lock on a connection of its own (in autocommit, so no
+        transaction stays open while the block does slow work); the server releases it if the
+        process dies. SQLite (one process): a lock per key in this ``Database``.
+        """
+        if not self.is_postgres:
+            with self._local_locks_guard:
+                lock = self._local_locks.setdefault(key, threading.Lock())
+            with lock:
+                yield
+            return
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.exec_driver_sql("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (key,))
+            try:
+                yield
+            finally:
+                connection.exec_driver_sql("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (key,))
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

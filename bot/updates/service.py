@@ -75,6 +75,40 @@ def propose_update(
 ) -> UpdateOutcome:
     """Open (or update) the pull request that deploys ``version`` to ``deployment`` in ``repo``.
 
+    Updates of one deployment run one at a time across every worker and replica (a database
+    lock), so two versions pushed together cannot both miss each other's open pull request."""
+    with services.database.serialized(f"updates:{repo}:{deployment}"):
+        return _propose_update(
+            services,
+            repo=repo,
+            deployment=deployment,
+            version=version,
+            digest=digest,
+            source=source,
+            requested_by=requested_by,
+            explicit=explicit,
+            lift_quarantine=lift_quarantine,
+            installation_id=installation_id,
+            event_id=event_id,
+        )
+
+
+def _propose_update(
+    services: Services,
+    *,
+    repo: str,
+    deployment: str,
+    version: str,
+    digest: str | None = None,
+    source: UpdateSource,
+    requested_by: str | None,
+    explicit: bool = False,
+    lift_quarantine: bool = False,
+    installation_id: int | None = None,
+    event_id: int | None = None,
+) -> UpdateOutcome:
+    """Open (or update) the pull request that deploys ``version`` to ``deployment`` in ``repo``.
+
     ``explicit``: a person chose this version (``deploy`` permission checked by the caller): the
     tag policy and the never-backwards rule do not apply. ``lift_quarantine``: that person also
     chose to deploy a rolled-back version again; the lift is audited."""

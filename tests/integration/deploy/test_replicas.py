@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -26,12 +27,17 @@ import psycopg
 import pytest
 
 from tests.integration.deploy.replica_handlers import TABLES
+from tests.integration.updates.conftest import FILES, REPO
+from tests.support.botenv import distribution_push
 from tests.support.databases import postgres_schema_url
+from tests.support.github_standin import GitHubStandIn
+from tests.support.requirements import require
 
 pytestmark = pytest.mark.postgres
 
 ROOT = Path(__file__).resolve().parents[3]
 TOKEN = "replica-registry-token"
+GITHUB_TOKEN = "ghp_replica_token"
 EVENTS = 500
 JOB_LEASE_SECONDS = 3.0
 SCHEDULER_LEASE_SECONDS = 2.0
@@ -71,7 +77,7 @@ def _push(index: int) -> bytes:
 class Cluster:
     """The bot's processes; each started in its own session and stopped by its own pid."""
 
-    def __init__(self, database_url: str, workdir: Path) -> None:
+    def __init__(self, database_url: str, workdir: Path, **settings: str) -> None:
         self.workdir = workdir
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("GITOPS_BOT_")},
@@ -87,6 +93,7 @@ class Cluster:
             "GITOPS_BOT_SCHEDULER_LEASE_SECONDS": str(SCHEDULER_LEASE_SECONDS),
             "GITOPS_BOT_SCHEDULER_TICK_SECONDS": str(SCHEDULER_TICK_SECONDS),
             "GITOPS_BOT_LOG_LEVEL": "WARNING",
+            **{f"GITOPS_BOT_{name.upper()}": value for name, value in settings.items()},
         }
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.ports: dict[str, int] = {}
@@ -323,3 +330,86 @@ def test_two_servers_and_a_worker_do_each_action_once_through_a_burst_and_a_sigk
         f"\nburst of {EVENTS} webhooks in {burst_seconds:.2f} s; killed {leader} with "
         f"{len(interrupted)} jobs in flight; scheduler handover {handover:.2f} s"
     )
+
+
+def test_real_registry_pushes_across_replicas_open_each_update_pull_request_once(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The issue-4 handlers on the GitHub stand-in: pushes of several versions, each delivered
+    twice to each server, and a server killed mid-burst; every branch gets one pull request,
+    and each deployment ends with one open pull request, for its newest version."""
+    require(shutil.which("git") is not None, "the git executable")
+    with GitHubStandIn(tmp_path / "github") as standin:
+        standin.add_token(GITHUB_TOKEN, login="gitops-bot")
+        standin.create_repo(REPO, dict(FILES))
+        cluster = Cluster(
+            database_url,
+            tmp_path,
+            handlers="handlers:default_router",
+            dry_run="false",
+            github_api_url=standin.base_url,
+            github_token=GITHUB_TOKEN,
+            github_seconds_between_writes="0",
+            gitops_repos=REPO,
+            git_url_template=f"{(tmp_path / 'github' / 'repos').as_uri()}/{{repo}}.git",
+        )
+        try:
+            assert cluster.run("migrate").returncode == 0
+            cluster.serve("serve-a")
+            cluster.serve("serve-b")
+            cluster.start("worker", "worker")
+            cluster.wait_ready("serve-a")
+            cluster.wait_ready("serve-b")
+            pushes = [
+                distribution_push("serving/chat-llm", f"1.{minor}.0", f"sha256:{minor:064x}")
+                for minor in range(3, 9)
+            ] + [
+                distribution_push("serving/embedder", f"0.{minor}.0", f"sha256:{minor + 100:064x}")
+                for minor in range(10, 16)
+            ]
+            headers = {
+                "Content-Type": "application/vnd.docker.distribution.events.v1+json",
+                "Authorization": f"Bearer {TOKEN}",
+            }
+            sends = [
+                (server, body) for body in pushes for server in ("serve-a", "serve-b", "serve-a", "serve-b")
+            ]
+
+            def send(item: tuple[str, dict]) -> int:  # type: ignore[type-arg]
+                server, body = item
+                return httpx.post(
+                    cluster.url(server) + "/webhooks/registry", json=body, headers=headers, timeout=30
+                ).status_code
+
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                statuses = list(pool.map(send, sends))
+            assert set(statuses) <= {200, 202} and statuses.count(202) == len(pushes), statuses
+
+            # SIGKILL one server while jobs are running.
+            db = psycopg.connect(database_url.replace("+psycopg", ""), autocommit=True)
+            _wait(
+                lambda: db.execute("SELECT count(*) FROM jobs WHERE status = 'running'").fetchone()[0],
+                30,
+                "a running job",
+                interval=0.01,
+            )
+            os.kill(cluster.pid("serve-a"), signal.SIGKILL)
+            cluster.processes["serve-a"].wait(timeout=10)
+
+            def settled() -> bool:
+                counts = dict(db.execute("SELECT status, count(*) FROM jobs GROUP BY status").fetchall())
+                return set(counts) <= {"done", "dead"} and counts.get("done", 0) > 0
+
+            _wait(settled, 50, "every job to finish", interval=0.2)
+            dead = db.execute("SELECT handler, last_error FROM jobs WHERE status = 'dead'").fetchall()
+            assert dead == [], dead
+        finally:
+            cluster.stop()
+
+        pulls = standin.pulls(REPO)
+        heads = [p.head_ref for p in pulls]
+        assert len(heads) == len(set(heads)), sorted(heads)  # no duplicate pull requests
+        open_heads = sorted(p.head_ref for p in pulls if p.state == "open")
+        assert open_heads == ["gitops-bot/chat-llm-staging/1.8.0", "gitops-bot/embedder/0.15.0"], sorted(
+            (p.head_ref, p.state) for p in pulls
+        )
