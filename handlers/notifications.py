@@ -10,6 +10,9 @@ Replies already posted are remembered in the story, so a retried job does not po
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -34,7 +37,10 @@ def deliver(ctx: HandlerContext) -> None:
     if client is None or note.channel is None:
         return
     key = story_key(note)
-    delivery_id = f"job:{ctx.job.id}"
+    # The same notification sent twice (a redelivered webhook, a retried job) is one reply.
+    delivery_id = hashlib.sha256(
+        json.dumps(note.model_dump(mode="json"), sort_keys=True).encode()
+    ).hexdigest()[:24]
     # The row exists before any message is posted, so concurrent deliveries share one thread.
     try:
         with services.database.transaction() as session:

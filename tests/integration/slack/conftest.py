@@ -24,6 +24,11 @@ deployments:
   - name: chat
     trigger: {{image: {{repository: registry.example.com/serving/chat}}}}
     targets: [{{file: apps/chat/values.yaml, key: image.tag}}]
+    canary:  # analysed only when the scheduler runs its steps; the tests send its notes themselves
+      interval: 60s
+      duration: 300s
+      metrics:
+        - {{name: error_rate, query: 'vector(0)', max: 0.05}}
     promote: {{to: chat-prod}}
   - name: chat-prod
     trigger: {{image: {{repository: registry.example.com/serving/chat, tags: "regex:^promoted-only$"}}}}
