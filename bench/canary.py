@@ -23,11 +23,17 @@ Goals: breach-to-revert within one interval of the bound; 500 analyses under 10%
 from __future__ import annotations
 
 import argparse
+import json
 import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -149,6 +155,46 @@ def breach_to_revert(root: Path, runs: int, interval: int, failure_limit: int) -
     return times
 
 
+@contextmanager
+def exporter_process(count: int) -> Iterator[str]:
+    """The exporter for ``count`` deployments in a child process: its CPU (rendering 2 x count
+    series every scrape) is the fake vLLM servers', not the bot's, so it stays out of the figure."""
+    code = (
+        "import sys, threading\n"
+        f"sys.path.insert(0, {str(ROOT)!r})\n"
+        "from tests.support.vllm_exporter import Traffic, vllm_exporter\n"
+        "with vllm_exporter() as exporter:\n"
+        f"    for n in range({count}):\n"
+        "        exporter.set(f'model-{n:03d}', '2.0.0', Traffic())\n"
+        "        exporter.set(f'model-{n:03d}', '1.0.0', Traffic())\n"
+        "    print(exporter.url, flush=True)\n"
+        "    sys.stdin.read()\n"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert child.stdout is not None
+        yield child.stdout.readline().strip()
+    finally:
+        assert child.stdin is not None
+        child.stdin.close()
+        child.wait(timeout=10)
+
+
+def wait_scraped(url: str, timeout: float = 30.0) -> None:
+    """Prometheus picks static targets up some seconds after it is ready; wait for the first scrape."""
+    query = urllib.parse.urlencode({"query": "up == 1"})
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(f"{url}/api/v1/query?{query}", timeout=2) as answer:
+            if json.load(answer)["data"]["result"]:
+                time.sleep(2)  # a rate() needs two samples
+                return
+        time.sleep(0.2)
+    raise RuntimeError("Prometheus never scraped the exporter")
+
+
 def many_analyses(root: Path, count: int, intervals: int, interval: int) -> None:
     from bot.deployments.analysis import enqueue_due_steps
     from bot.routing import Router
@@ -167,13 +213,10 @@ def many_analyses(root: Path, count: int, intervals: int, interval: int) -> None
         )
     )
     with (
-        vllm_exporter() as exporter,
-        running_prometheus(root / "prom-many", scrape_targets=[exporter.url]) as prom,
+        exporter_process(count) as exporter_url,
+        running_prometheus(root / "prom-many", scrape_targets=[exporter_url]) as prom,
     ):
-        for n in range(count):
-            exporter.set(f"model-{n:03d}", "2.0.0", Traffic())
-            exporter.set(f"model-{n:03d}", "1.0.0", Traffic())
-        time.sleep(3)
+        wait_scraped(prom.url)
         router = Router()
         router.register("internal", "deployments", "analysis_step", name="deployments.analysis_step")(
             analysis_step
