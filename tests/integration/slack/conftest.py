@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -119,13 +120,13 @@ class SlackEnv:
         return answers[-1]
 
 
-@pytest.fixture
-def env(tmp_path: Path, sqlite_database_url: str) -> Iterator[SlackEnv]:
+@contextmanager
+def slack_env(tmp_path: Path, url: str) -> Iterator[SlackEnv]:
     with (
         SlackStandIn() as slack,
         bot_env(
             tmp_path,
-            sqlite_database_url,
+            url,
             repo=REPO,
             files=FILES,
             slack_bot_token=slack.token,
@@ -135,3 +136,16 @@ def env(tmp_path: Path, sqlite_database_url: str) -> Iterator[SlackEnv]:
         bot.standin.set_permission(REPO, "alice", "maintain")
         bot.standin.set_permission(REPO, "bob", "read")
         yield SlackEnv(bot, slack)
+
+
+@pytest.fixture
+def env(tmp_path: Path, sqlite_database_url: str) -> Iterator[SlackEnv]:
+    with slack_env(tmp_path, sqlite_database_url) as built:
+        yield built
+
+
+@pytest.fixture
+def any_db_env(tmp_path: Path, database_url: str) -> Iterator[SlackEnv]:
+    """On SQLite and on PostgreSQL (where the button's row lock is a real ``FOR UPDATE``)."""
+    with slack_env(tmp_path, database_url) as built:
+        yield built

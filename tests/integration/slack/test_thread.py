@@ -76,7 +76,8 @@ def failing_interval(env: SlackEnv, deployment_id: int, index: int) -> None:
     env.bot.run_jobs()
 
 
-def test_one_thread_follows_a_deployment_from_its_pull_request_to_its_rollback(env: SlackEnv) -> None:
+def test_one_thread_follows_a_deployment_from_its_pull_request_to_its_rollback(any_db_env: SlackEnv) -> None:
+    env = any_db_env
     deployment_id = merged_update(env, "1.1.0")
     top = top_message(env)
     thread_ts = top["ts"]
