@@ -25,6 +25,8 @@ from bot.slack.render import PROMOTE_ACTION, ROLLBACK_ACTION, duration
 from bot.storage.models import Action, SlackThread
 
 BUTTON_KIND = "slack.button"
+# Outcomes after which the button did nothing, so pressing it again may act.
+NOT_DONE = frozenset({"refused", "nothing_to_revert", "conflict"})
 
 
 @dataclass(frozen=True)
@@ -285,19 +287,21 @@ class SlackCommands:
                 .where(Action.kind == BUTTON_KIND, Action.target == button_target, Action.outcome == "done")
                 .order_by(Action.id)
             ).first()
+            claim: Action | None = None
             if earlier is None:
-                session.add(
-                    Action(
-                        kind=BUTTON_KIND,
-                        actor=asker.actor,
-                        repo=repo,
-                        target=button_target,
-                        summary=f"{label} pressed by {login}",
-                        outcome="done",
-                        details={"github_login": login, "slack_user_id": asker.user_id},
-                        event_id=asker.event_id,
-                    )
+                claim = Action(
+                    kind=BUTTON_KIND,
+                    actor=asker.actor,
+                    repo=repo,
+                    target=button_target,
+                    summary=f"{label} pressed by {login}",
+                    outcome="done",
+                    details={"github_login": login, "slack_user_id": asker.user_id},
+                    event_id=asker.event_id,
                 )
+                session.add(claim)
+                session.flush()
+            claim_id = claim.id if claim is not None else None
         if earlier is not None:
             self.audit(
                 asker,
@@ -332,6 +336,13 @@ class SlackCommands:
             outcome = promote(
                 self.services, repo=repo, from_deployment=deployment, version=version, requested_by=login
             )
+        if outcome.status in NOT_DONE and claim_id is not None:
+            # Nothing happened: the button stays usable (a later press may succeed).
+            with self.services.database.transaction() as session:
+                row = session.get(Action, claim_id)
+                if row is not None:
+                    row.outcome = "refused"
+                    row.summary = f"{row.summary}: {outcome.status}"
         self.audit(
             asker,
             f"slack.{command}",
