@@ -21,7 +21,7 @@ from bot.routing import Router
 from bot.services import Services
 
 # Seconds each job works: long enough that a SIGKILL lands mid-job.
-JOB_SECONDS = float(os.environ.get("REPLICA_TEST_JOB_SECONDS", "0.1"))
+JOB_SECONDS = float(os.environ.get("REPLICA_TEST_JOB_SECONDS", "0.2"))
 TICK_EVERY = float(os.environ.get("REPLICA_TEST_TICK_EVERY", "0.2"))
 
 TABLES = (

@@ -26,7 +26,7 @@ import httpx
 import psycopg
 import pytest
 
-from tests.integration.deploy.replica_handlers import TABLES
+from tests.integration.deploy.replica_handlers import JOB_SECONDS, TABLES
 from tests.integration.updates.conftest import FILES, REPO
 from tests.support.botenv import distribution_push
 from tests.support.databases import postgres_schema_url
@@ -250,13 +250,19 @@ def test_two_servers_and_a_worker_do_each_action_once_through_a_burst_and_a_sigk
     leader_pid = int(holder.split(":")[1])
     assert leader_pid in pids
     leader = cluster.name_of(leader_pid)
+    # Mid-job with room to spare: a job that started less than half a job ago is still running
+    # when the signal lands (checking only "unfinished" raced the job's end on a fast machine).
+    fresh = JOB_SECONDS / 2
     _wait(
-        lambda: rows("SELECT count(*) FROM replica_runs WHERE pid = %s AND finished_at IS NULL", leader_pid)[
-            0
-        ][0],
+        lambda: rows(
+            "SELECT count(*) FROM replica_runs WHERE pid = %s AND finished_at IS NULL"
+            " AND started_at > clock_timestamp() - make_interval(secs => %s)",
+            leader_pid,
+            fresh,
+        )[0][0],
         20,
         f"{leader} to be mid-job",
-        interval=0.01,
+        interval=0.005,
     )
     os.kill(leader_pid, signal.SIGKILL)
     stage("killed")
