@@ -7,7 +7,7 @@ this module answers every help, usage and mistyped invocation, whatever the comm
 from __future__ import annotations
 
 from bot.commands import Command, DidYouMean, Usage, parse_comment, render_comment_reply
-from bot.deployments import authorize
+from bot.deployments import authorize_comment
 from bot.events.model import PullRequestComment
 from bot.jobs import HandlerContext
 from bot.routing import Router
@@ -53,18 +53,17 @@ def comment(ctx: HandlerContext) -> None:
         )
         return
     loaded = services.repo_config(event.repo, event.installation_id)
-    allowed, why = authorize(forge, event.repo, loaded.config, parsed.name, event.author)
-    if not allowed:
-        services.audit(
-            kind=f"terraform.{parsed.name}",
-            actor=event.author,
-            summary=f"refused {executable} {parsed.name} on #{event.pr_number}: {why}",
-            repo=event.repo,
-            outcome="refused",
-        )
-        forge.create_comment(
-            event.repo, event.pr_number, f"@{event.author} may not run `{parsed.name}` here: {why}."
-        )
+    if not authorize_comment(
+        services,
+        forge,
+        repo=event.repo,
+        number=event.pr_number,
+        config=loaded.config,
+        command=parsed.name,
+        login=event.author,
+        audit_kind=f"terraform.{parsed.name}",
+        shown=f"{executable} {parsed.name}",
+    ):
         return
     forge.add_reaction(event.repo, event.comment_id, "eyes")
     common = {

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from bot.commands import Command, parse_comment
 from bot.deployments import analysis
 from bot.deployments.service import (
-    authorize,
+    authorize_comment,
     deployment_status,
     finish_analysis,
     record_merge,
@@ -107,20 +107,18 @@ def comment(ctx: HandlerContext) -> None:
         )
         return
     forge.add_reaction(event.repo, event.comment_id, "eyes")
-    if parsed.name != "status":
-        allowed, why = authorize(forge, event.repo, loaded.config, parsed.name, event.author)
-        if not allowed:
-            services.audit(
-                kind=f"comment.{parsed.name}",
-                actor=event.author,
-                summary=f"refused /gitops {parsed.name} on #{event.pr_number}: {why}",
-                repo=event.repo,
-                outcome="refused",
-            )
-            forge.create_comment(
-                event.repo, event.pr_number, f"@{event.author} may not run `{parsed.name}` here: {why}."
-            )
-            return
+    if parsed.name != "status" and not authorize_comment(
+        services,
+        forge,
+        repo=event.repo,
+        number=event.pr_number,
+        config=loaded.config,
+        command=parsed.name,
+        login=event.author,
+        audit_kind=f"comment.{parsed.name}",
+        shown=f"/gitops {parsed.name}",
+    ):
+        return
     if parsed.name == "rollback":
         outcome = request_rollback(
             services,

@@ -624,10 +624,37 @@ def authorize(
     return decision.allowed, decision.reason
 
 
+def authorize_comment(
+    services: Services,
+    forge: Forge,
+    *,
+    repo: str,
+    number: int,
+    config: RepoConfig | None,
+    command: str,
+    login: str,
+    audit_kind: str,
+    shown: str,
+) -> bool:
+    """:func:`authorize` for a pull request comment; a refusal is audited and answered on the PR."""
+    allowed, why = authorize(forge, repo, config, command, login)
+    if not allowed:
+        services.audit(
+            kind=audit_kind,
+            actor=login,
+            summary=f"refused {shown} on #{number}: {why}",
+            repo=repo,
+            outcome="refused",
+        )
+        forge.create_comment(repo, number, f"@{login} may not run `{command}` here: {why}.")
+    return allowed
+
+
 __all__ = [
     "DeploymentStatus",
     "RollbackOutcome",
     "authorize",
+    "authorize_comment",
     "deployment_status",
     "finish_analysis",
     "record_merge",

@@ -74,6 +74,38 @@ class SlackCommands:
 
     # -- bookkeeping ---------------------------------------------------------------------------
 
+    def _report(
+        self,
+        asker: Asker,
+        kind: str,
+        summary: str,
+        outcome: Any,
+        *,
+        what: str,
+        login: str,
+        repo: str,
+        deployment: str | None,
+    ) -> str:
+        """Audit what a command or button did, and word the answer to the Slack user."""
+        self.audit(
+            asker,
+            kind,
+            f"{summary}: {outcome.status}",
+            repo=repo,
+            target=deployment,
+            outcome="done" if outcome.status != "refused" else "refused",
+            details={"github_login": login, "status": outcome.status, "pr_url": outcome.pr_url},
+        )
+        return render(
+            self.templates,
+            "outcome",
+            what=what,
+            status=outcome.status,
+            message=outcome.message,
+            pr_url=outcome.pr_url,
+            pr_number=outcome.pr_number,
+        )
+
     def audit(self, asker: Asker, kind: str, summary: str, *, repo: str | None = None, **kw: Any) -> None:
         details = {
             "slack_user_id": asker.user_id,
@@ -170,23 +202,15 @@ class SlackCommands:
                 requested_by=login,
                 reason=f"/gitops rollback in Slack by {login}",
             )
-        self.audit(
+        return self._report(
             asker,
             f"slack.{parsed.name}",
-            f"/gitops {what} as {login}: {outcome.status}",
-            repo=target.repo,
-            target=parsed.deployment,
-            outcome="done" if outcome.status != "refused" else "refused",
-            details={"github_login": login, "status": outcome.status, "pr_url": outcome.pr_url},
-        )
-        return render(
-            self.templates,
-            "outcome",
+            f"/gitops {what} as {login}",
+            outcome,
             what=what,
-            status=outcome.status,
-            message=outcome.message,
-            pr_url=outcome.pr_url,
-            pr_number=outcome.pr_number,
+            login=login,
+            repo=target.repo,
+            deployment=parsed.deployment,
         )
 
     def _readable(self, asker: Asker, command: str) -> tuple[list[Target], list[Target]]:
@@ -343,21 +367,13 @@ class SlackCommands:
                 if row is not None:
                     row.outcome = "refused"
                     row.summary = f"{row.summary}: {outcome.status}"
-        self.audit(
+        return self._report(
             asker,
             f"slack.{command}",
-            f"{label} for {deployment} {version} as {login}: {outcome.status}",
-            repo=repo,
-            target=deployment,
-            outcome="done" if outcome.status != "refused" else "refused",
-            details={"github_login": login, "status": outcome.status, "pr_url": outcome.pr_url},
-        )
-        return render(
-            self.templates,
-            "outcome",
+            f"{label} for {deployment} {version} as {login}",
+            outcome,
             what=what,
-            status=outcome.status,
-            message=outcome.message,
-            pr_url=outcome.pr_url,
-            pr_number=outcome.pr_number,
+            login=login,
+            repo=repo,
+            deployment=deployment,
         )

@@ -117,14 +117,14 @@ def _propose_update(
     loaded = services.repo_config(repo, installation_id)
     if loaded.config is None:
         return _finish(
-            services, texts, repo, deployment, version, "refused", loaded.problem() or "no config", event_id
+            services, repo, deployment, version, "refused", loaded.problem() or "no config", event_id
         )
     config = loaded.config
     target = find_deployment(config, deployment)
     if target is None:
         known = ", ".join(d.name for d in config.deployments) or "none"
         reason = f"{repo}'s .gitops-bot.yaml has no deployment named {deployment!r} (deployments: {known})"
-        return _finish(services, texts, repo, deployment, version, "refused", reason, event_id)
+        return _finish(services, repo, deployment, version, "refused", reason, event_id)
 
     actor = requested_by or "gitops-bot"
     if lift_quarantine and version in services.quarantine.versions(repo=repo, deployment=deployment):
@@ -153,7 +153,6 @@ def _propose_update(
         status: OutcomeStatus = "refused" if plan.refused else "unchanged"
         return _finish(
             services,
-            texts,
             repo,
             deployment,
             version,
@@ -298,10 +297,9 @@ def promote(
     version (the canary proved it): the target's tag policy does not apply, so a production
     deployment can be set to move only by promotion. A quarantined version is still refused."""
     loaded = services.repo_config(repo, installation_id)
-    texts = UpdateTexts(services.templates)
     if loaded.config is None:
         reason = loaded.problem() or "no config"
-        return _finish(services, texts, repo, from_deployment, version, "refused", reason, None)
+        return _finish(services, repo, from_deployment, version, "refused", reason, None)
     origin = find_deployment(loaded.config, from_deployment)
     if origin is None or origin.promote is None:
         reason = (
@@ -309,7 +307,7 @@ def promote(
             if origin is not None
             else f"{repo}'s .gitops-bot.yaml has no deployment named {from_deployment!r}"
         )
-        return _finish(services, texts, repo, from_deployment, version, "refused", reason, None)
+        return _finish(services, repo, from_deployment, version, "refused", reason, None)
     to = origin.promote.to
     source = manual_source(
         f"promotion of {version} from {from_deployment} after its canary passed",
@@ -448,6 +446,12 @@ def _record_request(
                     previous.updated_at = now
 
 
+def _outcome_line(services: Services, status: str, deployment: str, version: str, **context: object) -> str:
+    """The one-line answer (templates/updates/outcome.txt.j2) for Slack, comments and the audit log."""
+    template = services.templates.get_template("updates/outcome.txt.j2")
+    return template.render(status=status, deployment=deployment, version=version, **context).strip()
+
+
 def _outcome_text(
     services: Services,
     status: str,
@@ -457,24 +461,20 @@ def _outcome_text(
     pr_number: int | None = None,
     pr_url: str | None = None,
 ) -> str:
-    return (
-        services.templates.get_template("updates/outcome.txt.j2")
-        .render(
-            status=status,
-            deployment=plan.deployment.name,
-            version=plan.version,
-            reason=reason,
-            pr_number=pr_number,
-            pr_url=pr_url,
-            files=len(plan.changed_files),
-        )
-        .strip()
+    return _outcome_line(
+        services,
+        status,
+        plan.deployment.name,
+        plan.version,
+        reason=reason,
+        pr_number=pr_number,
+        pr_url=pr_url,
+        files=len(plan.changed_files),
     )
 
 
 def _finish(
     services: Services,
-    texts: UpdateTexts,
     repo: str,
     deployment: str,
     version: str,
@@ -488,18 +488,8 @@ def _finish(
     actor: str = "gitops-bot",
 ) -> UpdateOutcome:
     """A no-op or refusal: audited (with the reason), nothing else."""
-    text = (
-        texts.environment.get_template("updates/outcome.txt.j2")
-        .render(
-            status=status,
-            deployment=deployment,
-            version=version,
-            reason=reason,
-            pr_number=pr_number,
-            pr_url=pr_url,
-            files=0,
-        )
-        .strip()
+    text = _outcome_line(
+        services, status, deployment, version, reason=reason, pr_number=pr_number, pr_url=pr_url, files=0
     )
     services.audit(
         kind="update.propose",

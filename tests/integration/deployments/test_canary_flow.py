@@ -263,9 +263,18 @@ def test_an_analysis_resumes_after_a_restart(env: BotEnv, exporter: VllmExporter
 
     exporter.set("chat", "1.8.0", Traffic())
     deploy(env, "1.8.0")
-    time.sleep(3.2)
-    due_analysis_steps(env.services)
-    env.run_jobs()  # one interval measured by the first process
+    from bot.storage.models import AnalysisInterval
+
+    def measured() -> int:
+        with env.services.database.sessions() as session:
+            return session.query(AnalysisInterval).count()
+
+    deadline = time.monotonic() + 20
+    while measured() == 0:  # the first process measures one interval (it is due after 3 s)
+        assert time.monotonic() < deadline, "the first interval was never measured"
+        due_analysis_steps(env.services)
+        env.run_jobs()
+        time.sleep(0.2)
     env.services.close()
     # A new process on the same database and data directory picks the analysis up.
     env.services = build_services(env.settings, default_router())
