@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -118,5 +118,16 @@ class LockStore:
             statement = statement.where(Lock.repo == repo)
         if pr_number is not None:
             statement = statement.where(Lock.pr_number == pr_number)
+        with self.database.sessions() as session:
+            return [_info(row) for row in session.execute(statement).scalars()]
+
+    def newest(self, limit: int, *, before: tuple[datetime, int] | None = None) -> list[LockInfo]:
+        """At most ``limit`` locks, newest first; ``before`` (taken at, id) continues a listing."""
+        statement = select(Lock).order_by(Lock.created_at.desc(), Lock.id.desc()).limit(limit)
+        if before is not None:
+            taken_at, lock_id = before
+            statement = statement.where(
+                or_(Lock.created_at < taken_at, and_(Lock.created_at == taken_at, Lock.id < lock_id))
+            )
         with self.database.sessions() as session:
             return [_info(row) for row in session.execute(statement).scalars()]

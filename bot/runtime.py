@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import structlog
+from starlette.concurrency import run_in_threadpool
+
 from bot.scheduler import Scheduler
 from bot.services import Services
 from bot.worker import WorkerPool
+
+log = structlog.get_logger("gitops_bot.runtime")
 
 
 class Runtime:
@@ -28,6 +33,7 @@ class Runtime:
 
     async def start(self) -> None:
         if self.pool is not None:
+            await run_in_threadpool(announce_terraform_executor, self.services)
             await self.pool.start()
         if self.scheduler is not None:
             await self.scheduler.start()
@@ -37,3 +43,14 @@ class Runtime:
             await self.scheduler.stop()
         if self.pool is not None:
             await self.pool.stop()
+
+
+def announce_terraform_executor(services: Services) -> None:
+    """Say at start-up how pull requests' Terraform runs: isolated, not isolated, or refused."""
+    status = services.terraform_status()
+    if not status.ok:
+        log.error("terraform.sandbox_unavailable", detail=status.detail, refused="terraform commands")
+    elif status.mode != "sandbox":
+        log.warning("terraform.not_isolated", executor=status.mode, detail=status.detail)
+    else:
+        log.info("terraform.sandboxed", executor=status.mode, detail=status.detail)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import jinja2
+from sqlalchemy.engine import make_url
 
 from bot.audit import record_action
 from bot.locks import LockStore
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from bot.k8s import KubernetesReadiness
     from bot.prometheus import PrometheusQueries
     from bot.terraform import TerraformRunner
+    from bot.terraform.sandbox import Executor, ExecutorStatus
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "templates"
 
@@ -157,8 +159,13 @@ class Services:
                     ),
                     kill_grace_seconds=settings.terraform_kill_grace_seconds,
                     inherit_env=(*DEFAULT_INHERITED_ENV, *settings.terraform_env_passthrough),
+                    executor=terraform_executor(settings),
                 )
             return self.terraform_runner
+
+    def terraform_status(self) -> ExecutorStatus:
+        """Whether terraform commands can run here, and how isolated (probed once)."""
+        return self.terraform().executor.status()
 
     def prometheus(self) -> PrometheusQueries:
         with self._lock:
@@ -260,6 +267,33 @@ class _ReadOnlyForge:
 
             return refuse
         return getattr(self._forge, name)
+
+
+def terraform_executor(settings: Settings) -> Executor:
+    """The executor ``GITOPS_BOT_TERRAFORM_EXECUTOR`` names; the sandbox hides the bot's secrets."""
+    from bot.terraform.sandbox import LocalExecutor, SandboxExecutor
+
+    if settings.terraform_executor == "local":
+        return LocalExecutor()
+    return SandboxExecutor(hidden=tuple(secret_paths(settings)))
+
+
+def secret_paths(settings: Settings) -> list[Path]:
+    """Everything of the bot's that a sandboxed Terraform must not see (existing or not)."""
+    paths = [Path(settings.data_dir), Path.home(), Path(".env")]
+    env_file = settings.model_config.get("env_file")
+    if isinstance(env_file, str | Path):
+        paths.append(Path(env_file))
+    database = make_url(settings.database_url)
+    if database.get_backend_name() == "sqlite" and database.database not in (None, "", ":memory:"):
+        base = str(database.database)
+        paths += [Path(base + suffix) for suffix in ("", "-wal", "-shm", "-journal")]
+    key = settings.github_app_private_key
+    if key is not None and "-----BEGIN" not in key.get_secret_value():
+        paths.append(Path(key.get_secret_value()).expanduser())
+    paths += [path for path in (settings.kubeconfig,) if path is not None]
+    paths += list(settings.terraform_sandbox_hide)
+    return [path.expanduser().absolute() for path in paths]
 
 
 def build_services(settings: Settings, router: Router) -> Services:

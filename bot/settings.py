@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -80,6 +80,11 @@ class Settings(BaseSettings):
     terraform_kill_grace_seconds: float = 10.0
     # Extra environment variable patterns passed to terraform (e.g. AWS_*,GOOGLE_*,ARM_*).
     terraform_env_passthrough: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # sandbox: every terraform command in bubblewrap (sees only its work tree, none of the bot's
+    # secrets); local: a plain child process, announced at start-up, in /readyz and on every plan.
+    terraform_executor: Literal["sandbox", "local"] = "sandbox"
+    # More paths the sandbox hides (mounted secret directories or files), comma-separated.
+    terraform_sandbox_hide: Annotated[list[Path], NoDecode] = Field(default_factory=list)
     allow_fork_prs: bool = False
 
     prometheus_timeout_seconds: float = 10.0
@@ -112,7 +117,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
 
-    @field_validator("repo_allowlist", "gitops_repos", "terraform_env_passthrough", mode="before")
+    @field_validator(
+        "repo_allowlist", "gitops_repos", "terraform_env_passthrough", "terraform_sandbox_hide", mode="before"
+    )
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)

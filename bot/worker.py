@@ -20,6 +20,7 @@ from typing import Any
 
 import structlog
 
+from bot.cancellation import JobCancelled, run_with_stop
 from bot.jobs import HandlerContext, load_event
 from bot.queue import ClaimedJob
 from bot.services import Services
@@ -129,11 +130,12 @@ class WorkerPool:
             if inspect.iscoroutinefunction(handler.func):
                 work: asyncio.Future[Any] = asyncio.ensure_future(handler.func(ctx))
             else:
-                work = asyncio.ensure_future(self._call(handler.func, ctx))
+                # The handler's thread sees ctx.cancelled as the stop signal of its child processes.
+                work = asyncio.ensure_future(self._call(run_with_stop, ctx.cancelled, handler.func, ctx))
             heartbeat = asyncio.create_task(self._heartbeat(job, ctx, work))
             try:
                 await work
-            except asyncio.CancelledError:
+            except (asyncio.CancelledError, JobCancelled):
                 if not ctx.cancelled.is_set():
                     raise
                 return self._finish(job, "lease_lost", time.monotonic() - started)

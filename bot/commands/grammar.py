@@ -18,8 +18,10 @@ with "did you mean ``/gitops``" rather than run. Where we differ from Atlantis o
 - ``-d`` is checked path component by component, so a directory named ``..foo`` is fine;
 - workspaces also refuse a leading ``-`` or ``~`` and ``$`` (Terraform's own rule is
   Atlantis's: the name must survive ``url.PathEscape`` unchanged, and contain no ``..``);
-- extra arguments after ``--`` may not contain ``-chdir``, ``-plugin-dir``, ``-out``,
-  ``-state``, ``-state-out`` or ``-backup`` (see ``bot.terraform.safety``);
+- extra arguments after ``--`` are an allowlist (``-target``, ``-replace``, ``-var``,
+  ``-var-file`` inside the project, ``-destroy``, ``-refresh-only``, ``-refresh=false``,
+  ``-lock=false``, ``-lock-timeout``, ``-parallelism``, ``-compact-warnings``, ``-no-color``;
+  see ``bot.terraform.safety``), normalised to one word per flag;
 - "did you mean" answers only when the second word is a command or a help flag, so prose
   such as "terraform is great" or "Atlantis is down" stays ignored;
 - ``--auto-merge-disabled`` (and ``--auto-merge-method``) are refused with an explanation:
@@ -38,7 +40,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from bot.commands.flags import FlagError, FlagSpec, HelpRequested, ParsedFlags, parse_flags
-from bot.terraform.safety import is_valid_workspace, refused_extra_arg
+from bot.terraform.safety import ExtraArgsRefused, check_extra_args, is_valid_workspace
 
 Via = Literal["gitops", "atlantis"]
 UsageKind = Literal["help", "command_help", "error"]
@@ -254,12 +256,9 @@ def _command(name: str, parsed: ParsedFlags, via: Via, executable: str) -> Comme
             name,
             executable,
         )
-    for arg in extra_args:
-        refused = refused_extra_arg(arg)
-        if refused is not None:
-            return _error(
-                f"the terraform flag -{refused} is not allowed in extra arguments", name, executable
-            )
+    checked = check_extra_args(extra_args)
+    if isinstance(checked, ExtraArgsRefused):
+        return _error(checked.message, name, executable)
 
     values = parsed.values
     # Empty values count as "not given", as in Atlantis.
@@ -279,7 +278,7 @@ def _command(name: str, parsed: ParsedFlags, via: Via, executable: str) -> Comme
         dir=directory,
         workspace=workspace,
         verbose=bool(values.get("verbose", False)),
-        extra_args=tuple(extra_args),
+        extra_args=checked,
         via=via,
         deployment=deployment,
     )

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -35,17 +37,65 @@ def kind_of(value: object) -> str:
     return _KIND_NAMES.get(type(value), f"a {type(value).__name__}")
 
 
+# Deeper than any sender's payload (GitHub's are under 10 levels); deeper documents
+# are refused before anything recursive (encoders, the database) sees them.
+MAX_JSON_DEPTH = 100
+# GitHub, MLflow and Slack ids are 64-bit; anything wider is not an id of theirs.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _keep_number_text(text: str) -> float | str:
+    """A float literal; one too large for a double (``1e999``) is kept as its source text."""
+    value = float(text)
+    return value if math.isfinite(value) else text
+
+
 def load_json(body: bytes, what: str) -> Any:
-    """Decode a JSON body; ``what`` names the sender, e.g. "GitHub webhook body"."""
+    """Decode a JSON body; ``what`` names the sender, e.g. "GitHub webhook body".
+
+    ``NaN``/``Infinity`` (which Python writes but JSON lacks) and floats that overflow a
+    double are kept as their source text, as strings: no database stores them as numbers,
+    and a parser that needs the number then refuses the field by name.
+    """
     if not body:
         raise MalformedEvent(f"{what} is empty")
     try:
-        return json.loads(body)
+        data = json.loads(body, parse_constant=str, parse_float=_keep_number_text)
     except UnicodeDecodeError as exc:
         raise MalformedEvent(f"{what} is not UTF-8 text: {exc.reason}") from exc
     except json.JSONDecodeError as exc:
         position = f"line {exc.lineno} column {exc.colno}"
         raise MalformedEvent(f"{what} is not valid JSON: {exc.msg} at {position}") from exc
+    except RecursionError as exc:
+        raise MalformedEvent(f"{what} is nested deeper than {MAX_JSON_DEPTH} levels") from exc
+    except ValueError as exc:
+        # Python refuses integer literals longer than sys.get_int_max_str_digits() (4300).
+        limit = sys.get_int_max_str_digits()
+        raise MalformedEvent(f"{what} holds an integer literal longer than {limit} digits") from exc
+    if json_depth(data) > MAX_JSON_DEPTH:
+        raise MalformedEvent(f"{what} is nested deeper than {MAX_JSON_DEPTH} levels")
+    return data
+
+
+def json_depth(value: Any) -> int:
+    """How deeply lists and objects nest (a scalar is 0), without recursion."""
+    deepest = 0
+    pending: list[tuple[Any, int]] = [(value, 0)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        depth += 1
+        if depth > deepest:
+            deepest = depth
+            if deepest > MAX_JSON_DEPTH:
+                return deepest
+        pending.extend((child, depth) for child in children if isinstance(child, dict | list))
+    return deepest
 
 
 def load_json_object(body: bytes, what: str) -> dict[str, Any]:
@@ -118,7 +168,7 @@ def require_int(data: Mapping[str, Any], key: str, where: str) -> int:
         raise MalformedEvent(f"{where} has no '{key}' integer")
     if isinstance(value, bool) or not isinstance(value, int):
         raise MalformedEvent(f"{where}: '{key}' must be an integer, got {kind_of(value)}")
-    return value
+    return _int64(value, key, where)
 
 
 def optional_int(data: Mapping[str, Any], key: str, where: str) -> int | None:
@@ -127,6 +177,12 @@ def optional_int(data: Mapping[str, Any], key: str, where: str) -> int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
         raise MalformedEvent(f"{where}: '{key}' must be an integer, got {kind_of(value)}")
+    return _int64(value, key, where)
+
+
+def _int64(value: int, key: str, where: str) -> int:
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise MalformedEvent(f"{where}: '{key}' is out of the 64-bit integer range")
     return value
 
 

@@ -39,7 +39,7 @@ from bot.events.model import (
     PullRequestComment,
     Push,
 )
-from bot.events.registry import image_dedupe_key
+from bot.events.registry import bounded_key, image_dedupe_key
 
 SOURCE = "github"
 # GitHub documents at most this many commits in a push payload.
@@ -59,14 +59,14 @@ def parse_github(headers: Mapping[str, str], body: bytes) -> list[ParsedEvent]:
     payload = _load_payload(lowered.get("content-type", ""), body)
     action = payload.get("action") if isinstance(payload.get("action"), str) else None
 
-    def ignored(reason: str) -> list[ParsedEvent]:
+    def ignored(reason: str, dedupe_key: str | None = None) -> list[ParsedEvent]:
         return [
             ParsedEvent(
                 source=SOURCE,
                 event=event,
                 action=action,
                 delivery_id=delivery_id,
-                dedupe_key=delivery_id,
+                dedupe_key=dedupe_key or delivery_id,
                 payload=payload,
                 domain=None,
                 ignored_reason=reason,
@@ -77,23 +77,50 @@ def parse_github(headers: Mapping[str, str], body: bytes) -> list[ParsedEvent]:
         return ignored("ping")
     if event in ("package", "registry_package"):
         return _package(event, action, delivery_id, payload, ignored)
+    dedupe_key = comment_dedupe_key(action, payload) if event == "issue_comment" else None
     build = _BUILDERS.get(event)
     if build is None:
         return ignored(f"GitHub '{event}' events are not acted on")
     outcome = build(payload)
     if isinstance(outcome, str):
-        return ignored(outcome)
+        return ignored(outcome, dedupe_key)
     return [
         ParsedEvent(
             source=SOURCE,
             event=event,
             action=action,
             delivery_id=delivery_id,
-            dedupe_key=delivery_id,
+            dedupe_key=dedupe_key or delivery_id,
             payload=payload,
             domain=outcome,
         )
     ]
+
+
+def comment_dedupe_key(action: str | None, payload: Mapping[str, Any]) -> str | None:
+    """What makes an ``issue_comment`` delivery new: the comment, not the delivery id.
+
+    A signed comment body replayed under a fresh ``X-GitHub-Delivery`` must not run its
+    command twice, so ``created`` is keyed on the comment id and ``edited`` on the comment
+    id and its ``updated_at`` (each edit is new, a replay of one edit is not). None when
+    the payload names no comment id; the delivery id is used then.
+    """
+    comment = payload.get("comment")
+    if not isinstance(comment, dict):
+        return None
+    comment_id = comment.get("id")
+    if isinstance(comment_id, bool) or not isinstance(comment_id, int) or not action:
+        return None
+    repository = payload.get("repository")
+    repo = repository.get("full_name") if isinstance(repository, dict) else None
+    # Comment ids are unique per GitHub instance; the repository keeps two instances apart.
+    key = f"issue_comment:{repo if isinstance(repo, str) else ''}:{comment_id}:{action}"
+    if action == "edited":
+        updated_at = comment.get("updated_at")
+        if not isinstance(updated_at, str) or not updated_at:
+            return None
+        key += f":{updated_at}"
+    return bounded_key(key)
 
 
 def _load_payload(content_type: str, body: bytes) -> dict[str, Any]:

@@ -1,7 +1,9 @@
 """The webhook routes. Each verifies its source first, then stores, enqueues and answers.
 
 Order of checks, everywhere: the secret is configured (else 503), the credentials are
-present and right (else 401), the body fits (else 413), the body parses (else 400).
+present and right (else 401), the body fits (else 413), the body parses and its event can
+be stored (else 400), the database takes it (else 503 saying why: unreachable, not
+migrated).
 The body is read under the size cap before an HMAC can be checked, since the
 signature covers it; token-authenticated routes refuse before reading anything.
 """
@@ -17,6 +19,8 @@ import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import SecretStr
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
 
 from bot.events import (
     MalformedEvent,
@@ -31,8 +35,10 @@ from bot.events import (
 from bot.intake.body import read_limited_body
 from bot.intake.errors import IntakeError
 from bot.intake.signatures import verify_github, verify_mlflow, verify_slack, verify_token
+from bot.intake.storable import storable_events
 from bot.intake.store import GroupCommitWriter, StoredEvent
 from bot.services import Services
+from bot.storage.availability import diagnose
 
 log = structlog.get_logger("gitops_bot.intake")
 
@@ -64,7 +70,13 @@ def build_intake_router(
     limit = settings.max_body_bytes
 
     async def persist(source: str, parsed: Sequence[ParsedEvent]) -> list[StoredEvent]:
-        outcomes = await writer.submit(parsed)
+        storable = storable_events(parsed)
+        try:
+            outcomes = await writer.submit(storable)
+        except SQLAlchemyError as exc:
+            failure = await run_in_threadpool(diagnose, services.database, exc)
+            outcome = "database_unavailable" if failure.status_code == 503 else "malformed"
+            raise IntakeError(failure.status_code, failure.reason, outcome=outcome) from exc
         for outcome in outcomes:
             metrics.events_stored.labels(source, outcome.status).inc()
             log.info(

@@ -14,6 +14,8 @@ from slack_sdk.signature import Clock, SignatureVerifier
 
 GITHUB_SIGNATURE_PREFIX = "sha256="
 MLFLOW_SIGNATURE_PREFIX = "v1,"
+# Unix seconds have 10 digits until the year 2286; 12 leave room and bound the arithmetic.
+MAX_TIMESTAMP_DIGITS = 12
 
 
 def github_signature(secret: str, body: bytes) -> str:
@@ -53,16 +55,27 @@ def verify_mlflow(
         return "missing X-MLflow-Timestamp header"
     if not signature_header.startswith(MLFLOW_SIGNATURE_PREFIX):
         return "X-MLflow-Signature must use the v1 scheme"
-    try:
-        sent_at = int(timestamp)
-    except ValueError:
-        return "X-MLflow-Timestamp is not an integer number of seconds"
+    sent_at = unix_seconds(timestamp)
+    if sent_at is None:
+        return "X-MLflow-Timestamp is not a Unix time in whole seconds"
     if abs(now - sent_at) > window_seconds:
         return f"X-MLflow-Timestamp is outside the {window_seconds} s window"
     expected = mlflow_signature(secret, delivery_id, timestamp, body)
     if not hmac.compare_digest(expected, signature_header.strip()):
         return "X-MLflow-Signature does not match"
     return None
+
+
+def unix_seconds(text: str) -> int | None:
+    """A timestamp header as seconds, or None unless it is at most 12 ASCII digits.
+
+    Checked before any arithmetic: ``int()`` would accept hundreds of digits (and
+    non-ASCII digits, underscores, blanks), and subtracting such a number from a float
+    clock raises OverflowError.
+    """
+    if not text.isascii() or not text.isdigit() or len(text) > MAX_TIMESTAMP_DIGITS:
+        return None
+    return int(text)
 
 
 def verify_token(expected: str, authorization_header: str | None, query_token: str | None) -> bool:
@@ -102,11 +115,7 @@ def verify_slack(
     now: Callable[[], float],
 ) -> bool:
     """Slack's v0 scheme through slack_sdk's own verifier (which enforces the 300 s window)."""
-    if not timestamp or not signature_header:
-        return False
-    try:
-        int(timestamp)
-    except ValueError:
+    if not timestamp or not signature_header or unix_seconds(timestamp) is None:
         return False
     return SignatureVerifier(secret, clock=_FixedClock(now)).is_valid(
         body=body, timestamp=timestamp, signature=signature_header

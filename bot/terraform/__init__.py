@@ -25,13 +25,28 @@ from bot.terraform.runner import (
     default_planfile,
     run_plans,
 )
-from bot.terraform.safety import REFUSED_EXTRA_FLAGS, is_valid_workspace, refused_extra_arg
+from bot.terraform.safety import (
+    ALLOWED_EXTRA_ARGS,
+    ExtraArgsRefused,
+    check_extra_args,
+    is_valid_workspace,
+    var_file_problem,
+)
+from bot.terraform.sandbox import (
+    ExecutorStatus,
+    LocalExecutor,
+    SandboxExecutor,
+    SandboxUnavailable,
+)
 
 __all__ = [
+    "ALLOWED_EXTRA_ARGS",
     "DEFAULT_INHERITED_ENV",
     "DEFAULT_WORKSPACE",
-    "REFUSED_EXTRA_FLAGS",
     "ApplyResult",
+    "ExecutorStatus",
+    "ExtraArgsRefused",
+    "LocalExecutor",
     "OnLine",
     "OutputChange",
     "PlanJSONError",
@@ -39,15 +54,18 @@ __all__ = [
     "PlanResult",
     "PlanSummary",
     "ResourceChange",
+    "SandboxExecutor",
+    "SandboxUnavailable",
     "Step",
     "StepResult",
     "StepTimeouts",
     "TerraformRunner",
     "build_environment",
+    "check_extra_args",
     "default_planfile",
     "is_valid_workspace",
     "parse_plan_json",
-    "refused_extra_arg",
     "run_plans",
     "summarize_plan",
+    "var_file_problem",
 ]

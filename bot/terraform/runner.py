@@ -19,13 +19,23 @@ would only add progress events we do not need.
 ``apply`` only ever applies a saved plan file: there is no code path that runs
 ``terraform apply`` without one.
 
+Where a command runs is the executor's business (:mod:`bot.terraform.sandbox`): by default
+inside a bubblewrap sandbox that sees only its work tree, so Terraform from a pull request
+cannot read the bot's secrets; ``local`` runs it as a plain child process. When the job that
+started a command loses its lease (:mod:`bot.cancellation`), the command's process group is
+stopped and ``JobCancelled`` is raised: two workers never run the same command.
+
 The environment is built, not inherited wholesale: only ``inherit_env`` patterns (PATH,
-HOME, locale, proxies, CA bundles, Terraform CLI config and registry tokens by default) are
-copied from the bot's environment, so the bot's own secrets do not reach configurations from
-pull requests; credentials Terraform needs are passed explicitly (``env``) or by adding
-patterns. ``TF_WORKSPACE`` and ``TF_CLI_ARGS*`` are never inherited: they would silently change
-which state is used or which flags run. The runner sets ``TF_IN_AUTOMATION=1``,
-``TF_INPUT=0`` and ``CHECKPOINT_DISABLE=1`` (no version check calls home).
+HOME, locale, CA bundles and the Terraform CLI configuration by default) are copied from the
+bot's environment, so the bot's own secrets do not reach configurations from pull requests;
+credentials Terraform needs (cloud credentials, ``TF_TOKEN_*`` registry tokens, proxies) are
+passed by adding patterns (``GITOPS_BOT_TERRAFORM_ENV_PASSTHROUGH``) or explicitly (``env``).
+``TF_WORKSPACE`` and ``TF_CLI_ARGS*`` are never inherited: they would silently change which
+state is used or which flags run. The runner sets ``TF_IN_AUTOMATION=1``, ``TF_INPUT=0`` and
+``CHECKPOINT_DISABLE=1`` (no version check calls home).
+
+Extra arguments from comments are checked against an allowlist (:mod:`bot.terraform.safety`),
+and a ``-var-file`` must resolve, symlinks followed, to a file inside the project directory.
 
 A working directory belongs to one run at a time: callers give each (project, workspace)
 plan its own checkout, as Atlantis does.
@@ -49,8 +59,10 @@ from typing import Literal
 
 import structlog
 
+from bot.cancellation import JobCancelled, current_stop
 from bot.terraform.plan_summary import PlanJSONError, PlanSummary, parse_plan_json
-from bot.terraform.safety import first_refused_extra_arg, is_valid_workspace
+from bot.terraform.safety import ExtraArgsRefused, check_extra_args, is_valid_workspace, var_file_problem
+from bot.terraform.sandbox import Executor, SandboxExecutor, SandboxUnavailable
 
 log = structlog.get_logger("gitops_bot.terraform")
 
@@ -70,20 +82,14 @@ DEFAULT_INHERITED_ENV: tuple[str, ...] = (
     "TMPDIR",
     "SSL_CERT_FILE",
     "SSL_CERT_DIR",
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "NO_PROXY",
-    "http_proxy",
-    "https_proxy",
-    "no_proxy",
     "TF_CLI_CONFIG_FILE",
     "TF_PLUGIN_CACHE_DIR",
-    "TF_TOKEN_*",
     "TF_LOG",
 )
 _NEVER_INHERITED = ("TF_WORKSPACE", "TF_CLI_ARGS", "TF_CLI_ARGS_*")
 _FORCED_ENV = {"TF_IN_AUTOMATION": "1", "TF_INPUT": "0", "CHECKPOINT_DISABLE": "1"}
 _PIPE_DRAIN_SECONDS = 5.0
+_STOP_POLL_SECONDS = 0.2
 _READ_CHUNK = 64 * 1024
 
 
@@ -181,6 +187,7 @@ class PlanRequest:
     planfile: Path | None = None
     extra_args: tuple[str, ...] = ()
     on_line: OnLine | None = None
+    root: Path | None = None  # the work tree the sandbox may write; default: ``directory``
 
 
 def default_planfile(directory: Path, workspace: str) -> Path:
@@ -209,6 +216,39 @@ def build_environment(
 def _signal_group(pgid: int, signum: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signum)
+
+
+def _group_members(pgid: int) -> list[int]:
+    """The processes of process group ``pgid`` (Linux ``/proc``; host pids, sandboxes included)."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # Fields after the command name (which may hold spaces and parentheses): state ppid pgrp ...
+        fields = stat[stat.rfind(")") + 2 :].split()
+        if len(fields) > 2 and fields[2] == str(pgid):
+            members.append(int(entry.name))
+    return members
+
+
+def _interrupt(pgid: int, *, wrapped: bool) -> None:
+    """Terraform's graceful stop (SIGINT), to Terraform itself even when it runs inside a wrapper.
+
+    A sandbox's ``bwrap`` would die of SIGINT at once and take Terraform with it before it
+    released its state lock, so the wrapper (the group leader) is left out; it ends when
+    Terraform ends.
+    """
+    if not wrapped:
+        _signal_group(pgid, signal.SIGINT)
+        return
+    for pid in _group_members(pgid):
+        if pid != pgid:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGINT)
 
 
 class _Collector:
@@ -286,6 +326,7 @@ class TerraformRunner:
         inherit_env: Sequence[str] = DEFAULT_INHERITED_ENV,
         env: Mapping[str, str] | None = None,
         max_output_chars: int = 32 * 1024 * 1024,
+        executor: Executor | None = None,
     ) -> None:
         if not binary:
             raise ValueError("the Terraform executable name is empty")
@@ -295,6 +336,7 @@ class TerraformRunner:
         self.inherit_env = tuple(inherit_env)
         self.extra_env = dict(env or {})
         self.max_output_chars = max_output_chars
+        self.executor: Executor = executor if executor is not None else SandboxExecutor()
 
     def environment(self, workspace: str | None = None) -> dict[str, str]:
         extra = dict(self.extra_env)
@@ -313,8 +355,13 @@ class TerraformRunner:
         timeout: float | None = None,
         workspace: str | None = None,
         forward_stdout: bool = True,
+        root: Path | None = None,
     ) -> StepResult:
-        """Run ``<binary> <args>`` in ``cwd``; never raises for Terraform's own failures."""
+        """Run ``<binary> <args>`` in ``cwd`` through the executor; never raises for Terraform's failures.
+
+        ``root`` is the work tree the sandbox may write (default ``cwd``). Raises ``JobCancelled``
+        when the job's stop signal is set while the command runs (its processes are stopped first).
+        """
         env = self.environment(workspace)
         limit = self.timeouts.for_step(step) if timeout is None else timeout
         executable = shutil.which(self.binary, path=env.get("PATH"))
@@ -323,18 +370,24 @@ class TerraformRunner:
         if executable is None:
             message = f"the Terraform executable {self.binary!r} was not found on PATH\n"
             return StepResult(step, argv, 127, message, 0.0, timed_out=False)
+        try:
+            command = self.executor.wrap(argv, env, cwd=cwd, root=(root or cwd))
+        except SandboxUnavailable as error:
+            return StepResult(step, argv, 126, f"terraform was not run: {error}\n", 0.0, timed_out=False)
 
         collector = _Collector(step, on_line, self.max_output_chars)
         process = await asyncio.create_subprocess_exec(
-            *argv,
-            cwd=str(cwd),
-            env=env,
+            *command.argv,
+            cwd=str(command.cwd),
+            env=command.env,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             start_new_session=True,
+            preexec_fn=command.preexec,
         )
         assert process.stdout is not None and process.stderr is not None
+        wrapped = command.argv[0] != argv[0]
         pumps = [
             asyncio.create_task(_pump(process.stdout, collector, is_stdout=True, forward=forward_stdout)),
             asyncio.create_task(_pump(process.stderr, collector, is_stdout=False, forward=True)),
@@ -343,17 +396,17 @@ class TerraformRunner:
         try:
             try:
                 async with asyncio.timeout(limit):
-                    await process.wait()
+                    await self._wait_unless_stopped(process)
             except TimeoutError:
                 timed_out = True
                 log.warning(
                     "terraform step timed out; stopping it", step=step, timeout=limit, pid=process.pid
                 )
-                await self._stop(process)
+                await self._stop(process, wrapped=wrapped)
             await self._drain(process, pumps)
         except BaseException:
             # Cancelled (or failing): stop Terraform and everything it started, then re-raise.
-            await self._stop(process)
+            await self._stop(process, wrapped=wrapped)
             raise
         finally:
             for pump in pumps:
@@ -374,9 +427,26 @@ class TerraformRunner:
             pid=process.pid,
         )
 
-    async def _stop(self, process: asyncio.subprocess.Process) -> None:
+    async def _wait_unless_stopped(self, process: asyncio.subprocess.Process) -> None:
+        """Wait for the process; if the job's stop signal is set meanwhile, stop it and raise."""
+        stop = current_stop.get()
+        if stop is None:
+            await process.wait()
+            return
+        waiting = asyncio.ensure_future(process.wait())
+        try:
+            while not waiting.done():
+                if stop.is_set():
+                    log.warning("terraform stopped: the job lost its lease", pid=process.pid)
+                    raise JobCancelled("the job lost its lease; terraform was stopped")
+                await asyncio.wait({waiting}, timeout=_STOP_POLL_SECONDS)
+        finally:
+            if not waiting.done():
+                waiting.cancel()
+
+    async def _stop(self, process: asyncio.subprocess.Process, *, wrapped: bool) -> None:
         if process.returncode is None:
-            _signal_group(process.pid, signal.SIGINT)
+            _interrupt(process.pid, wrapped=wrapped)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(process.wait()), self.kill_grace_seconds)
         # Also whatever the group still holds after Terraform itself exited.
@@ -396,23 +466,35 @@ class TerraformRunner:
 
     # -- the steps -------------------------------------------------------------------------
 
-    async def init(self, directory: Path, *, on_line: OnLine | None = None) -> StepResult:
-        return await self.run("init", ["init", "-input=false", "-no-color"], cwd=directory, on_line=on_line)
+    async def init(
+        self, directory: Path, *, on_line: OnLine | None = None, root: Path | None = None
+    ) -> StepResult:
+        args = ["init", "-input=false", "-no-color"]
+        return await self.run("init", args, cwd=directory, on_line=on_line, root=root)
 
     async def select_workspace(
-        self, directory: Path, workspace: str, *, create: bool = True, on_line: OnLine | None = None
+        self,
+        directory: Path,
+        workspace: str,
+        *,
+        create: bool = True,
+        on_line: OnLine | None = None,
+        root: Path | None = None,
     ) -> StepResult:
         _check_workspace(workspace)
         args = ["workspace", "select", *(["-or-create"] if create else []), "-no-color", workspace]
-        return await self.run("workspace", args, cwd=directory, on_line=on_line)
+        return await self.run("workspace", args, cwd=directory, on_line=on_line, root=root)
 
-    async def show_plan(self, directory: Path, planfile: Path, *, workspace: str) -> StepResult:
+    async def show_plan(
+        self, directory: Path, planfile: Path, *, workspace: str, root: Path | None = None
+    ) -> StepResult:
         return await self.run(
             "show",
             ["show", "-json", "-no-color", str(planfile)],
             cwd=directory,
             workspace=workspace,
             forward_stdout=False,
+            root=root,
         )
 
     async def plan(
@@ -423,11 +505,16 @@ class TerraformRunner:
         planfile: Path | None = None,
         extra_args: Sequence[str] = (),
         on_line: OnLine | None = None,
+        root: Path | None = None,
     ) -> PlanResult:
-        """init, workspace (unless default), plan to ``planfile``, and summarise it with show -json."""
+        """init, workspace (unless default), plan to ``planfile``, and summarise it with show -json.
+
+        ``planfile`` (default: inside ``directory``) must be inside ``root`` when sandboxed.
+        """
         _check_workspace(workspace)
-        _check_extra_args(extra_args)
+        extra = _checked_extra_args(extra_args)
         directory = directory.resolve()
+        root = (root or directory).resolve()
         planfile = (planfile or default_planfile(directory, workspace)).resolve()
         # A stale plan must never be applied in place of this one, even if this plan fails.
         planfile.unlink(missing_ok=True)
@@ -437,20 +524,23 @@ class TerraformRunner:
             planfile.unlink(missing_ok=True)
             return PlanResult(directory, workspace, False, None, None, tuple(steps), error=message)
 
-        steps.append(await self.init(directory, on_line=on_line))
+        problem = _var_file_problem(directory, extra)
+        if problem is not None:
+            return failed(problem)
+        steps.append(await self.init(directory, on_line=on_line, root=root))
         if not steps[-1].ok:
             return failed(_failure("terraform init", steps[-1]))
         if workspace != DEFAULT_WORKSPACE:
-            steps.append(await self.select_workspace(directory, workspace, on_line=on_line))
+            steps.append(await self.select_workspace(directory, workspace, on_line=on_line, root=root))
             if not steps[-1].ok:
                 return failed(_failure(f"selecting workspace {workspace!r}", steps[-1]))
-        args = ["plan", "-input=false", "-no-color", f"-out={planfile}", "-detailed-exitcode", *extra_args]
-        plan = await self.run("plan", args, cwd=directory, on_line=on_line, workspace=workspace)
+        args = ["plan", "-input=false", "-no-color", f"-out={planfile}", "-detailed-exitcode", *extra]
+        plan = await self.run("plan", args, cwd=directory, on_line=on_line, workspace=workspace, root=root)
         steps.append(plan)
         # -detailed-exitcode: 0 no changes, 2 changes (a success), anything else an error.
         if plan.timed_out or plan.exit_code not in (0, 2):
             return failed(_failure("terraform plan", plan))
-        show = await self.show_plan(directory, planfile, workspace=workspace)
+        show = await self.show_plan(directory, planfile, workspace=workspace, root=root)
         steps.append(show)
         if not show.ok:
             return failed(_failure("terraform show -json", show))
@@ -468,24 +558,31 @@ class TerraformRunner:
         workspace: str = DEFAULT_WORKSPACE,
         extra_args: Sequence[str] = (),
         on_line: OnLine | None = None,
+        root: Path | None = None,
     ) -> ApplyResult:
         """Apply the saved ``planfile`` (and nothing else) in ``directory``."""
         _check_workspace(workspace)
-        _check_extra_args(extra_args)
+        extra = _checked_extra_args(extra_args)
         directory = directory.resolve()
+        root = (root or directory).resolve()
         planfile = planfile.resolve()
         steps: list[StepResult] = []
         if not planfile.is_file():
             return ApplyResult(
                 directory, workspace, planfile, (), error=f"there is no saved plan at {planfile}; plan first"
             )
+        problem = _var_file_problem(directory, extra)
+        if problem is not None:
+            return ApplyResult(directory, workspace, planfile, (), error=problem)
         if workspace != DEFAULT_WORKSPACE:
-            steps.append(await self.select_workspace(directory, workspace, create=False, on_line=on_line))
+            steps.append(
+                await self.select_workspace(directory, workspace, create=False, on_line=on_line, root=root)
+            )
             if not steps[-1].ok:
                 message = _failure(f"selecting workspace {workspace!r}", steps[-1])
                 return ApplyResult(directory, workspace, planfile, tuple(steps), error=message)
-        args = ["apply", "-input=false", "-no-color", *extra_args, str(planfile)]
-        result = await self.run("apply", args, cwd=directory, on_line=on_line, workspace=workspace)
+        args = ["apply", "-input=false", "-no-color", *extra, str(planfile)]
+        result = await self.run("apply", args, cwd=directory, on_line=on_line, workspace=workspace, root=root)
         steps.append(result)
         error = None if result.ok else _failure("terraform apply", result)
         return ApplyResult(directory, workspace, planfile, tuple(steps), error=error)
@@ -496,10 +593,21 @@ def _check_workspace(workspace: str) -> None:
         raise ValueError(f"invalid Terraform workspace name {workspace!r}")
 
 
-def _check_extra_args(extra_args: Sequence[str]) -> None:
-    refused = first_refused_extra_arg(extra_args)
-    if refused is not None:
-        raise ValueError(f"the extra Terraform argument {refused!r} is not allowed")
+def _checked_extra_args(extra_args: Sequence[str]) -> tuple[str, ...]:
+    """The allowlisted arguments in their one-word form; ValueError naming the refused one."""
+    checked = check_extra_args(extra_args)
+    if isinstance(checked, ExtraArgsRefused):
+        raise ValueError(checked.message)
+    return checked
+
+
+def _var_file_problem(directory: Path, extra_args: Sequence[str]) -> str | None:
+    for arg in extra_args:
+        if arg.startswith("-var-file="):
+            problem = var_file_problem(directory, arg.removeprefix("-var-file="))
+            if problem is not None:
+                return problem
+    return None
 
 
 def _failure(what: str, step: StepResult) -> str:
@@ -531,10 +639,15 @@ async def run_plans(
                 planfile=request.planfile,
                 extra_args=request.extra_args,
                 on_line=request.on_line,
+                root=request.root,
             )
 
-    async with asyncio.TaskGroup() as group:
-        tasks = [group.create_task(one(request)) for request in requests]
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(one(request)) for request in requests]
+    except* JobCancelled as cancelled:
+        # One stop signal stops every plan; the caller sees one JobCancelled, not a group.
+        raise cancelled.exceptions[0] from None
     return [task.result() for task in tasks]
 
 

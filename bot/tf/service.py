@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,7 @@ from bot.notify import TerraformResult
 from bot.storage.models import Plan
 from bot.storage.types import utcnow
 from bot.terraform import PlanRequest
-from bot.terraform.runner import run_plans
+from bot.terraform.runner import default_planfile, run_plans
 from bot.tf.projects import (
     ProjectTarget,
     configured_targets,
@@ -134,6 +135,8 @@ def plan_pull_request(
         if not autoplan:
             forge.create_comment(repo, number, f"Nothing to plan: {selected}.")
         return []
+    if _refused_without_sandbox(services, forge, repo, pr, "plan", executable, requested_by):
+        return []
     results: list[ProjectResult] = []
     runnable: list[ProjectTarget] = []
     for target in selected:
@@ -173,6 +176,7 @@ def plan_pull_request(
         verbose=verbose,
         number=number,
         requested_by=requested_by,
+        unsandboxed=services.terraform_status().mode == "local",
     )
     posted = post_comment(forge, repo, number, body)
     _remember_plan_comments(services, repo, number, [r.target for r in results], [c.id for c in posted])
@@ -189,6 +193,55 @@ def plan_pull_request(
         outcome="done" if planned == len(results) else "failed",
     )
     return results
+
+
+def _refused_without_sandbox(
+    services: Services,
+    forge: Forge,
+    repo: str,
+    pr: PullRequest,
+    command: Literal["plan", "apply"],
+    executable: str,
+    requested_by: str,
+) -> bool:
+    """When the sandbox cannot be made, refuse the command (saying how to fix it) and return True."""
+    status = services.terraform_status()
+    if status.ok:
+        return False
+    body = _render(
+        services, "sandbox_unavailable.md.j2", detail=status.detail, command=command, executable=executable
+    )
+    forge.create_comment(repo, pr.number, body)
+    forge.set_commit_status(
+        repo,
+        pr.head_sha,
+        CommitStatus(CommitState.FAILURE, f"gitops-bot/{command}", "terraform sandbox unavailable"),
+    )
+    services.audit(
+        kind=f"terraform.{command}",
+        actor=requested_by,
+        summary=f"{command} on #{pr.number} refused: {status.detail}",
+        repo=repo,
+        target=f"#{pr.number}",
+        outcome="refused",
+    )
+    return True
+
+
+def project_directory(tree_root: Path, target: ProjectTarget) -> Path | str:
+    """The project's directory in the work tree, or why it may not be used.
+
+    Symlinks are resolved first: a directory that is, or passes through, a symlink leading out of
+    the work tree is refused before anything runs (even a sandboxed Terraform must not be pointed
+    at the bot's own files by a pull request).
+    """
+    root = tree_root.resolve()
+    candidate = (root / target.dir).resolve()
+    if candidate != root and not candidate.is_relative_to(root):
+        return f"directory `{target.dir}` leads outside the repository (through a symlink); refused"
+    if not candidate.is_dir():
+        return f"directory `{target.dir}` does not exist"
+    return candidate
 
 
 def _target_rows(session: object, repo: str, number: int, targets: list[ProjectTarget]) -> list[Plan]:
@@ -232,20 +285,21 @@ def _plan_targets(
             # The branch moved since the event: plan what the pull request shows now.
             log.info("terraform.head_moved", repo=repo, number=pr.number, head=tree.head())
         head = tree.head()
-        requests = []
+        runnable: list[tuple[ProjectTarget, PlanRequest]] = []
         for target in targets:
-            directory = tree.path / target.dir
-            requests.append(
-                PlanRequest(
-                    directory=directory,
-                    workspace=target.workspace,
-                    planfile=_planfile(services, repo, pr.number, target),
-                    extra_args=extra_args,
-                    on_line=_job_log(repo, pr.number, target),
-                )
+            directory = project_directory(tree.path, target)
+            if isinstance(directory, str):
+                results.append(ProjectResult(target, "failed", f"{directory} at {head[:12]}"))
+                continue
+            # The plan file is written inside the work tree (all a sandbox may write), then kept.
+            request = PlanRequest(
+                directory=directory,
+                workspace=target.workspace,
+                extra_args=extra_args,
+                on_line=_job_log(repo, pr.number, target),
+                root=tree.path.resolve(),
             )
-        missing = [t for t, r in zip(targets, requests, strict=True) if not r.directory.is_dir()]
-        runnable = [(t, r) for t, r in zip(targets, requests, strict=True) if r.directory.is_dir()]
+            runnable.append((target, request))
         planned = asyncio.run(
             run_plans(
                 services.terraform(),
@@ -253,12 +307,9 @@ def _plan_targets(
                 max_parallel=services.settings.terraform_max_parallel_plans,
             )
         )
-        for target in missing:
-            results.append(
-                ProjectResult(target, "failed", f"directory `{target.dir}` does not exist at {head[:12]}")
-            )
         for (target, _request), outcome in zip(runnable, planned, strict=True):
             output = redact(outcome.output)
+            kept = _keep_planfile(services, repo, pr.number, target, outcome.planfile)
             if outcome.ok:
                 status: Status = "planned" if outcome.has_changes else "no_changes"
                 headline = _headline(outcome.summary)
@@ -272,12 +323,23 @@ def _plan_targets(
                 head,
                 target,
                 status=status if outcome.ok else "failed",
-                planfile=str(outcome.planfile) if outcome.planfile else None,
+                planfile=kept,
                 headline=headline,
                 output=output,
                 requested_by=requested_by,
             )
     return results
+
+
+def _keep_planfile(
+    services: Services, repo: str, number: int, target: ProjectTarget, made: Path | None
+) -> str | None:
+    """Move a plan file out of the work tree (which is removed) to where apply finds it."""
+    if made is None or not made.is_file():
+        return None
+    kept = _planfile(services, repo, number, target)
+    shutil.move(made, kept)
+    return str(kept)
 
 
 def _store_plan(
@@ -355,6 +417,8 @@ def apply_pull_request(
         ]
     if not plans:
         forge.create_comment(repo, number, f"Nothing to apply: run `{executable} plan` first.")
+        return []
+    if _refused_without_sandbox(services, forge, repo, pr, "apply", executable, requested_by):
         return []
     configured = {t.key: t for t in configured_targets(config)}
     if on_merge:
@@ -482,20 +546,36 @@ def _apply_targets(
     results: list[ProjectResult] = []
     url = services.settings.clone_url(repo)
     with services.git().worktree(url, pr.head_sha) as tree:
+        root = tree.path.resolve()
         for target, row in items:
-            directory = tree.path / target.dir
+            directory = project_directory(root, target)
+            if isinstance(directory, str):
+                results.append(ProjectResult(target, "apply_failed", directory))
+                continue
+            if not row.planfile or not Path(row.planfile).is_file():
+                gone = (
+                    "the saved plan is no longer on this bot (made on another replica or lost in a restart)"
+                )
+                results.append(ProjectResult(target, "apply_failed", f"{gone}: plan again"))
+                continue
+            # The saved plan goes into the work tree: the only place a sandboxed Terraform reads.
+            planfile = default_planfile(directory, target.workspace)
+            shutil.copyfile(row.planfile, planfile)
 
-            async def apply_one(directory: Path = directory, row: Plan = row, target: ProjectTarget = target):  # type: ignore[no-untyped-def]
+            async def apply_one(
+                directory: Path = directory, planfile: Path = planfile, target: ProjectTarget = target
+            ):  # type: ignore[no-untyped-def]
                 on_line = _job_log(repo, pr.number, target)
-                init = await runner.init(directory, on_line=on_line)
+                init = await runner.init(directory, on_line=on_line, root=root)
                 if not init.ok:
                     return None, init.output
                 return await runner.apply(
                     directory,
-                    Path(row.planfile or ""),
+                    planfile,
                     workspace=target.workspace,
                     extra_args=extra_args,
                     on_line=on_line,
+                    root=root,
                 ), ""
 
             outcome, init_output = asyncio.run(apply_one())

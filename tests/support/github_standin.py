@@ -456,7 +456,7 @@ class GitHubStandIn:
         self,
         full_name: str,
         branch: str,
-        files: Mapping[str, str | bytes | None],
+        files: Mapping[str, str | bytes | bare_git.SymlinkTo | None],
         message: str = "Change files",
         *,
         start_from: str | None = None,

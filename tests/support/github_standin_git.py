@@ -190,7 +190,7 @@ def changed_files(bare: Path, base: str, head: str) -> list[FileChange]:
 def commit_files(
     bare: Path,
     branch: str,
-    files: Mapping[str, str | bytes | None],
+    files: Mapping[str, str | bytes | SymlinkTo | None],
     message: str,
     *,
     start_from: str | None = None,
@@ -220,7 +220,11 @@ def commit_files(
                 git(work, "rm", "-q", "--", path)
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(content.encode() if isinstance(content, str) else content)
+            if isinstance(content, SymlinkTo):
+                target.unlink(missing_ok=True)
+                target.symlink_to(content.target)
+            else:
+                target.write_bytes(content.encode() if isinstance(content, str) else content)
             git(work, "add", "--", path)
         git(work, "commit", "-q", "--allow-empty", "-m", message, env=env)
         sha = text(work, "rev-parse", "HEAD")
@@ -228,6 +232,13 @@ def commit_files(
         lease = f"--force-with-lease=refs/heads/{branch}:{existing or ''}"
         git(work, "push", "-q", lease, str(bare), f"HEAD:refs/heads/{branch}")
         return sha
+
+
+@dataclass(frozen=True)
+class SymlinkTo:
+    """A file content that commits a symbolic link to ``target`` (as a pull request can)."""
+
+    target: str
 
 
 class MergeConflict(Exception):

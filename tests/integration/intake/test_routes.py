@@ -287,7 +287,7 @@ def test_health_readiness_metrics_and_events_api(client: TestClient) -> None:
     assert [event["delivery_id"] for event in events] == ["d-2", "d-1"]
     assert events[0]["source"] == "github" and events[0]["kind"] == "pull_request.opened"
     assert events[0]["status"] == "queued"
-    assert client.get("/api/events?limit=0").status_code == 422
+    assert client.get("/api/events?limit=0").status_code == 400
     assert client.get("/api/actions").json() == []
     text = client.get("/metrics").text
     assert 'gitops_bot_webhook_requests_total{outcome="accepted",source="github"} 3.0' in text

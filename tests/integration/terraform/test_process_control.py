@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from pathlib import Path
 
 import pytest
 
-from bot.terraform import StepTimeouts, TerraformRunner
+from bot.terraform import LocalExecutor, StepTimeouts, TerraformRunner
+from bot.terraform.sandbox import Executor
 from tests.integration.terraform.test_runner import eventually, group_gone, process_gone
 
 # Ignores SIGINT (as a hung provider might) and starts a child that does too.
@@ -38,9 +40,23 @@ def write_executable(path: Path, text: str) -> Path:
     return path
 
 
-async def test_a_process_ignoring_sigint_is_killed_after_the_grace_period(tmp_path: Path) -> None:
+async def children_gone(executor: Executor, pidfile: Path, groups: list[int]) -> None:
+    """A pid written inside the sandbox is its own namespace's: there the process groups tell."""
+    if isinstance(executor, LocalExecutor):
+        child = int(pidfile.read_text())
+        await eventually(lambda: process_gone(child), "the child to be killed with its group")
+    assert groups
+    for pgid in groups:
+        await eventually(lambda pgid=pgid: group_gone(pgid), "the process group to be empty")
+
+
+async def test_a_process_ignoring_sigint_is_killed_after_the_grace_period(
+    tmp_path: Path, executor: Executor
+) -> None:
     binary = write_executable(tmp_path / "stubborn", STUBBORN)
-    runner = TerraformRunner(str(binary), timeouts=StepTimeouts(plan=1.0), kill_grace_seconds=0.5)
+    runner = TerraformRunner(
+        str(binary), timeouts=StepTimeouts(plan=1.0), kill_grace_seconds=0.5, executor=executor
+    )
     pidfile = tmp_path / "child.pid"
     result = await runner.run("plan", [str(pidfile)], cwd=tmp_path)
     assert result.timed_out and not result.ok
@@ -48,25 +64,39 @@ async def test_a_process_ignoring_sigint_is_killed_after_the_grace_period(tmp_pa
     assert result.output == "started\n"
     assert result.duration < 10
     assert result.pid is not None
-    child = int(pidfile.read_text())
-    await eventually(lambda: process_gone(child), "the child to be killed with its group")
-    await eventually(lambda: group_gone(result.pid), "the process group to be empty")
+    await children_gone(executor, pidfile, [result.pid])
 
 
-async def test_cancellation_kills_a_stubborn_process_group(tmp_path: Path) -> None:
+async def test_cancellation_kills_a_stubborn_process_group(tmp_path: Path, executor: Executor) -> None:
     binary = write_executable(tmp_path / "stubborn", STUBBORN)
-    runner = TerraformRunner(str(binary), kill_grace_seconds=0.3)
+    runner = TerraformRunner(str(binary), kill_grace_seconds=0.3, executor=executor)
     pidfile = tmp_path / "child.pid"
     started = asyncio.Event()
     task = asyncio.create_task(
         runner.run("plan", [str(pidfile)], cwd=tmp_path, on_line=lambda step, line: started.set())
     )
     await asyncio.wait_for(started.wait(), 10)
+    groups = _group_leaders_started_here()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    child = int(pidfile.read_text())
-    await eventually(lambda: process_gone(child), "the child to be killed")
+    await children_gone(executor, pidfile, groups)
+
+
+def _group_leaders_started_here() -> list[int]:
+    """Process-group leaders started by this test process (the runner starts each in its own group)."""
+    me = str(os.getpid())
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            fields = stat[stat.rfind(")") + 2 :].split()
+            if fields[1] == me and fields[2] == entry.name:
+                found.append(int(entry.name))
+    return found
 
 
 async def test_missing_executable_is_a_clear_failure(tmp_path: Path) -> None:

@@ -160,7 +160,7 @@ def test_permissions_usage_and_a_failing_plan(env: BotEnv) -> None:
     assert "Usage" in say(env, number, "/gitops plan --bogus") or "unknown flag" in comments(env, number)[-1]
     assert "/gitops plan" in say(env, number, "/gitops help")
     assert "`/gitops`" in say(env, number, "terraform plan")  # did you mean
-    assert "-chdir is not allowed" in say(env, number, "/gitops plan -- -chdir=/etc")
+    assert "`-chdir=/etc` is not allowed" in say(env, number, "/gitops plan -- -chdir=/etc")
     assert "is not allowed" in say(env, number, "/gitops plan -d ../elsewhere")
     before = len(comments(env, number))
     say(env, number, "/gitops plan\nand some more words")  # a multi-line comment is ignored

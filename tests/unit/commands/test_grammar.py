@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.commands import Command, DidYouMean, NotForUs, Usage, parse_comment
+from bot.terraform.safety import ALLOWED_EXTRA_ARGS
 
 BOT = "gitops-bot"
 ABSOLUTE = "with -d/--dir is not allowed; give a path relative to the repository root"
@@ -94,36 +95,36 @@ def test_not_for_us(body: str) -> None:
         ("atlantis plan -p project --verbose", command(project="project", verbose=True)),
         # Empty values count as not given (Atlantis's edge case).
         ('atlantis plan -p "" -d dir', command(dir="dir")),
-        # Flags after -- belong to Terraform.
+        # Flags after -- belong to Terraform (allowlisted, normalised to one word each).
         (
-            "atlantis plan -w workspace -d dir -- --verbose",
-            command(workspace="workspace", dir="dir", extra_args=("--verbose",)),
+            "atlantis plan -w workspace -d dir -- --no-color",
+            command(workspace="workspace", dir="dir", extra_args=("-no-color",)),
         ),
         (
-            "atlantis plan -w workspace -- -d dir --verbose",
-            command(workspace="workspace", extra_args=("-d", "dir", "--verbose")),
+            "atlantis plan -w workspace -- -target module.a --destroy",
+            command(workspace="workspace", extra_args=("-target=module.a", "-destroy")),
         ),
         ("atlantis plan --", command()),
         (
-            "atlantis plan -w workspace -d dir --verbose -- arg one -two --three &&",
+            "atlantis plan -w workspace -d dir --verbose -- -refresh=false -lock=false -lock-timeout 30s",
             command(
                 workspace="workspace",
                 dir="dir",
                 verbose=True,
-                extra_args=("arg", "one", "-two", "--three", "&&"),
+                extra_args=("-refresh=false", "-lock=false", "-lock-timeout=30s"),
             ),
         ),
         (
-            "atlantis plan\t-w\tworkspace\t-d\tdir\t--verbose\t--\targ\tone",
-            command(workspace="workspace", dir="dir", verbose=True, extra_args=("arg", "one")),
+            "atlantis plan\t-w\tworkspace\t-d\tdir\t--verbose\t--\t-replace\taws_instance.a",
+            command(workspace="workspace", dir="dir", verbose=True, extra_args=("-replace=aws_instance.a",)),
         ),
         (
             "atlantis plan   -w   workspace   -d   dir   --   -var   x=1",
-            command(workspace="workspace", dir="dir", extra_args=("-var", "x=1")),
+            command(workspace="workspace", dir="dir", extra_args=("-var=x=1",)),
         ),
         (
-            "/gitops plan -- -var 'name=two words'",
-            command(via="gitops", extra_args=("-var", "name=two words")),
+            "/gitops plan -- -var 'name=two words' -refresh-only -compact-warnings",
+            command(via="gitops", extra_args=("-var=name=two words", "-refresh-only", "-compact-warnings")),
         ),
         (
             "/gitops plan -- -target=module.a -var-file=staging.tfvars",
@@ -307,32 +308,6 @@ ERRORS = [
     ("atlantis plan -w 'bell\x07'", "plan", 'invalid workspace: "bell\x07"'),
     ("atlantis plan -w 'caf\u00e9'", "plan", 'invalid workspace: "caf\u00e9"'),
     ("atlantis plan -w 'a;b'", "plan", 'invalid workspace: "a;b"'),
-    # Extra arguments Terraform must not get.
-    ("/gitops plan -- -chdir=/", "plan", "the terraform flag -chdir is not allowed in extra arguments"),
-    ("/gitops plan -- --chdir=/", "plan", "the terraform flag -chdir is not allowed in extra arguments"),
-    ("/gitops plan -- -chdir /", "plan", "the terraform flag -chdir is not allowed in extra arguments"),
-    (
-        "/gitops plan -- -var x=1 -plugin-dir=/tmp",
-        "plan",
-        "the terraform flag -plugin-dir is not allowed in extra arguments",
-    ),
-    (
-        "/gitops plan -- --plugin-dir /tmp",
-        "plan",
-        "the terraform flag -plugin-dir is not allowed in extra arguments",
-    ),
-    (
-        "/gitops plan -- -out=other.tfplan",
-        "plan",
-        "the terraform flag -out is not allowed in extra arguments",
-    ),
-    (
-        "/gitops apply -- -state-out=x",
-        "apply",
-        "the terraform flag -state-out is not allowed in extra arguments",
-    ),
-    ("/gitops apply -- -backup=x", "apply", "the terraform flag -backup is not allowed in extra arguments"),
-    ("/gitops plan -- -state=x", "plan", "the terraform flag -state is not allowed in extra arguments"),
     (
         "/gitops unlock -- -x",
         "unlock",
@@ -359,6 +334,53 @@ ERRORS = [
     ('/gitops plan -- -var "x=1', None, "could not parse the command: no closing quotation"),
     ("/gitops plan -- -var x=\\", None, "could not parse the command: no escaped character"),
 ]
+
+
+# Extra arguments are an allowlist: everything else is refused, with the list of what may pass.
+EXTRA_ARG_REFUSALS = [
+    (
+        "/gitops plan -- -chdir=/",
+        "plan",
+        "the terraform argument `-chdir=/` is not allowed (not on the allowlist)",
+    ),
+    ("/gitops plan -- --chdir=/", "plan", "the terraform argument `--chdir=/` is not allowed"),
+    ("/gitops plan -- -chdir /", "plan", "the terraform argument `-chdir` is not allowed"),
+    ("/gitops plan -- -var x=1 -plugin-dir=/tmp", "plan", "`-plugin-dir=/tmp` is not allowed"),
+    ("/gitops plan -- --plugin-dir /tmp", "plan", "`--plugin-dir` is not allowed"),
+    ("/gitops plan -- -out=other.tfplan", "plan", "`-out=other.tfplan` is not allowed"),
+    ("/gitops apply -- -state-out=x", "apply", "`-state-out=x` is not allowed"),
+    ("/gitops apply -- -backup=x", "apply", "`-backup=x` is not allowed"),
+    ("/gitops plan -- -state=x", "plan", "`-state=x` is not allowed"),
+    ("/gitops plan -- -var-file=/etc/passwd", "plan", "a relative path inside the project directory"),
+    (
+        "/gitops plan -- -var-file ../../secrets.tfvars",
+        "plan",
+        "the file must be inside the project directory",
+    ),
+    ("/gitops plan -- -var-file=~/x.tfvars", "plan", "a relative path inside the project directory"),
+    ("/gitops plan -- -generate-config-out=x.tf", "plan", "`-generate-config-out=x.tf` is not allowed"),
+    ("/gitops plan -- -input=true", "plan", "`-input=true` is not allowed"),
+    ("/gitops plan -- arg", "plan", "`arg` is not allowed (only flags are passed to terraform)"),
+    ("/gitops plan -- -refresh=true", "plan", "only -refresh=false is accepted"),
+    ("/gitops plan -- -lock", "plan", "only -lock=false is accepted"),
+    ("/gitops plan -- -parallelism=0", "plan", "a number from 1 to 256"),
+    ("/gitops plan -- -parallelism=" + "9" * 5000, "plan", "a number from 1 to 256"),
+    ("/gitops plan -- -lock-timeout=forever", "plan", "a duration such as 30s"),
+    ("/gitops plan -- -var novalue", "plan", "it needs NAME=VALUE"),
+    ("/gitops plan -- -target", "plan", "its value is missing"),
+    ("/gitops plan -- -destroy=yes", "plan", "it takes no value"),
+]
+
+
+@pytest.mark.parametrize(("body", "command_name", "reason"), EXTRA_ARG_REFUSALS)
+def test_extra_args_outside_the_allowlist_are_refused_with_the_list(
+    body: str, command_name: str, reason: str
+) -> None:
+    result = parse_comment(body, vcs_user=BOT)
+    assert isinstance(result, Usage), result
+    assert (result.kind, result.command) == ("error", command_name)
+    assert reason in result.message
+    assert result.message.endswith(", ".join(ALLOWED_EXTRA_ARGS))
 
 
 @pytest.mark.parametrize(("body", "command_name", "message"), ERRORS)
@@ -389,4 +411,4 @@ def test_last_flag_wins_like_pflag() -> None:
 def test_extra_args_are_single_words_never_shell() -> None:
     result = parse_comment("/gitops plan -- -var 'x=$(rm -rf /); echo'")
     assert isinstance(result, Command)
-    assert result.extra_args == ("-var", "x=$(rm -rf /); echo")
+    assert result.extra_args == ("-var=x=$(rm -rf /); echo",)

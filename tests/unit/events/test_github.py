@@ -31,7 +31,8 @@ def test_pr_comment_is_normalised() -> None:
     assert len(parsed) == 1
     event = parsed[0]
     assert event.routing_key == ("github", "issue_comment", "created")
-    assert (event.delivery_id, event.dedupe_key) == ("d-1", "d-1")
+    # Keyed on the comment, so a replay under a fresh delivery id is a duplicate.
+    assert (event.delivery_id, event.dedupe_key) == ("d-1", "issue_comment:acme/gitops:2090011223:created")
     assert event.ignored_reason is None
     assert event.payload["comment"]["id"] == 2090011223
     assert event.domain == PullRequestComment(
@@ -272,7 +273,11 @@ def test_ignored_events_keep_their_reason(event: str, sample: str, change, reaso
     assert parsed.ignored_reason == reason
     assert parsed.source == "github"
     assert parsed.event == event
-    assert parsed.dedupe_key == "d-ignored"
+    assert parsed.delivery_id == "d-ignored"
+    if event == "issue_comment":  # comments are keyed on the comment (tests/unit/events/test_json_limits.py)
+        assert parsed.dedupe_key.startswith("issue_comment:acme/gitops:")
+    else:
+        assert parsed.dedupe_key == "d-ignored"
     assert parsed.payload == payload
 
 

@@ -109,7 +109,7 @@ def test_mlflow_signature_scheme() -> None:
         ({"signature_header": None}, "missing X-MLflow-Signature"),
         ({"delivery_id": None}, "missing X-MLflow-Delivery-Id"),
         ({"timestamp": None}, "missing X-MLflow-Timestamp"),
-        ({"timestamp": "soon"}, "not an integer"),
+        ({"timestamp": "soon"}, "not a Unix time"),
         ({"now": 1700000301}, "outside the 300 s window"),
         ({"delivery_id": "d-2"}, "does not match"),
         ({"signature_header": "v2,abc"}, "v1 scheme"),
@@ -143,3 +143,15 @@ def test_mlflow_rejects(changes: dict[str, object], reason: str) -> None:
 )
 def test_token(authorization: str | None, query: str | None, ok: bool) -> None:
     assert verify_token("t0ken", authorization, query) is ok
+
+
+@pytest.mark.parametrize(
+    "timestamp", ["9" * 400, "1" * 13, "\u0661\u0667" + "\u0660" * 8, "1_700_000_000", " 1700000000", "-1"]
+)
+def test_timestamps_that_are_not_unix_seconds_are_refused_before_any_arithmetic(timestamp: str) -> None:
+    now = 1_700_000_000.0
+    assert (
+        verify_mlflow("s", b"{}", signature_header="v1,x", delivery_id="d", timestamp=timestamp, now=now)
+        == "X-MLflow-Timestamp is not a Unix time in whole seconds"
+    )
+    assert not verify_slack("s", b"", signature_header="v0=x", timestamp=timestamp, now=lambda: now)

@@ -1,34 +1,94 @@
-"""Extra-argument refusals and workspace names, shared by the comment parser and the runner."""
+"""The extra-argument allowlist, var-file paths and workspace names (shared by the parser and the runner)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from bot.terraform import build_environment, is_valid_workspace, refused_extra_arg
+from bot.terraform import (
+    ExtraArgsRefused,
+    build_environment,
+    check_extra_args,
+    is_valid_workspace,
+    var_file_problem,
+)
 
 
 @pytest.mark.parametrize(
-    ("arg", "refused"),
+    ("args", "normalised"),
     [
-        ("-chdir=/", "chdir"),
-        ("--chdir=/", "chdir"),
-        ("-chdir", "chdir"),
-        ("-plugin-dir=/x", "plugin-dir"),
-        ("--plugin-dir", "plugin-dir"),
-        ("-out=x.tfplan", "out"),
-        ("-state=x", "state"),
-        ("-state-out=x", "state-out"),
-        ("-backup=x", "backup"),
-        ("-var", None),
-        ("x=-chdir", None),
-        ("-var-file=a.tfvars", None),
-        ("-target=module.a", None),
-        ("-outx", None),
-        ("chdir", None),
+        (["-target=module.a", "-replace", "aws_instance.b"], ("-target=module.a", "-replace=aws_instance.b")),
+        (["-var", "x=1", "--var=y=two words"], ("-var=x=1", "-var=y=two words")),
+        (
+            ["-var-file=env/prod.tfvars", "-var-file", "a.tfvars"],
+            ("-var-file=env/prod.tfvars", "-var-file=a.tfvars"),
+        ),
+        (
+            ["-destroy", "--refresh-only", "-compact-warnings", "-no-color"],
+            ("-destroy", "-refresh-only", "-compact-warnings", "-no-color"),
+        ),
+        (
+            ["-refresh=false", "-lock=false", "-lock-timeout=5m", "-parallelism", "20"],
+            ("-refresh=false", "-lock=false", "-lock-timeout=5m", "-parallelism=20"),
+        ),
+        ([], ()),
     ],
 )
-def test_refused_extra_args(arg: str, refused: str | None) -> None:
-    assert refused_extra_arg(arg) == refused
+def test_allowed_extra_args_are_normalised_to_one_word_each(
+    args: list[str], normalised: tuple[str, ...]
+) -> None:
+    assert check_extra_args(args) == normalised
+
+
+@pytest.mark.parametrize(
+    ("args", "refused"),
+    [
+        (["-chdir=/"], "-chdir=/"),
+        (["--chdir", "/"], "--chdir"),
+        (["-plugin-dir=/x"], "-plugin-dir=/x"),
+        (["-out=x.tfplan"], "-out=x.tfplan"),
+        (["-state=x"], "-state=x"),
+        (["-state-out=x"], "-state-out=x"),
+        (["-backup=x"], "-backup=x"),
+        (["-var-file=/etc/passwd"], "-var-file=/etc/passwd"),
+        (["-var-file", "../../../etc/passwd"], "-var-file ../../../etc/passwd"),
+        (["-var-file=a/../../b"], "-var-file=a/../../b"),
+        (["-generate-config-out=g.tf"], "-generate-config-out=g.tf"),
+        (["-input=true"], "-input=true"),
+        (["-json"], "-json"),
+        (["x=-chdir"], "x=-chdir"),
+        (["-var", "x=1", "--"], "--"),
+        (["---target=a"], "---target=a"),
+        (["-refresh=true"], "-refresh=true"),
+        (["-lock"], "-lock"),
+        (["-parallelism=1000"], "-parallelism=1000"),
+        (["-lock-timeout=1d"], "-lock-timeout=1d"),
+        (["-target"], "-target"),
+    ],
+)
+def test_everything_else_is_refused_with_the_allowlist(args: list[str], refused: str) -> None:
+    result = check_extra_args(args)
+    assert isinstance(result, ExtraArgsRefused)
+    assert result.arg == refused
+    assert result.message.startswith(f"the terraform argument `{refused}` is not allowed")
+    assert "-var-file=FILE (inside the project directory)" in result.message
+
+
+def test_var_file_must_resolve_inside_the_project_directory(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "prod.tfvars").write_text('x = "1"\n')
+    (tmp_path / "outside.tfvars").write_text('x = "secret"\n')
+    (project / "link.tfvars").symlink_to(tmp_path / "outside.tfvars")
+    (project / "inner").symlink_to(project)
+    (project / "up").symlink_to(tmp_path)
+    assert var_file_problem(project, "prod.tfvars") is None
+    assert var_file_problem(project, "inner/prod.tfvars") is None
+    assert "outside the project directory" in (var_file_problem(project, "link.tfvars") or "")
+    assert "outside the project directory" in (var_file_problem(project, "up/outside.tfvars") or "")
+    assert "does not exist" in (var_file_problem(project, "missing.tfvars") or "")
+    assert "relative path" in (var_file_problem(project, "/etc/passwd") or "")
 
 
 @pytest.mark.parametrize(
@@ -75,7 +135,6 @@ def test_environment_is_built_not_inherited() -> None:
         "HOME": "/home/bot",
         "LC_ALL": "C.UTF-8",
         "TF_CLI_CONFIG_FILE": "/etc/tf.rc",
-        "TF_TOKEN_app_terraform_io": "tok",
         "TF_IN_AUTOMATION": "1",
         "TF_INPUT": "0",
         "CHECKPOINT_DISABLE": "1",
