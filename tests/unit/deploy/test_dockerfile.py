@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import build_parser
+from bot.terraform.sandbox import SandboxExecutor
 from tests.support.requirements import require
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -132,6 +133,30 @@ def test_terraform_is_pinned_with_a_checksum() -> None:
     for arch in ("AMD64", "ARM64"):
         assert re.search(rf"^ARG TERRAFORM_SHA256_{arch}=[0-9a-f]{{64}}$", text, re.MULTILINE), arch
     assert "sha256sum -c" in text
+
+
+def _stage(name: str) -> list[tuple[str, str]]:
+    """The instructions of one build stage (from its FROM to the next)."""
+    stage: list[tuple[str, str]] = []
+    current = None
+    for keyword, args in _instructions():
+        if keyword == "FROM":
+            current = args.split()[-1] if " AS " in args.upper() else None
+            continue
+        if current == name:
+            stage.append((keyword, args))
+    return stage
+
+
+def test_the_runtime_stage_ships_bubblewrap_for_the_terraform_sandbox() -> None:
+    """Terraform from pull requests runs in ``bwrap`` by default; without it every terraform
+    command is refused. Debian's package installs it without the setuid bit, so it works as the
+    image's non-root user only through unprivileged user namespaces (deploy/README.md)."""
+    runs = " ".join(args for keyword, args in _stage("runtime") if keyword == "RUN")
+    installs = re.findall(r"apt-get install ([^&]+)", runs)
+    assert any("bubblewrap" in packages.split() for packages in installs), installs
+    assert "chmod u+s" not in runs and "chmod 4" not in runs
+    assert SandboxExecutor().bwrap == "bwrap"  # the executable Debian's bubblewrap installs
 
 
 def _hadolint() -> str | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -232,3 +233,158 @@ def test_the_schema_refuses_bad_values(values: dict[str, Any]) -> None:
     chart = _helm()
     with pytest.raises(HelmError):
         chart.validate_schema(chart.merge_values(values))
+
+
+# --- the Terraform sandbox -------------------------------------------------------------------
+
+SANDBOX_WORKER = {"worker": {"replicaCount": 1}}
+
+
+def _terraform_containers(values: dict[str, Any]) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
+    """(pod spec, container) of each container that runs Terraform: the bot and the worker."""
+    kinds = _kinds(_render({**SANDBOX_WORKER, **values}))
+    found = {}
+    for deployment in kinds["Deployment"]:
+        pod = deployment["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        found[container["name"]] = (pod, container)
+    assert set(found) == {"gitops-bot", "worker"}
+    return found
+
+
+def test_the_executor_and_the_hidden_paths_reach_the_bot_and_the_worker() -> None:
+    for executor in ("sandbox", "local"):
+        hide = ["/etc/cloud-credentials", "/mnt/vault/token"]
+        values = {"terraform": {"executor": executor, "sandbox": {"hide": hide}}}
+        for _pod, container in _terraform_containers(values).values():
+            env = {e["name"]: e.get("value") for e in container["env"]}
+            assert env["GITOPS_BOT_TERRAFORM_EXECUTOR"] == executor
+            assert env["GITOPS_BOT_TERRAFORM_SANDBOX_HIDE"] == "/etc/cloud-credentials,/mnt/vault/token"
+            # ... and the bot reads them back as the chart meant them
+            parsed = Settings(
+                terraform_executor=env["GITOPS_BOT_TERRAFORM_EXECUTOR"],
+                terraform_sandbox_hide=env["GITOPS_BOT_TERRAFORM_SANDBOX_HIDE"],
+            )
+            assert [str(path) for path in parsed.terraform_sandbox_hide] == hide
+    for _pod, container in _terraform_containers({}).values():
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        assert env["GITOPS_BOT_TERRAFORM_EXECUTOR"] == "sandbox"  # the default: isolated
+        assert "GITOPS_BOT_TERRAFORM_SANDBOX_HIDE" not in env
+
+
+def _hardened(context: dict[str, Any]) -> None:
+    assert context["readOnlyRootFilesystem"] is True
+    assert context["allowPrivilegeEscalation"] is False
+    assert context["capabilities"] == {"drop": ["ALL"]}
+    assert "privileged" not in context and "add" not in context["capabilities"]
+
+
+def test_the_sandbox_gets_the_security_context_bubblewrap_needs_and_nothing_else() -> None:
+    for pod, container in _terraform_containers({}).values():
+        context = container["securityContext"]
+        _hardened(context)
+        # RuntimeDefault refuses unshare/mount/pivot_root; the runtimes' AppArmor has `deny mount`.
+        assert context["seccompProfile"] == {"type": "Unconfined"}
+        assert context["appArmorProfile"] == {"type": "Unconfined"}
+        assert "procMount" not in context and "hostUsers" not in pod
+        # The pod default stays RuntimeDefault: the migration container does not get the relaxation.
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        for init in pod.get("initContainers", []):
+            assert "seccompProfile" not in init["securityContext"]
+            assert "appArmorProfile" not in init["securityContext"]
+
+
+def test_local_terraform_keeps_the_runtime_defaults() -> None:
+    for pod, container in _terraform_containers({"terraform": {"executor": "local"}}).values():
+        context = container["securityContext"]
+        _hardened(context)
+        assert not {"seccompProfile", "appArmorProfile", "procMount"} & set(context)
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        assert "hostUsers" not in pod
+
+
+def test_localhost_profiles_an_own_proc_and_a_user_namespace() -> None:
+    sandbox = {
+        "seccompProfile": {"type": "Localhost", "localhostProfile": "profiles/gitops-bot-sandbox.json"},
+        "appArmorProfile": {"type": "Localhost", "localhostProfile": "gitops-bot-sandbox"},
+        "procMount": "Unmasked",
+        "userNamespace": True,
+    }
+    for pod, container in _terraform_containers({"terraform": {"sandbox": sandbox}}).values():
+        context = container["securityContext"]
+        _hardened(context)
+        assert context["seccompProfile"] == sandbox["seccompProfile"]
+        assert context["appArmorProfile"] == sandbox["appArmorProfile"]
+        assert context["procMount"] == "Unmasked"
+        assert pod["hostUsers"] is False
+    local = {"terraform": {"executor": "local", "sandbox": sandbox}}
+    for pod, container in _terraform_containers(local).values():
+        assert "procMount" not in container["securityContext"] and "hostUsers" not in pod
+
+
+def test_before_kubernetes_1_30_the_apparmor_profile_is_an_annotation(tmp_path: Path, capfd: Any) -> None:
+    """``appArmorProfile`` is a field from 1.30; older API servers refuse it, so the chart writes
+    the annotation there. Rendering takes no Kubernetes version, ``helm lint`` does: a probe
+    template reports the helper's output through ``fail`` (which lint reports, not raises)."""
+    _helm()
+    chart = tmp_path / "gitops-bot"
+    shutil.copytree(CHART, chart)
+    (chart / "templates" / "zz-probe.yaml").write_text(
+        '{{ fail (printf "PROBE<%s>" (include "gitops-bot.podAnnotations" (list . "worker" dict))) }}\n'
+    )
+    localhost = {
+        "terraform": {"sandbox": {"appArmorProfile": {"type": "Localhost", "localhostProfile": "bwrap"}}}
+    }
+    expected = {
+        ("1.28.0", None): "container.apparmor.security.beta.kubernetes.io/worker: unconfined",
+        ("1.28.0", "localhost"): "container.apparmor.security.beta.kubernetes.io/worker: localhost/bwrap",
+        ("1.30.0", None): "",
+        ("1.36.0", "localhost"): "",
+    }
+    for (version, variant), annotation in expected.items():
+        capfd.readouterr()
+        lint(chart, localhost if variant else None, kube_version=version)
+        output = "".join(capfd.readouterr())
+        probes = re.findall(r"PROBE<([^>]*)>", output)
+        assert probes == [annotation], (version, variant, output)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"terraform": {"executor": "kubernetes"}},
+        {"terraform": {"executor": "none"}},
+        {"terraform": {"sandbox": {"procMount": "Unmasked"}}},  # needs a user namespace
+        {"terraform": {"sandbox": {"seccompProfile": {"type": "Localhost"}}}},  # which profile?
+        {"terraform": {"sandbox": {"appArmorProfile": {"type": "Unconfined", "localhostProfile": "x"}}}},
+        {"terraform": {"sandbox": {"hide": ["relative/path"]}}},
+        {"terraform": {"sandbox": {"hide": ["/a,/b"]}}},  # the variable is comma-separated
+        {"config": {"TERRAFORM_EXECUTOR": "local"}},  # set by terraform.executor
+    ],
+)
+def test_the_schema_refuses_bad_sandbox_values(values: dict[str, Any]) -> None:
+    chart = _helm()
+    with pytest.raises(HelmError):
+        chart.validate_schema(chart.merge_values(values))
+
+
+def test_the_schema_takes_the_documented_sandbox_values() -> None:
+    chart = _helm()
+    for values in (
+        {"terraform": {"executor": "local"}},
+        {"terraform": {"sandbox": {"procMount": "Unmasked", "userNamespace": True, "hide": ["/etc/x"]}}},
+        {"terraform": {"sandbox": {"seccompProfile": {"type": "Localhost", "localhostProfile": "p.json"}}}},
+        {"terraform": {"sandbox": {"appArmorProfile": {"type": "RuntimeDefault"}}}},
+    ):
+        chart.validate_schema(chart.merge_values(values))
+
+
+def test_the_notes_warn_when_terraform_runs_without_a_sandbox() -> None:
+    def notes(values: dict[str, Any] | None) -> str:
+        return _helm().render(values, name="bot", namespace="ops", is_install=True)[
+            "gitops-bot/templates/NOTES.txt"
+        ]
+
+    assert "WITHOUT a sandbox" in notes({"terraform": {"executor": "local"}})
+    sandboxed = notes(None)
+    assert "WITHOUT a sandbox" not in sandboxed and "terraform.sandbox_unavailable" in sandboxed

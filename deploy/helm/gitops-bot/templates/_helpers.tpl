@@ -65,6 +65,12 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   value: /var/lib/gitops-bot
 - name: GITOPS_BOT_KUBERNETES_IN_CLUSTER
   value: {{ and .Values.rbac.create (gt (len .Values.rbac.watchNamespaces) 0) | quote }}
+- name: GITOPS_BOT_TERRAFORM_EXECUTOR
+  value: {{ .Values.terraform.executor | quote }}
+{{- with .Values.terraform.sandbox.hide }}
+- name: GITOPS_BOT_TERRAFORM_SANDBOX_HIDE
+  value: {{ join "," . | quote }}
+{{- end }}
 {{- range $name, $value := .Values.config }}
 {{- if ne (toString $value) "" }}
 - name: GITOPS_BOT_{{ $name }}
@@ -99,4 +105,54 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   emptyDir: {}
 - name: home
   emptyDir: {}
+{{- end }}
+
+{{/* Whether terraform commands run in the bubblewrap sandbox ("true" or ""). */}}
+{{- define "gitops-bot.sandboxed" -}}
+{{- if eq .Values.terraform.executor "sandbox" }}true{{ end }}
+{{- end }}
+
+{{/* The appArmorProfile field exists from Kubernetes 1.30; before it, the annotation says the same. */}}
+{{- define "gitops-bot.appArmorField" -}}
+{{- if semverCompare ">=1.30.0-0" .Capabilities.KubeVersion.Version }}true{{ end }}
+{{- end }}
+
+{{/* Security context of the containers that run Terraform (bot and worker): the chart's, plus
+what bubblewrap needs to make its namespaces and mounts when the executor is the sandbox
+(deploy/README.md, "Terraform sandbox"). The migration init container keeps the plain one. */}}
+{{- define "gitops-bot.terraformSecurityContext" -}}
+{{- $context := deepCopy .Values.securityContext }}
+{{- if include "gitops-bot.sandboxed" . }}
+{{- $sandbox := .Values.terraform.sandbox }}
+{{- $_ := set $context "seccompProfile" (deepCopy $sandbox.seccompProfile) }}
+{{- if include "gitops-bot.appArmorField" . }}
+{{- $_ := set $context "appArmorProfile" (deepCopy $sandbox.appArmorProfile) }}
+{{- end }}
+{{- if eq $sandbox.procMount "Unmasked" }}
+{{- $_ := set $context "procMount" "Unmasked" }}
+{{- end }}
+{{- end }}
+{{- toYaml $context }}
+{{- end }}
+
+{{/* Pod annotations: (list $ container-name user-annotations). Before Kubernetes 1.30 the
+sandbox's AppArmor profile is the container's annotation. */}}
+{{- define "gitops-bot.podAnnotations" -}}
+{{- $root := index . 0 }}
+{{- $annotations := deepCopy (index . 2 | default dict) }}
+{{- if and (include "gitops-bot.sandboxed" $root) (not (include "gitops-bot.appArmorField" $root)) }}
+{{- $profile := $root.Values.terraform.sandbox.appArmorProfile }}
+{{- $value := dict "RuntimeDefault" "runtime/default" "Unconfined" "unconfined" }}
+{{- $_ := set $value "Localhost" (printf "localhost/%s" ($profile.localhostProfile | default "")) }}
+{{- $key := printf "container.apparmor.security.beta.kubernetes.io/%s" (index . 1) }}
+{{- $_ := set $annotations $key (get $value $profile.type) }}
+{{- end }}
+{{- with $annotations }}
+{{- toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* hostUsers: false (a user namespace per pod) when the sandbox asks for it. */}}
+{{- define "gitops-bot.hostUsers" -}}
+{{- if and (include "gitops-bot.sandboxed" .) .Values.terraform.sandbox.userNamespace }}hostUsers: false{{ end }}
 {{- end }}
