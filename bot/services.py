@@ -36,12 +36,18 @@ if TYPE_CHECKING:
     from bot.terraform import TerraformRunner
     from bot.terraform.sandbox import Executor, ExecutorStatus
 
-TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "templates"
+# The repository's templates/ folder, installed inside the bot (pyproject.toml's package-dir), so
+# an installed wheel finds it as well as an editable install does.
+TEMPLATES_PACKAGE = "bot._templates"
 
 
-def template_environment(directory: Path = TEMPLATES_DIR) -> jinja2.Environment:
+def template_environment(directory: Path | None = None) -> jinja2.Environment:
+    """The templates in ``directory``, or by default the ones installed with the bot."""
+    loader: jinja2.BaseLoader = (
+        jinja2.FileSystemLoader(str(directory)) if directory else jinja2.PackageLoader(TEMPLATES_PACKAGE, ".")
+    )
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(directory)),
+        loader=loader,
         autoescape=jinja2.select_autoescape(["html"]),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,

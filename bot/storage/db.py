@@ -6,6 +6,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -15,14 +16,26 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+# The repository's migrations/ folder, installed inside the bot (pyproject.toml's package-dir).
+MIGRATIONS_PACKAGE = "bot._migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+def migrations_directory() -> Path:
+    """Where alembic finds env.py and versions/, in the wheel's install or the editable checkout.
+
+    Alembic reads them as files, so the package must be unpacked on disk (pip always does so).
+    """
+    location = resources.files(MIGRATIONS_PACKAGE)
+    if not isinstance(location, Path):
+        raise RuntimeError(f"{MIGRATIONS_PACKAGE} is not a directory on disk ({location!r})")
+    return location
 
 
 def alembic_config(database_url: str) -> Config:
     """Alembic configuration built in code, so `gitops-bot migrate` needs no ini file."""
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("script_location", str(migrations_directory()))
     # ConfigParser treats % as interpolation; URLs may contain %-escapes.
     config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
     return config
