@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from bot.git import GitWorkspaces
     from bot.k8s import KubernetesReadiness
     from bot.prometheus import PrometheusQueries
+    from bot.redaction import Redactor
     from bot.terraform import TerraformRunner
     from bot.terraform.sandbox import Executor, ExecutorStatus
 
@@ -77,6 +78,7 @@ class Services:
     terraform_runner: TerraformRunner | None = None
     prometheus_client: PrometheusQueries | None = None
     kubernetes_client: KubernetesReadiness | None = None
+    secret_redactor: Redactor | None = None
     extras: dict[str, object] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -172,6 +174,15 @@ class Services:
     def terraform_status(self) -> ExecutorStatus:
         """Whether terraform commands can run here, and how isolated (probed once)."""
         return self.terraform().executor.status()
+
+    def redactor(self) -> Redactor:
+        """Hides every configured secret, in its encoded forms too, from what pull requests are shown."""
+        with self._lock:
+            if self.secret_redactor is None:
+                from bot.redaction import Redactor
+
+                self.secret_redactor = Redactor.from_settings(self.settings, read_file=Path.read_text)
+            return self.secret_redactor
 
     def prometheus(self) -> PrometheusQueries:
         with self._lock:

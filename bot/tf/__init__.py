@@ -5,7 +5,6 @@ from bot.tf.service import (
     ProjectResult,
     apply_pull_request,
     plan_pull_request,
-    redact,
     release_pull_request,
     unlock_pull_request,
 )
@@ -16,7 +15,6 @@ __all__ = [
     "apply_pull_request",
     "modified_projects",
     "plan_pull_request",
-    "redact",
     "release_pull_request",
     "select_targets",
     "unlock_pull_request",

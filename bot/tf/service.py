@@ -46,17 +46,6 @@ log = structlog.get_logger("gitops_bot.terraform")
 
 Status = Literal["planned", "no_changes", "failed", "locked", "applied", "apply_failed", "refused"]
 
-# Token-like strings never reach a comment, whatever a provider or a script printed.
-_SECRETS = re.compile(
-    r"(gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|xox[abposr]-[A-Za-z0-9-]{10,}"
-    r"|AKIA[0-9A-Z]{16}|-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----"
-    r"|(?i:(?:password|secret|token|api_key)\s*[=:]\s*)\"?[^\s\"]{8,})"
-)
-
-
-def redact(text: str) -> str:
-    return _SECRETS.sub("[redacted]", text)
-
 
 @dataclass(frozen=True)
 class ProjectResult:
@@ -93,8 +82,9 @@ def _headline(summary: object | None) -> str:
     )
 
 
-def _job_log(repo: str, number: int, target: ProjectTarget) -> Callable[[str, str], None]:
+def _job_log(services: Services, repo: str, number: int, target: ProjectTarget) -> Callable[[str, str], None]:
     """Terraform's output, line by line and redacted, into the job's log as it runs."""
+    redact = services.redactor().redact
 
     def on_line(step: str, line: str) -> None:
         log.info(
@@ -296,7 +286,7 @@ def _plan_targets(
                 directory=directory,
                 workspace=target.workspace,
                 extra_args=extra_args,
-                on_line=_job_log(repo, pr.number, target),
+                on_line=_job_log(services, repo, pr.number, target),
                 root=tree.path.resolve(),
             )
             runnable.append((target, request))
@@ -308,7 +298,7 @@ def _plan_targets(
             )
         )
         for (target, _request), outcome in zip(runnable, planned, strict=True):
-            output = redact(outcome.output)
+            output = services.redactor().redact(outcome.output)
             kept = _keep_planfile(services, repo, pr.number, target, outcome.planfile)
             if outcome.ok:
                 status: Status = "planned" if outcome.has_changes else "no_changes"
@@ -565,7 +555,7 @@ def _apply_targets(
             async def apply_one(
                 directory: Path = directory, planfile: Path = planfile, target: ProjectTarget = target
             ):  # type: ignore[no-untyped-def]
-                on_line = _job_log(repo, pr.number, target)
+                on_line = _job_log(services, repo, pr.number, target)
                 init = await runner.init(directory, on_line=on_line, root=root)
                 if not init.ok:
                     return None, init.output
@@ -581,10 +571,15 @@ def _apply_targets(
             outcome, init_output = asyncio.run(apply_one())
             if outcome is None:
                 results.append(
-                    ProjectResult(target, "apply_failed", "terraform init failed", redact(init_output))
+                    ProjectResult(
+                        target,
+                        "apply_failed",
+                        "terraform init failed",
+                        services.redactor().redact(init_output),
+                    )
                 )
                 continue
-            output = redact(outcome.output)
+            output = services.redactor().redact(outcome.output)
             if outcome.ok:
                 results.append(ProjectResult(target, "applied", _apply_headline(output), output))
                 status = "applied"

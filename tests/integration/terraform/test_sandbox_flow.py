@@ -177,3 +177,23 @@ def test_a_project_directory_behind_a_symlink_out_of_the_tree_is_refused(env: Bo
     assert not (outside / ".terraform").exists()
     inside = say(env, number, "/gitops plan -d terraform/inside")
     assert "Plan: 1 to add" in inside
+
+
+def test_configured_secrets_are_redacted_in_every_encoding(env: BotEnv) -> None:
+    """Defence in depth (local: nothing hides the secret): its encoded forms never reach the comment."""
+    _use(env, LocalExecutor())
+    secret = env.settings.github_webhook_secret.get_secret_value()
+    leak = {
+        "b64": f'base64encode("environ=1\\u0000TOKEN=x{secret}\\u0000HOME=/home")',
+        "url": f'urlencode("{secret}")',
+        "json": f'jsonencode({{token = "{secret}"}})',
+    }
+    config = 'resource "terraform_data" "x" {\n  input = 1\n}\n' + "".join(
+        f'output "{name}" {{\n  value = {expression}\n}}\n' for name, expression in leak.items()
+    )
+    number = open_pr(env, "encoded", {"terraform/staging/main.tf": config})
+    (plan,) = comments(env, number)
+    assert "Plan: 1 to add" in plan, plan
+    assert secret not in plan
+    assert base64.b64encode(secret.encode()).decode()[4:-4] not in plan
+    assert plan.count("[redacted]") >= len(leak), plan

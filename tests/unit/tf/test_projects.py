@@ -6,9 +6,9 @@ import pytest
 
 from bot.config import load_repo_config
 from bot.forge.port import Review
+from bot.redaction import redact_tokens as redact
 from bot.tf import ProjectTarget, modified_projects, select_targets, unmet_requirements
 from bot.tf.projects import head_approvers
-from bot.tf.service import redact
 
 CONFIG = load_repo_config(
     """\
