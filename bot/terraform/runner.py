@@ -44,33 +44,35 @@ plan its own checkout, as Atlantis does.
 from __future__ import annotations
 
 import asyncio
-import codecs
 import contextlib
 import fnmatch
-import inspect
 import os
 import shutil
 import signal
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Literal
 
 import structlog
 
 from bot.cancellation import JobCancelled, current_stop
-from bot.terraform.plan_summary import PlanJSONError, PlanSummary, parse_plan_json
+from bot.terraform.plan_summary import PlanJSONError, parse_plan_json
+from bot.terraform.process import OutputCollector, interrupt, pump_lines, signal_group
+from bot.terraform.results import (
+    DEFAULT_WORKSPACE,
+    ApplyResult,
+    OnLine,
+    PlanRequest,
+    PlanResult,
+    Step,
+    StepResult,
+    StepTimeouts,
+)
 from bot.terraform.safety import ExtraArgsRefused, check_extra_args, is_valid_workspace, var_file_problem
 from bot.terraform.sandbox import Executor, SandboxExecutor, SandboxUnavailable
 
 log = structlog.get_logger("gitops_bot.terraform")
 
-Step = Literal["init", "workspace", "plan", "show", "apply"]
-# Called with (step, line) for every line Terraform prints; may be a coroutine function.
-OnLine = Callable[[str, str], Awaitable[None] | None]
-
-DEFAULT_WORKSPACE = "default"
 DEFAULT_INHERITED_ENV: tuple[str, ...] = (
     "PATH",
     "HOME",
@@ -90,104 +92,6 @@ _NEVER_INHERITED = ("TF_WORKSPACE", "TF_CLI_ARGS", "TF_CLI_ARGS_*")
 _FORCED_ENV = {"TF_IN_AUTOMATION": "1", "TF_INPUT": "0", "CHECKPOINT_DISABLE": "1"}
 _PIPE_DRAIN_SECONDS = 5.0
 _STOP_POLL_SECONDS = 0.2
-_READ_CHUNK = 64 * 1024
-
-
-@dataclass(frozen=True)
-class StepTimeouts:
-    """Seconds each step may run before it is stopped."""
-
-    init: float = 600.0
-    workspace: float = 120.0
-    plan: float = 1800.0
-    show: float = 300.0
-    apply: float = 3600.0
-
-    def for_step(self, step: Step) -> float:
-        return float(getattr(self, step))
-
-
-@dataclass(frozen=True)
-class StepResult:
-    step: Step
-    argv: tuple[str, ...]
-    exit_code: int  # negative: killed by that signal; 127: the executable was not found
-    output: str  # stdout and stderr lines in the order they arrived
-    duration: float  # seconds
-    timed_out: bool
-    stdout: str = ""  # stdout alone (the JSON of ``show -json``)
-    truncated: bool = False  # output exceeded ``max_output_chars``; the rest was streamed, not kept
-    pid: int | None = None  # the process (and process group) id; None when nothing was started
-
-    @property
-    def ok(self) -> bool:
-        return self.exit_code == 0 and not self.timed_out
-
-
-@dataclass(frozen=True)
-class PlanResult:
-    directory: Path
-    workspace: str
-    has_changes: bool  # plan exited 2 (-detailed-exitcode); False when the plan failed
-    planfile: Path | None  # the saved plan, only when the plan succeeded
-    summary: PlanSummary | None  # from ``show -json``; None when the plan failed
-    steps: tuple[StepResult, ...]
-    error: str | None = None  # why it failed, for the comment; None on success
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-    @property
-    def timed_out(self) -> bool:
-        return any(step.timed_out for step in self.steps)
-
-    @property
-    def failed_step(self) -> StepResult | None:
-        """The step that failed (a plan exiting 2 did not fail: it found changes)."""
-        for step in self.steps:
-            succeeded = step.exit_code in (0, 2) if step.step == "plan" else step.exit_code == 0
-            if step.timed_out or not succeeded:
-                return step
-        return None
-
-    @property
-    def output(self) -> str:
-        """The human output of every step but ``show`` (whose stdout is JSON)."""
-        return "".join(step.output for step in self.steps if step.step != "show")
-
-
-@dataclass(frozen=True)
-class ApplyResult:
-    directory: Path
-    workspace: str
-    planfile: Path
-    steps: tuple[StepResult, ...]
-    error: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-    @property
-    def timed_out(self) -> bool:
-        return any(step.timed_out for step in self.steps)
-
-    @property
-    def output(self) -> str:
-        return "".join(step.output for step in self.steps)
-
-
-@dataclass(frozen=True)
-class PlanRequest:
-    """One project's plan for ``run_plans``."""
-
-    directory: Path
-    workspace: str = DEFAULT_WORKSPACE
-    planfile: Path | None = None
-    extra_args: tuple[str, ...] = ()
-    on_line: OnLine | None = None
-    root: Path | None = None  # the work tree the sandbox may write; default: ``directory``
 
 
 def default_planfile(directory: Path, workspace: str) -> Path:
@@ -211,109 +115,6 @@ def build_environment(
     env.update(_FORCED_ENV)
     env.update(extra or {})
     return env
-
-
-def _signal_group(pgid: int, signum: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signum)
-
-
-def _group_members(pgid: int) -> list[int]:
-    """The processes of process group ``pgid`` (Linux ``/proc``; host pids, sandboxes included)."""
-    members = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # Fields after the command name (which may hold spaces and parentheses): state ppid pgrp ...
-        fields = stat[stat.rfind(")") + 2 :].split()
-        if len(fields) > 2 and fields[2] == str(pgid):
-            members.append(int(entry.name))
-    return members
-
-
-def _interrupt(pgid: int, *, wrapped: bool) -> None:
-    """Terraform's graceful stop (SIGINT), to Terraform itself even when it runs inside a wrapper.
-
-    A sandbox's ``bwrap`` would die of SIGINT at once and take Terraform with it before it
-    released its state lock, so the wrapper (the group leader) is left out; it ends when
-    Terraform ends.
-    """
-    if not wrapped:
-        _signal_group(pgid, signal.SIGINT)
-        return
-    for pid in _group_members(pgid):
-        if pid != pgid:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGINT)
-
-
-class _Collector:
-    """Keeps a step's output (up to a limit) and forwards each line to the callback."""
-
-    def __init__(self, step: Step, on_line: OnLine | None, limit: int) -> None:
-        self.step = step
-        self.on_line = on_line
-        self.limit = limit
-        self.lines: list[str] = []
-        self.stdout_lines: list[str] = []
-        self.size = 0
-        self.stdout_size = 0
-        self.truncated = False
-
-    async def add(self, line: str, *, is_stdout: bool, forward: bool) -> None:
-        if is_stdout:
-            if self.stdout_size + len(line) + 1 <= self.limit:
-                self.stdout_lines.append(line)
-                self.stdout_size += len(line) + 1
-            else:
-                self.truncated = True
-        if forward:
-            if self.size + len(line) + 1 <= self.limit:
-                self.lines.append(line)
-                self.size += len(line) + 1
-            else:
-                self.truncated = True
-            await self._forward(line)
-
-    async def _forward(self, line: str) -> None:
-        if self.on_line is None:
-            return
-        try:
-            result = self.on_line(self.step, line)
-            if inspect.isawaitable(result):
-                await result
-        except Exception:
-            # A failing log sink must not leave Terraform half-run: keep running, stop forwarding.
-            log.exception("terraform output callback failed; no more lines are forwarded", step=self.step)
-            self.on_line = None
-
-    def output(self) -> str:
-        text = "".join(f"{line}\n" for line in self.lines)
-        if self.truncated:
-            text += f"[output truncated after {self.limit} characters]\n"
-        return text
-
-    def stdout(self) -> str:
-        return "".join(f"{line}\n" for line in self.stdout_lines)
-
-
-async def _pump(
-    reader: asyncio.StreamReader, collector: _Collector, *, is_stdout: bool, forward: bool
-) -> None:
-    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    pending = ""
-    while chunk := await reader.read(_READ_CHUNK):
-        pending += decoder.decode(chunk)
-        *lines, pending = pending.split("\n")
-        for line in lines:
-            await collector.add(line.rstrip("\r"), is_stdout=is_stdout, forward=forward)
-    pending += decoder.decode(b"", final=True)
-    if pending:
-        await collector.add(pending.rstrip("\r"), is_stdout=is_stdout, forward=forward)
 
 
 class TerraformRunner:
@@ -375,7 +176,7 @@ class TerraformRunner:
         except SandboxUnavailable as error:
             return StepResult(step, argv, 126, f"terraform was not run: {error}\n", 0.0, timed_out=False)
 
-        collector = _Collector(step, on_line, self.max_output_chars)
+        collector = OutputCollector(step, on_line, self.max_output_chars)
         process = await asyncio.create_subprocess_exec(
             *command.argv,
             cwd=str(command.cwd),
@@ -386,11 +187,38 @@ class TerraformRunner:
             start_new_session=True,
             preexec_fn=command.preexec,
         )
-        assert process.stdout is not None and process.stderr is not None
+        # Inside a wrapper (bwrap) the graceful stop must spare the wrapper (see process.interrupt).
         wrapped = command.argv[0] != argv[0]
+        timed_out = await self._supervise(process, collector, step, limit, wrapped, forward_stdout)
+        assert process.returncode is not None
+        return StepResult(
+            step=step,
+            argv=argv,
+            exit_code=process.returncode,
+            output=collector.output(),
+            duration=time.monotonic() - started,
+            timed_out=timed_out,
+            stdout=collector.stdout(),
+            truncated=collector.truncated,
+            pid=process.pid,
+        )
+
+    async def _supervise(
+        self,
+        process: asyncio.subprocess.Process,
+        collector: OutputCollector,
+        step: Step,
+        limit: float,
+        wrapped: bool,
+        forward_stdout: bool,
+    ) -> bool:
+        """Read its output until it exits, the timeout stops it (True) or the job is stopped (raises)."""
+        assert process.stdout is not None and process.stderr is not None
         pumps = [
-            asyncio.create_task(_pump(process.stdout, collector, is_stdout=True, forward=forward_stdout)),
-            asyncio.create_task(_pump(process.stderr, collector, is_stdout=False, forward=True)),
+            asyncio.create_task(
+                pump_lines(process.stdout, collector, is_stdout=True, forward=forward_stdout)
+            ),
+            asyncio.create_task(pump_lines(process.stderr, collector, is_stdout=False, forward=True)),
         ]
         timed_out = False
         try:
@@ -409,23 +237,12 @@ class TerraformRunner:
             await self._stop(process, wrapped=wrapped)
             raise
         finally:
-            for pump in pumps:
-                pump.cancel()
+            for task in pumps:
+                task.cancel()
             if process.returncode is None:
                 # Last resort when cleanup itself was interrupted: leave no process behind.
-                _signal_group(process.pid, signal.SIGKILL)
-        assert process.returncode is not None
-        return StepResult(
-            step=step,
-            argv=argv,
-            exit_code=process.returncode,
-            output=collector.output(),
-            duration=time.monotonic() - started,
-            timed_out=timed_out,
-            stdout=collector.stdout(),
-            truncated=collector.truncated,
-            pid=process.pid,
-        )
+                signal_group(process.pid, signal.SIGKILL)
+        return timed_out
 
     async def _wait_unless_stopped(self, process: asyncio.subprocess.Process) -> None:
         """Wait for the process; if the job's stop signal is set meanwhile, stop it and raise."""
@@ -446,18 +263,18 @@ class TerraformRunner:
 
     async def _stop(self, process: asyncio.subprocess.Process, *, wrapped: bool) -> None:
         if process.returncode is None:
-            _interrupt(process.pid, wrapped=wrapped)
+            interrupt(process.pid, wrapped=wrapped)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(process.wait()), self.kill_grace_seconds)
         # Also whatever the group still holds after Terraform itself exited.
-        _signal_group(process.pid, signal.SIGKILL)
+        signal_group(process.pid, signal.SIGKILL)
         await process.wait()
 
     async def _drain(self, process: asyncio.subprocess.Process, pumps: list[asyncio.Task[None]]) -> None:
         """Read what is left in the pipes; a leftover child holding them open is killed."""
         _done, pending = await asyncio.wait(pumps, timeout=_PIPE_DRAIN_SECONDS)
         if pending:
-            _signal_group(process.pid, signal.SIGKILL)
+            signal_group(process.pid, signal.SIGKILL)
             await asyncio.wait(pending, timeout=_PIPE_DRAIN_SECONDS)
         for pump in pumps:
             error = pump.exception() if pump.done() and not pump.cancelled() else None
