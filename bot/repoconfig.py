@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from bot.config import ConfigError, ConfigInvalid, RepoConfig, load_repo_config
+from bot.config import ConfigError, ConfigInvalid, RepoConfig, load_repo_config_bytes
 from bot.forge.port import Forge
 
 CONFIG_PATH = ".gitops-bot.yaml"
@@ -56,15 +56,13 @@ class RepoConfigLoader:
         if data is None:
             loaded = LoadedConfig(repo, branch, None)
         else:
+            # Size, encoding, nesting and schema problems all end here, as errors with a line:
+            # the caller reports them and the job succeeds (retrying cannot fix the file).
             try:
-                config = load_repo_config(data.decode("utf-8"), filename=CONFIG_PATH)
+                config = load_repo_config_bytes(data, filename=CONFIG_PATH)
                 loaded = LoadedConfig(repo, branch, config)
             except ConfigInvalid as invalid:
                 loaded = LoadedConfig(repo, branch, None, tuple(invalid.errors))
-            except UnicodeDecodeError:
-                loaded = LoadedConfig(
-                    repo, branch, None, (ConfigError(CONFIG_PATH, 1, 1, "", "the file is not UTF-8 text"),)
-                )
         with self._lock:
             self._cache[repo] = (now, loaded)
         return loaded

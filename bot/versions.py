@@ -14,10 +14,15 @@ A trigger's ``tags`` policy is one of:
     the same ``major.minor.patch`` (npm's rule): ``>=2.0.0-rc.1`` admits ``2.0.0-rc.2`` but not
     ``2.1.0-rc.1``. Use a ``regex:`` policy for variant suffixes.
 ``regex:<pattern>``
-    Tags the pattern matches in full (``re.fullmatch``). Ordering: the named group ``version`` if
-    the pattern has one, else the whole tag, read as a semantic version as above (so
+    Tags the pattern matches in full. Ordering: the named group ``version`` if the pattern has
+    one, else the whole tag, read as a semantic version as above (so
     ``regex:^main-(?P<version>\\d+)$`` orders by build number). When either side cannot be read as
-    a version the tags are not comparable and the newest *event* wins.
+    a version the tags are not comparable and the newest *event* wins. The pattern is compiled
+    with RE2 (``google-re2``), whose matching time is linear in the tag's length: the pattern is
+    written by whoever can push to the GitOps repository and the tag by whoever can push to a
+    registry, and a backtracking engine lets ``(a+)+$`` hold a worker for ever. RE2 has the usual
+    syntax (named groups ``(?P<name>...)``, classes, ``{m,n}``, ``(?i)``) but no lookaround and no
+    backreferences; a pattern using them is refused when the config is validated, with the reason.
 any other text
     Exactly that tag (``stable``). Ordering as for regex without a group.
 
@@ -36,6 +41,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Literal
 
+import re2
 import semver
 
 _TAG = re.compile(r"[\w][\w.-]{0,127}")
@@ -202,7 +208,7 @@ class SemverPolicy:
 
 @dataclass(frozen=True)
 class RegexPolicy:
-    pattern: re.Pattern[str]
+    pattern: re2._Regexp  # the compiled RE2 pattern (google-re2 exports no public name for its type)
 
     def matches(self, tag: str) -> bool:
         return self.pattern.fullmatch(tag) is not None
@@ -245,16 +251,55 @@ def parse_tag_policy(text: str) -> TagPolicy:
             raise InvalidPolicy("semver: needs a range, e.g. semver:>=1.0.0,<2 (or semver:* for any release)")
         return SemverPolicy(parse_semver_range(argument.strip()))
     if separator and kind == "regex":
-        try:
-            pattern = re.compile(argument)
-        except re.error as exc:
-            raise InvalidPolicy(f"invalid regular expression {argument!r}: {exc}") from exc
-        return RegexPolicy(pattern)
+        return RegexPolicy(compile_linear(argument))
     if not _TAG.fullmatch(stripped):
         raise InvalidPolicy(
             f"invalid tag policy {text!r}: expected semver:<range>, regex:<pattern> or an exact tag"
         )
     return ExactPolicy(stripped)
+
+
+# What RE2 says when it meets a construct only backtracking engines have, and what to tell people.
+_RE2_UNSUPPORTED: tuple[tuple[str, str], ...] = (
+    ("invalid perl operator: (?=", "lookahead (?=...)"),
+    ("invalid perl operator: (?!", "negative lookahead (?!...)"),
+    ("invalid perl operator: (?<=", "lookbehind (?<=...)"),
+    ("invalid perl operator: (?<!", "negative lookbehind (?<!...)"),
+    ("invalid perl operator: (?>", "atomic groups (?>...)"),
+    ("invalid perl operator: (?(", "conditionals (?(...)...)"),
+    ("invalid perl operator: (?#", "comments (?#...)"),
+    ("bad repetition operator: ++", "possessive quantifiers (++, *+, ?+)"),
+    ("bad repetition operator: *+", "possessive quantifiers (++, *+, ?+)"),
+    ("bad repetition operator: ?+", "possessive quantifiers (++, *+, ?+)"),
+)
+_RE2_BACKREFERENCE = re.compile(r"invalid escape sequence: \\[1-9]")
+_RE2_SYNTAX = "https://github.com/google/re2/wiki/Syntax"
+
+
+def compile_linear(pattern: str) -> re2._Regexp:
+    """``pattern`` compiled with RE2 (linear-time matching), or :class:`InvalidPolicy` saying why not."""
+    options = re2.Options()
+    options.log_errors = False  # the reason goes into the exception, not onto stderr
+    try:
+        return re2.compile(pattern, options)
+    except re2.error as exc:
+        raise InvalidPolicy(f"invalid tag policy regex:{pattern}: {_re2_reason(pattern, exc)}") from None
+
+
+def _re2_reason(pattern: str, error: re2.error) -> str:
+    detail = error.args[0] if error.args else ""
+    message = detail.decode("utf-8", "replace") if isinstance(detail, bytes) else str(detail)
+    unsupported = next((what for prefix, what in _RE2_UNSUPPORTED if message.startswith(prefix)), None)
+    if unsupported is None and _RE2_BACKREFERENCE.match(message):
+        unsupported = "backreferences (\\1)"
+    if unsupported is None and message.startswith("invalid perl operator: (?P") and "(?P=" in pattern:
+        unsupported = "backreferences ((?P=name))"
+    if unsupported is not None:
+        return (
+            f"RE2 does not support {unsupported}. Tag policies are matched with RE2, whose time is "
+            f"linear in the tag's length, so no tag can make a match run long ({_RE2_SYNTAX})"
+        )
+    return f"RE2 cannot compile it: {message} ({_RE2_SYNTAX})"
 
 
 def compare_versions(policy: TagPolicy, left: str, right: str) -> int | None:

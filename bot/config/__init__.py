@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from bot.config.loader import (
     DEFAULT_FILENAME,
+    MAX_CONFIG_BYTES,
+    MAX_NESTING_DEPTH,
     ConfigError,
     ConfigInvalid,
     check_config_file,
     load_repo_config,
+    load_repo_config_bytes,
 )
 from bot.config.schema import (
     DEFAULT_WHEN_MODIFIED,
@@ -38,6 +41,8 @@ from bot.config.schema import (
 __all__ = [
     "DEFAULT_FILENAME",
     "DEFAULT_WHEN_MODIFIED",
+    "MAX_CONFIG_BYTES",
+    "MAX_NESTING_DEPTH",
     "PERMISSION_LEVELS",
     "Autoplan",
     "Baseline",
@@ -63,5 +68,6 @@ __all__ = [
     "check_config_file",
     "format_duration",
     "load_repo_config",
+    "load_repo_config_bytes",
     "parse_duration",
 ]

@@ -5,6 +5,12 @@ list item sits (``CommentedMap.lc.key(k)``, ``CommentedSeq.lc.item(i)``); each p
 ``loc`` is walked through that data to find the line and column of the offending key (or, for a
 missing key, of the mapping that should hold it). Cross-reference problems (``promote.to`` naming
 no deployment, repeated names) are collected through the validation context and located the same way.
+
+The file is untrusted input (anyone who can push to the default branch writes it), so it is
+bounded before any real work: at most :data:`MAX_CONFIG_BYTES`, measured before decoding or
+parsing, and at most :data:`MAX_NESTING_DEPTH` levels of mappings and lists, enforced by
+ruamel.yaml's composer (``YAML.max_depth``), which stops at the first node past the limit instead
+of recursing until Python's stack gives out. Both are reported as ordinary config errors with a line.
 """
 
 from __future__ import annotations
@@ -21,11 +27,23 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.composer import MaxDepthExceededError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from bot.config.schema import CROSS_CHECK_CONTEXT_KEY, RepoConfig
 
 DEFAULT_FILENAME = ".gitops-bot.yaml"
+
+MAX_CONFIG_BYTES = 256 * 1024
+"""The largest config accepted. The example config (two projects, three deployments with canaries)
+is 4 KiB, so this leaves room for well over a hundred fully specified deployments, while keeping
+ruamel.yaml's pure-Python round-trip load (roughly a second per 100 KiB of the densest YAML) to
+a few seconds at worst."""
+
+MAX_NESTING_DEPTH = 64
+"""Mappings and lists (and the scalars inside the deepest) nested in each other. The schema's
+deepest key (``deployments[].canary.metrics[].baseline.relative_max``) is 8 levels down; 64 is
+far above any valid file and far below the depth at which the loader would exhaust the stack."""
 
 Loc = tuple[str | int, ...]
 
@@ -55,6 +73,9 @@ class ConfigInvalid(ValueError):
 
 def load_repo_config(text: str, filename: str = DEFAULT_FILENAME) -> RepoConfig:
     """Parse and validate the config text; raises :class:`ConfigInvalid` naming file, line and key."""
+    # Characters never take fewer bytes than one: only a long text can be over the limit.
+    if len(text) > MAX_CONFIG_BYTES:
+        _check_size(text.encode("utf-8", "surrogatepass"), filename)
     data = _load_yaml(text, filename)
     if not isinstance(data, CommentedMap):
         kind = "empty" if data is None else ("a list" if isinstance(data, list) else f"the scalar {data!r}")
@@ -81,18 +102,74 @@ def load_repo_config(text: str, filename: str = DEFAULT_FILENAME) -> RepoConfig:
     return config
 
 
+def load_repo_config_bytes(data: bytes, filename: str = DEFAULT_FILENAME) -> RepoConfig:
+    """:func:`load_repo_config` for the file's bytes: the size is checked before decoding, and text
+    that is not UTF-8 is a config error naming the line of the first bad byte."""
+    _check_size(data, filename)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line, column = _line_and_column(data, exc.start)
+        raise ConfigInvalid(
+            [ConfigError(filename, line, column, "", f"the file is not UTF-8 text ({exc.reason})")]
+        ) from None
+    return load_repo_config(text, filename)
+
+
 def check_config_file(path: str | os.PathLike[str]) -> list[ConfigError]:
     """Every problem in the config file at ``path`` (empty when valid), for ``gitops-bot check-config``."""
     shown = os.fspath(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        with Path(path).open("rb") as handle:
+            data = handle.read(MAX_CONFIG_BYTES + 1)  # never more than the limit into memory
+            total = os.fstat(handle.fileno()).st_size
+    except OSError as exc:
         return [ConfigError(shown, 1, 1, "", f"cannot read the file: {exc}")]
     try:
-        load_repo_config(text, shown)
+        if len(data) > MAX_CONFIG_BYTES:
+            _check_size(data, shown, total=max(total, len(data)))
+        load_repo_config_bytes(data, shown)
     except ConfigInvalid as exc:
         return exc.errors
     return []
+
+
+# --------------------------------------------------------------------------- limits
+
+
+def _check_size(data: bytes, filename: str, *, total: int | None = None) -> None:
+    """Raise :class:`ConfigInvalid` when ``data`` (``total`` bytes in all) is over the limit,
+    naming the line where the limit is crossed."""
+    size = len(data) if total is None else total
+    if size <= MAX_CONFIG_BYTES:
+        return
+    line, column = _line_and_column(data, MAX_CONFIG_BYTES)
+    raise ConfigInvalid(
+        [
+            ConfigError(
+                filename,
+                line,
+                column,
+                "",
+                f"the file is {_size_text(size)}; a {DEFAULT_FILENAME} may be at most "
+                f"{_size_text(MAX_CONFIG_BYTES)} (the limit is crossed on this line)",
+            )
+        ]
+    )
+
+
+def _line_and_column(data: bytes, offset: int) -> tuple[int, int]:
+    """1-based line and column (in bytes) of ``offset`` in ``data``."""
+    line_start = data.rfind(b"\n", 0, offset) + 1
+    return data.count(b"\n", 0, offset) + 1, offset - line_start + 1
+
+
+def _size_text(size: int) -> str:
+    if size >= 1024 * 1024:
+        return f"{size / (1024 * 1024):.1f} MiB"
+    if size % 1024 == 0:
+        return f"{size // 1024} KiB"
+    return f"{size:,} bytes"
 
 
 # --------------------------------------------------------------------------- YAML
@@ -100,8 +177,20 @@ def check_config_file(path: str | os.PathLike[str]) -> list[ConfigError]:
 
 def _load_yaml(text: str, filename: str) -> Any:
     yaml = YAML(typ="rt")
+    yaml.max_depth = MAX_NESTING_DEPTH
     try:
         return yaml.load(text)
+    except MaxDepthExceededError as exc:
+        mark = exc.problem_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+        message = (
+            f"nested deeper than {MAX_NESTING_DEPTH} levels of mappings and lists; "
+            "no valid config comes close"
+        )
+        raise ConfigInvalid([ConfigError(filename, line, column, "", message)]) from None
+    except RecursionError:  # a safety net: the depth limit above should make this unreachable
+        message = f"nested too deeply to read (the limit is {MAX_NESTING_DEPTH} levels)"
+        raise ConfigInvalid([ConfigError(filename, 1, 1, "", message)]) from None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)

@@ -9,7 +9,8 @@ a person would want to read).
 The rules, in order:
 
 1. the version must be usable as a tag and a branch component, the digest (if any) must look like
-   one, and every target file must exist and hold the addressed key: edits never create keys;
+   one, and every target file must exist as a regular file (not a symbolic link the forge cannot
+   resolve inside the repository) and hold the addressed key: edits never create keys;
 2. the current version is the value in the first target that carries a tag (``tag``, ``tag@digest``,
    ``image``, ``image@digest``): git is the truth, not the bot's memory;
 3. :func:`bot.versions.decide_update` decides (policy, quarantine, never backwards). An *explicit*
@@ -46,6 +47,7 @@ NoUpdateCode = Literal[
     "invalid_version",
     "invalid_digest",
     "missing_file",
+    "unusable_file",
     "bad_target",
     "no_match",
     "quarantined",
@@ -59,6 +61,7 @@ REFUSALS: frozenset[str] = frozenset(
         "invalid_version",
         "invalid_digest",
         "missing_file",
+        "unusable_file",
         "bad_target",
         "no_match",
         "quarantined",
@@ -216,10 +219,13 @@ def plan_update(
     quarantined: Collection[str] = (),
     pending: Sequence[PendingUpdate] = (),
     explicit: bool = False,
+    unusable: Mapping[str, str] | None = None,
 ) -> UpdatePlan | NoUpdate:
     """Decide whether and how to move ``deployment`` to ``version`` (see the module docs).
 
-    ``files`` maps each target file to its text on the default branch (None: the file is missing).
+    ``files`` maps each target file to its text on the default branch (None: the file is missing);
+    ``unusable`` maps a target file the forge would not hand out as a file (a symbolic link, a
+    directory) to why.
     """
     version = version.strip()
     if not _VERSION.fullmatch(version) or ".." in version or version.endswith((".", ".lock")):
@@ -231,7 +237,7 @@ def plan_update(
     if digest is not None and not _DIGEST.fullmatch(digest):
         return NoUpdate("invalid_digest", f"{digest!r} is not an image digest (like sha256:<64 hex digits>)")
 
-    edits, changes, problem = _edit_targets(deployment, version, digest, files)
+    edits, changes, problem = _edit_targets(deployment, version, digest, files, unusable or {})
     if problem is not None:
         return problem
     previous = _current_version(edits)
@@ -285,7 +291,11 @@ def plan_update(
 
 
 def _edit_targets(
-    deployment: Deployment, version: str, digest: str | None, files: Mapping[str, str | None]
+    deployment: Deployment,
+    version: str,
+    digest: str | None,
+    files: Mapping[str, str | None],
+    unusable: Mapping[str, str],
 ) -> tuple[list[TargetEdit], list[FileChange], NoUpdate | None]:
     repository = deployment.trigger.image.repository if deployment.trigger.image is not None else ""
     texts: dict[str, str] = {}
@@ -293,17 +303,10 @@ def _edit_targets(
     edits: list[TargetEdit] = []
     for target in deployment.targets:
         if target.file not in texts:
-            text = files.get(target.file)
-            if text is None:
-                return (
-                    [],
-                    [],
-                    NoUpdate(
-                        "missing_file",
-                        f"{target.file} (a target of {deployment.name}) does not exist on the default branch",
-                    ),
-                )
-            texts[target.file] = originals[target.file] = text
+            problem = _unreadable(deployment, target.file, files, unusable)
+            if problem is not None:
+                return [], [], problem
+            texts[target.file] = originals[target.file] = files[target.file] or ""
         try:
             new_value = render_target_value(target.format, repository=repository, tag=version, digest=digest)
         except ValueError as exc:
@@ -325,6 +328,23 @@ def _edit_targets(
         )
     changes = [FileChange(path, originals[path], texts[path]) for path in originals]
     return edits, changes, None
+
+
+def _unreadable(
+    deployment: Deployment, path: str, files: Mapping[str, str | None], unusable: Mapping[str, str]
+) -> NoUpdate | None:
+    if path in unusable:
+        return NoUpdate(
+            "unusable_file", f"{path} (a target of {deployment.name}) cannot be edited: {unusable[path]}"
+        )
+    if files.get(path) is None:
+        return NoUpdate(
+            "missing_file",
+            f"{path} (a target of {deployment.name}) does not exist on the default branch "
+            "(a file under a symbolically linked directory counts as missing: "
+            "the bot does not follow symbolic links)",
+        )
+    return None
 
 
 def _current_version(edits: Sequence[TargetEdit]) -> str | None:

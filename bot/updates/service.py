@@ -9,6 +9,9 @@ diff. In dry-run the same decisions are recorded and nothing is pushed.
 
 Idempotent: a repeated event finds its branch already holding the planned files and its pull
 request already saying what the plan says, and changes nothing.
+
+Target files behind symbolic links that leave the repository are refused (``unusable_file``),
+whether the forge's contents API or the work tree is the one to see the link (``targets``).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from sqlalchemy import select
 from bot.canary import VllmDefaults
 from bot.canary.defaults import defaults_from_settings
 from bot.config import Deployment, RepoConfig
-from bot.forge.port import ChangeOutcome, Forge, PullRequestSpec
+from bot.forge.port import ChangeOutcome, Forge, ForgeValidationError, PullRequestSpec
 from bot.notify import PromotionOpened, UpdateProposed, UpdateSuperseded
 from bot.storage.models import UpdateRequest
 from bot.updates.plan import (
@@ -36,6 +39,7 @@ from bot.updates.plan import (
 )
 from bot.updates.render import UpdateTexts, canary_plan
 from bot.updates.source import UpdateSource, manual_source
+from bot.updates.targets import UnsafeTarget, check_inside, read_targets
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -134,7 +138,7 @@ def _propose_update(
             services.quarantine.lift(repo=repo, deployment=deployment, version=version, by=actor)
 
     base = loaded.branch
-    files = {path: _read_text(forge, repo, path, base) for path in {t.file for t in target.targets}}
+    files = read_targets(forge, repo, (t.file for t in target.targets), base)
     pending = _pending_updates(forge, repo, deployment)
     quarantined = services.quarantine.versions(repo=repo, deployment=deployment)
     if lift_quarantine and services.dry_run:
@@ -144,7 +148,8 @@ def _propose_update(
         deployment=target,
         version=version,
         digest=digest,
-        files=files,
+        files=files.texts,
+        unusable=files.unusable,
         quarantined=quarantined,
         pending=pending,
         explicit=explicit,
@@ -214,7 +219,22 @@ def _propose_update(
         return UpdateOutcome("dry_run", text, code=plan.decision_code)
 
     own_branch_open = any(update.branch == plan.branch for update in pending)
-    _push_branch(services, forge, plan, base=base, message=message, check_existing=own_branch_open)
+    try:
+        _push_branch(services, forge, plan, base=base, message=message, check_existing=own_branch_open)
+    except UnsafeTarget as unsafe:
+        # The work tree holds a link the contents API did not show (the branch moved since, or
+        # the forge resolved it): a refusal like any other, not an error to retry.
+        return _finish(
+            services,
+            repo,
+            deployment,
+            version,
+            "refused",
+            unsafe.reason,
+            event_id,
+            code="unusable_file",
+            actor=actor,
+        )
     change = forge.open_or_update_pull_request(
         repo,
         PullRequestSpec(
@@ -361,7 +381,10 @@ def report_unusable_config(ctx: object, repo: str, problem: str | None) -> None:
 
 
 def _read_text(forge: Forge, repo: str, path: str, ref: str) -> str | None:
-    data = forge.read_file(repo, path, ref)
+    try:
+        data = forge.read_file(repo, path, ref)
+    except ForgeValidationError:  # not a file there (say, a symlink pushed to the bot's branch)
+        return None
     if data is None:
         return None
     try:
@@ -392,6 +415,7 @@ def _push_branch(
         return  # the branch already says what the plan says
     url = services.settings.clone_url(plan.repo)
     with services.git().worktree(url, base, sparse=sorted(plan.contents)) as tree:
+        check_inside(tree.path, plan.contents)  # before anything is written through a link
         for path, text in plan.contents.items():
             tree.write_text(path, text)
         tree.commit(message)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import stat
+import time
 from pathlib import Path
 
 import pytest
@@ -95,3 +97,24 @@ def test_send_event_signs_like_the_real_senders(settings: Settings) -> None:
 def test_send_event_without_a_secret_says_which_variable(settings: Settings) -> None:
     with pytest.raises(SystemExit, match="GITOPS_BOT_GITHUB_WEBHOOK_SECRET"):
         build_signed_request(Settings(_env_file=None), "github", b"{}", event="ping")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "version: 1\nusers: " + "[" * 3_000 + "]" * 3_000 + "\n",  # flow style
+        "version: 1\nusers:\n  " + "- " * 3_000 + "x\n",  # block style
+        "version: 1\n" + "# padding\n" * 500_000,  # 5 MB
+    ],
+    ids=["deep-flow", "deep-block", "several-mib"],
+)
+def test_check_config_reports_hostile_files_as_errors_with_a_line(tmp_path: Path, capsys, text: str) -> None:
+    hostile = tmp_path / ".gitops-bot.yaml"
+    hostile.write_text(text)
+    started = time.monotonic()
+    assert main(["check-config", str(hostile)]) == 1
+    assert time.monotonic() - started < 2  # a guard against minutes, not a benchmark
+    err = capsys.readouterr().err
+    assert re.search(rf"^{re.escape(str(hostile))}:\d+:\d+: ", err, re.MULTILINE)
+    assert "nested deeper than 64 levels" in err or "may be at most 256 KiB" in err
+    assert "1 error(s)" in err and "Traceback" not in err and "recursion" not in err

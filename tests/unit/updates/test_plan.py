@@ -66,6 +66,8 @@ def plan(
         ("../x", {}, "invalid_version"),
         ("1.3.0", {"digest": "md5:abc"}, "invalid_digest"),
         ("1.3.0", {"files": {"values.yaml": None}}, "missing_file"),
+        ("1.3.0", {"files": {}, "unusable": {"values.yaml": "it is a symlink"}}, "unusable_file"),
+        ("1.3.0", {"unusable": {"values.yaml": "it is a symlink"}}, "unusable_file"),
         ("1.3.0", {"files": {"values.yaml": "other: 1\n"}}, "bad_target"),
     ],
 )
@@ -73,6 +75,14 @@ def test_decisions(version: str, kwargs: dict[str, object], expected: str) -> No
     result = plan(version, **kwargs)  # type: ignore[arg-type]
     code = "accepted" if isinstance(result, UpdatePlan) else result.code
     assert code == expected, result
+
+
+def test_a_target_the_forge_will_not_hand_out_as_a_file_is_refused_with_why() -> None:
+    result = plan("1.3.0", files={}, unusable={"values.yaml": "values.yaml at main is a symlink, not a file"})
+    assert isinstance(result, NoUpdate) and result.refused
+    assert result.reason == (
+        "values.yaml (a target of chat) cannot be edited: values.yaml at main is a symlink, not a file"
+    )
 
 
 def test_the_same_tag_with_a_new_digest_is_brought_in_line() -> None:
