@@ -77,3 +77,7 @@ def apply_edit(path: str, text: str, target: EditTarget | str, new_value: str) -
         return editor(text, location, new_value)
     except EditError as exc:
         raise type(exc)(f"{path}: {exc}") from exc
+    except RecursionError:
+        # A file nested thousands of levels deep (no values file is) exhausts a recursive parser:
+        # an answer about the file, not a job retried until it is dead.
+        raise EditError(f"{path}: nested too deeply to edit") from None

@@ -32,12 +32,17 @@ import re
 from dataclasses import dataclass
 
 from ruamel.yaml import YAML
+from ruamel.yaml.composer import MaxDepthExceededError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.resolver import VersionedResolver
 
 from bot.edits.base import EditError, EditResult, KeyNotFound, UnsupportedValue, VerificationFailed
 from bot.edits.paths import InvalidPath, PathSegment, as_index, format_path, parse_path
+
+# Deeper than any values file (Helm charts stay well under 20 levels); the composer stops at
+# the first node past it instead of exhausting the stack.
+MAX_DEPTH = 200
 
 _STR_TAG = "tag:yaml.org,2002:str"
 _INT_TAG = "tag:yaml.org,2002:int"
@@ -123,8 +128,14 @@ def _double_quoted(value: str) -> str:
 
 
 def _compose_single_document(text: str) -> Node:
+    yaml = YAML(typ="rt")
+    yaml.max_depth = MAX_DEPTH
     try:
-        documents = list(YAML(typ="rt").compose_all(text))
+        documents = list(yaml.compose_all(text))
+    except MaxDepthExceededError as exc:
+        mark = exc.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        raise EditError(f"{where}nested deeper than {MAX_DEPTH} levels; not edited") from None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""

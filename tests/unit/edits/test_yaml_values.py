@@ -8,7 +8,7 @@ import random
 import pytest
 from ruamel.yaml import YAML
 
-from bot.edits import EditError, KeyNotFound, UnsupportedValue, edit_yaml_value
+from bot.edits import EditError, KeyNotFound, UnsupportedValue, apply_edit, edit_yaml_value
 from bot.edits.yaml_values import is_plain_safe
 
 # A Bitnami-style chart values file: 2-space indent, sequences not indented, comments everywhere.
@@ -358,3 +358,18 @@ def test_any_value_reads_back_and_edits_back_to_the_original(
 )
 def test_is_plain_safe(value: str, plain: bool) -> None:
     assert is_plain_safe(value) is plain
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["values.yaml", "serving.tfvars", "serving.tfvars.json"],
+)
+def test_a_file_nested_thousands_of_levels_deep_is_an_edit_error_not_a_crash(path: str) -> None:
+    deep = {
+        "values.yaml": "a: " + "[" * 5000 + "]" * 5000 + "\nimage:\n  tag: v1\n",
+        "serving.tfvars": "a = " + "[" * 5000 + "]" * 5000 + '\nversion = "v1"\n',
+        "serving.tfvars.json": '{"a": ' + "[" * 100_000 + "]" * 100_000 + ', "version": "v1"}',
+    }[path]
+    target = "image.tag" if path.endswith(".yaml") else "version"
+    with pytest.raises(EditError, match=rf"^{path}: .*(nested|deeper)"):
+        apply_edit(path, deep, target, "v2")
