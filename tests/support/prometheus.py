@@ -4,12 +4,18 @@ Backfilling (``promtool tsdb create-blocks-from openmetrics``) gives fixed data 
 timestamps, so instant queries with ``time=`` return exact, repeatable numbers. Retention is set to
 a century so that Prometheus does not delete blocks that are older than its default 15 days.
 
+Scraping: Prometheus reports ready several seconds before its first scrape (service discovery and
+the scrape manager pass target updates on a five-second tick), so ``running_prometheus`` waits
+until every target has been scraped: a test's clock (a canary's first window) must not start
+before the exporter's series exist in Prometheus.
+
 Under ``CI=true`` a missing ``prometheus``/``promtool`` fails the test; elsewhere it skips.
 ``GITOPS_BOT_TEST_PROMETHEUS`` and ``GITOPS_BOT_TEST_PROMTOOL`` name other binaries.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import shutil
@@ -17,6 +23,7 @@ import socket
 import subprocess
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
@@ -26,6 +33,7 @@ from pathlib import Path
 from tests.support.requirements import require
 
 READY_TIMEOUT_SECONDS = 30.0
+FIRST_SCRAPE_TIMEOUT_SECONDS = 30.0
 
 
 def prometheus_binaries() -> tuple[str, str] | None:
@@ -147,6 +155,41 @@ class PrometheusServer:
                 self.process.kill()
                 self.process.wait(timeout=10)
 
+    def wait_for_scrape(self, targets: Sequence[str], timeout: float = FIRST_SCRAPE_TIMEOUT_SECONDS) -> None:
+        """Return once each of ``targets`` (``host:port``) has been scraped successfully since this
+        call began: what the targets exposed when it was called can then be queried."""
+        since = time.time()
+        deadline = time.monotonic() + timeout
+        while True:
+            fresh = self._freshly_up(since)
+            if fresh is not None and set(targets) <= fresh:
+                return
+            if time.monotonic() >= deadline or self.process.poll() is not None:
+                raise RuntimeError(
+                    f"Prometheus did not scrape {', '.join(sorted(set(targets) - (fresh or set())))} "
+                    f"within {timeout}s:\n{self.log_tail()}"
+                )
+            time.sleep(0.05)  # polling interval, bounded by the deadline
+
+    def _freshly_up(self, since: float) -> set[str] | None:
+        """The targets whose latest ``up`` sample is 1 and stamped at or after ``since``.
+
+        A range selector returns the raw samples with the scrape's own timestamps; ``up`` is
+        committed together with the samples of its scrape, so a fresh ``up`` means they are in.
+        """
+        query = urllib.parse.urlencode({"query": "up[1m]"})
+        try:
+            with urllib.request.urlopen(f"{self.url}/api/v1/query?{query}", timeout=2) as answer:
+                series = json.load(answer)["data"]["result"]
+        except (urllib.error.URLError, OSError, ValueError, KeyError):
+            return None
+        fresh: set[str] = set()
+        for item in series:
+            at, value = item["values"][-1]
+            if float(at) >= since and value == "1":
+                fresh.add(item["metric"].get("instance", ""))
+        return fresh
+
     def log_tail(self, lines: int = 30) -> str:
         with suppress(OSError):
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
@@ -226,6 +269,8 @@ def running_prometheus(
         server = PrometheusServer(url=f"http://127.0.0.1:{port}", process=process, log_path=log_path)
         try:
             if _wait_ready(server, time.monotonic() + READY_TIMEOUT_SECONDS):
+                if scrape_targets:
+                    server.wait_for_scrape(scrape_targets)
                 yield server
                 return
             last_error = server.log_tail()

@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from bot.prometheus import PrometheusQueries
 from bot.storage.models import Analysis, Deployment
 from handlers.deployments import due_analysis_steps
 from tests.support.botenv import BotEnv, bot_env, distribution_push
 from tests.support.github_standin_git import git
-from tests.support.prometheus import running_prometheus
+from tests.support.prometheus import PrometheusServer, running_prometheus
 from tests.support.vllm_exporter import Traffic, VllmExporter, vllm_exporter
 
 REPO = "acme/gitops"
@@ -52,21 +53,30 @@ FILES = {
 }
 
 
-@pytest.fixture
+# One exporter and one Prometheus for the module: Prometheus scrapes a new target only seconds after
+# it starts. Each test deploys its own version (1.1.0, 1.2.0, ...), so their series never mix.
+@pytest.fixture(scope="module")
 def exporter() -> Iterator[VllmExporter]:
     with vllm_exporter() as running:
         running.set("chat", "1.0.0", Traffic())
         yield running
 
 
+@pytest.fixture(scope="module")
+def prometheus(
+    tmp_path_factory: pytest.TempPathFactory, exporter: VllmExporter
+) -> Iterator[PrometheusServer]:
+    with running_prometheus(
+        tmp_path_factory.mktemp("prometheus"), scrape_targets=[exporter.url], scrape_interval="1s"
+    ) as prom:
+        yield prom
+
+
 @pytest.fixture
-def env(tmp_path: Path, sqlite_database_url: str, exporter: VllmExporter) -> Iterator[BotEnv]:
-    with (
-        running_prometheus(
-            tmp_path / "prometheus", scrape_targets=[exporter.url], scrape_interval="1s"
-        ) as prom,
-        bot_env(tmp_path, sqlite_database_url, repo=REPO, files=FILES, prometheus_url=prom.url) as built,
-    ):
+def env(tmp_path: Path, sqlite_database_url: str, prometheus: PrometheusServer) -> Iterator[BotEnv]:
+    with bot_env(
+        tmp_path, sqlite_database_url, repo=REPO, files=FILES, prometheus_url=prometheus.url
+    ) as built:
         built.standin.set_permission(REPO, "alice", "write")
         yield built
 
@@ -97,6 +107,14 @@ def analyse_until_done(env: BotEnv, timeout: float = 40.0) -> Analysis:
 
 def values(env: BotEnv, path: str = "apps/chat/values.yaml") -> str:
     return git(env.standin.repo_path(REPO), "show", f"main:{path}").stdout.decode()
+
+
+def test_prometheus_has_the_exporters_series_as_soon_as_it_is_up(prometheus: PrometheusServer) -> None:
+    # A canary's first window starts at the merge. Prometheus picks static targets up seconds after
+    # it reports ready; a test that merged before then measured no traffic at all (inconclusive).
+    with PrometheusQueries(prometheus.url, timeout_seconds=5) as client:
+        outcome = client.query_scalar('count(http_requests_total{deployment="chat",version="1.0.0"})')
+    assert outcome.value == 2, outcome.error  # the 200 and the 500 series
 
 
 def test_a_failing_canary_is_reverted_through_git(env: BotEnv, exporter: VllmExporter) -> None:
@@ -145,6 +163,9 @@ def test_a_healthy_canary_passes_and_is_promoted(env: BotEnv, exporter: VllmExpo
     number = deploy(env, "1.2.0")
     analysis = analyse_until_done(env)
     assert analysis.status == "passed", analysis.reason
+    # Every interval measured the canary's traffic: none lost to a Prometheus that had not scraped yet.
+    verdicts = [i["verdict"] for i in env.client.get(f"/api/analyses/{analysis.id}").json()["intervals"]]
+    assert verdicts == ["pass", "pass", "pass"]
     env.run_jobs()
     promoted = next(p for p in env.standin.pulls(REPO) if p.head_ref == "gitops-bot/chat-prod/1.2.0")
     assert promoted.state == "open"
