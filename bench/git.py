@@ -6,7 +6,7 @@
 It generates a bare repository with ``git fast-import`` (one commit adding every file, then one
 commit per change, round-robin over the files, so history and tree are both large), then times:
 
-* ``cached``: what the bot does for every update, through :class:`bot.git.GitWorkspaces`: fetch
+* ``cached``: what the bot does for every update, through :class:`bot.adapters.git.GitWorkspaces`: fetch
   the cached mirror (it already exists: the first use is not timed), add a work tree at the
   default branch, change one line of a Helm values file, commit, push a new branch, remove
   the work tree;
@@ -35,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.git import GitIdentity, GitWorkspaces  # noqa: E402
+from bot.adapters.git import GitIdentity, GitWorkspaces  # noqa: E402
 from bot.logging import configure_logging  # noqa: E402
 
 VALUES = "apps/chat-llm/values.yaml"

@@ -34,7 +34,7 @@ from bot.config import load_repo_config  # noqa: E402
 from bot.logging import configure_logging  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from bot.storage.db import migrate  # noqa: E402
-from bot.tf import plan_pull_request  # noqa: E402
+from bot.terraform.pull_requests import plan_pull_request  # noqa: E402
 from tests.support.botenv import TOKEN, WEBHOOK_SECRET  # noqa: E402
 from tests.support.github_standin import GitHubStandIn  # noqa: E402
 from tests.support.terraform_shim import write_offline_cli_config, write_terraform_shim  # noqa: E402

@@ -19,12 +19,12 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
-from bot.locks import LockInfo
 from bot.pagination import MAX_LIMIT, BadRequest, Cursor, PageRequest, next_link, parse_id, parse_page
 from bot.services import Services
 from bot.storage.availability import diagnose
 from bot.storage.models import Action, Analysis, AnalysisInterval, Deployment, Event
 from bot.storage.types import utcnow
+from bot.terraform.locks import LockInfo
 
 LIMIT_QUERY = Query(None, description=f"items per page, 1 to {MAX_LIMIT} (default 50)")
 CURSOR_QUERY = Query(None, description="the next page, as named by the previous page's Link header")

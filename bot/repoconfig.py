@@ -11,8 +11,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from bot.adapters.forge.port import Forge
 from bot.config import ConfigError, ConfigInvalid, RepoConfig, load_repo_config_bytes
-from bot.forge.port import Forge
 
 CONFIG_PATH = ".gitops-bot.yaml"
 

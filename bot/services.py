@@ -17,25 +17,25 @@ import jinja2
 from sqlalchemy.engine import make_url
 
 from bot.audit import record_action
-from bot.locks import LockStore
+from bot.deployments.quarantine import QuarantineStore
 from bot.metrics import Metrics
 from bot.notify import Notifier
-from bot.quarantine import QuarantineStore
 from bot.queue import JobQueue, RetryPolicy
 from bot.repoconfig import LoadedConfig, RepoConfigLoader
 from bot.routing import Router
 from bot.settings import Settings
 from bot.storage.db import Database
+from bot.terraform.locks import LockStore
 
 if TYPE_CHECKING:
-    from bot.forge.github import GitHubForgeFactory
-    from bot.forge.port import Forge
-    from bot.git import GitWorkspaces
-    from bot.k8s import KubernetesReadiness
-    from bot.prometheus import PrometheusQueries
+    from bot.adapters.forge.github import GitHubForgeFactory
+    from bot.adapters.forge.port import Forge
+    from bot.adapters.git import GitWorkspaces
+    from bot.adapters.kubernetes import KubernetesReadiness
+    from bot.adapters.prometheus import PrometheusQueries
+    from bot.adapters.terraform_cli import TerraformRunner
+    from bot.adapters.terraform_cli.sandbox import Executor, ExecutorStatus
     from bot.redaction import Redactor
-    from bot.terraform import TerraformRunner
-    from bot.terraform.sandbox import Executor, ExecutorStatus
 
 # The repository's templates/ folder, installed inside the bot (pyproject.toml's package-dir), so
 # an installed wheel finds it as well as an editable install does.
@@ -91,7 +91,7 @@ class Services:
     def _factory(self) -> GitHubForgeFactory:
         with self._lock:
             if self.forge_factory is None:
-                from bot.forge.github import GitHubForgeFactory
+                from bot.adapters.forge.github import GitHubForgeFactory
 
                 self.forge_factory = GitHubForgeFactory.from_settings(self.settings)
             return self.forge_factory
@@ -123,7 +123,7 @@ class Services:
     def git(self) -> GitWorkspaces:
         with self._lock:
             if self.git_workspaces is None:
-                from bot.git import GitIdentity, GitWorkspaces
+                from bot.adapters.git import GitIdentity, GitWorkspaces
 
                 settings = self.settings
                 installations: dict[str, int] = {}
@@ -154,8 +154,8 @@ class Services:
     def terraform(self) -> TerraformRunner:
         with self._lock:
             if self.terraform_runner is None:
-                from bot.terraform import StepTimeouts, TerraformRunner
-                from bot.terraform.runner import DEFAULT_INHERITED_ENV
+                from bot.adapters.terraform_cli import StepTimeouts, TerraformRunner
+                from bot.adapters.terraform_cli.runner import DEFAULT_INHERITED_ENV
 
                 settings = self.settings
                 self.terraform_runner = TerraformRunner(
@@ -187,7 +187,7 @@ class Services:
     def prometheus(self) -> PrometheusQueries:
         with self._lock:
             if self.prometheus_client is None:
-                from bot.prometheus import PrometheusQueries
+                from bot.adapters.prometheus import PrometheusQueries
 
                 self.prometheus_client = PrometheusQueries(
                     self.settings.prometheus_url,
@@ -203,7 +203,7 @@ class Services:
             return None
         with self._lock:
             if self.kubernetes_client is None:
-                from bot.k8s import KubernetesReadiness
+                from bot.adapters.kubernetes import KubernetesReadiness
 
                 self.kubernetes_client = KubernetesReadiness(
                     in_cluster=settings.kubernetes_in_cluster,
@@ -288,7 +288,7 @@ class _ReadOnlyForge:
 
 def terraform_executor(settings: Settings) -> Executor:
     """The executor ``GITOPS_BOT_TERRAFORM_EXECUTOR`` names; the sandbox hides the bot's secrets."""
-    from bot.terraform.sandbox import LocalExecutor, SandboxExecutor
+    from bot.adapters.terraform_cli.sandbox import LocalExecutor, SandboxExecutor
 
     if settings.terraform_executor == "local":
         return LocalExecutor()

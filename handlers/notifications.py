@@ -16,12 +16,12 @@ import json
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from bot.adapters.slack_api import SlackError, SlackRefused, client_from_settings
 from bot.jobs import HandlerContext
 from bot.notify import DELIVER_HANDLER, notification_from_json
+from bot.notify.render import render_note, render_top
+from bot.notify.story import StoryState, apply, story_key, wants_reply
 from bot.routing import Router
-from bot.slack import SlackError, SlackRefused, client_from_settings
-from bot.slack.render import render_note, render_top
-from bot.slack.story import StoryState, apply, story_key, wants_reply
 from bot.storage.models import SlackThread
 from bot.storage.types import utcnow
 from bot.worker import PermanentJobError

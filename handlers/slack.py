@@ -10,13 +10,13 @@ never redone to deliver an answer: a failed answer is logged and audited, not re
 
 from __future__ import annotations
 
+from bot.adapters.slack_api import SlackError, client_from_settings
 from bot.commands import parse_slack_text
+from bot.commands.slack_commands import Asker, SlackCommands
 from bot.events.model import SlackCommand, SlackInteraction
 from bot.jobs import HandlerContext
 from bot.routing import Router
 from bot.services import Services
-from bot.slack import SlackError, client_from_settings
-from bot.slack.commands import Asker, SlackCommands
 
 router = Router()
 

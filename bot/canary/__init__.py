@@ -1,4 +1,7 @@
-"""Canary analysis: PromQL rendering, vLLM defaults and the pure verdict (I/O is in ``bot.prometheus``)."""
+"""Canary analysis: PromQL rendering, vLLM defaults and the pure verdict.
+
+The I/O is in ``bot.adapters.prometheus``.
+"""
 
 from __future__ import annotations
 

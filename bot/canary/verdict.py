@@ -1,6 +1,6 @@
 """Canary verdicts: one interval's measurements judged against thresholds, and the analysis decided.
 
-Pure: no I/O, no clock. The caller queries Prometheus (``bot.prometheus``), hands the values in,
+Pure: no I/O, no clock. The caller queries Prometheus (``bot.adapters.prometheus``), hands the values in,
 and stores what comes out. Two rules the users rely on are pinned here:
 
 * **No data is not bad data.** Too few requests, an empty query result, NaN, or an unreachable
@@ -27,7 +27,7 @@ AnalysisStatus = Literal["running", "passed", "failed", "stopped_inconclusive"]
 class Observation(Protocol):
     """A query answer: ``value`` is None when there is none, and ``error`` then says why.
 
-    ``bot.prometheus.QueryOutcome`` is one; the verdict does not depend on the adapter.
+    ``bot.adapters.prometheus.QueryOutcome`` is one; the verdict does not depend on the adapter.
     """
 
     @property

@@ -21,7 +21,7 @@ with "did you mean ``/gitops``" rather than run. Where we differ from Atlantis o
 - extra arguments after ``--`` are an allowlist (``-target``, ``-replace``, ``-var``,
   ``-var-file`` inside the project, ``-destroy``, ``-refresh-only``, ``-refresh=false``,
   ``-lock=false``, ``-lock-timeout``, ``-parallelism``, ``-compact-warnings``, ``-no-color``;
-  see ``bot.terraform.safety``), normalised to one word per flag;
+  see ``bot.adapters.terraform_cli.safety``), normalised to one word per flag;
 - "did you mean" answers only when the second word is a command or a help flag, so prose
   such as "terraform is great" or "Atlantis is down" stays ignored;
 - ``--auto-merge-disabled`` (and ``--auto-merge-method``) are refused with an explanation:
@@ -39,8 +39,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from bot.adapters.terraform_cli.safety import ExtraArgsRefused, check_extra_args, is_valid_workspace
 from bot.commands.flags import FlagError, FlagSpec, HelpRequested, ParsedFlags, parse_flags
-from bot.terraform.safety import ExtraArgsRefused, check_extra_args, is_valid_workspace
 
 Via = Literal["gitops", "atlantis"]
 UsageKind = Literal["help", "command_help", "error"]

@@ -402,7 +402,7 @@ class Permissions(_Model):
         self, command: Command, *, login: str, permission: str | None = None, teams: Collection[str] = ()
     ) -> bool:
         """Whether ``login`` (with repository ``permission``, member of team slugs ``teams``) may run it."""
-        from bot.permissions import decide, parse_rule
+        from bot.config.permissions import decide, parse_rule
 
         rule = parse_rule(getattr(self, command))
         return decide(rule, login=login, level=permission or "none", member_of=teams).allowed

@@ -1,23 +1,6 @@
-"""Deployments: what merged, its canary analysis, and rollback through a git revert."""
+"""Deployments: what merged, its canary analysis, and rollback through a git revert.
 
-from bot.deployments.service import (
-    DeploymentStatus,
-    RollbackOutcome,
-    authorize,
-    authorize_comment,
-    deployment_status,
-    finish_analysis,
-    record_merge,
-    request_rollback,
-)
-
-__all__ = [
-    "DeploymentStatus",
-    "RollbackOutcome",
-    "authorize",
-    "authorize_comment",
-    "deployment_status",
-    "finish_analysis",
-    "record_merge",
-    "request_rollback",
-]
+``plan`` decides (pure); ``analysis`` runs the canary loop; ``service`` records merges, rolls
+back and reports; ``quarantine`` owns the quarantined versions. Import the module you need: the
+package imports nothing, so the stores can be built without the workflows.
+"""

@@ -323,7 +323,7 @@ def _notify_interval(
 
 
 def _readiness_step(services: Services, analysis_id: int, plan: AnalysisPlan, started_at: datetime) -> None:
-    from bot.k8s import KubernetesError
+    from bot.adapters.kubernetes import KubernetesError
 
     readiness = plan.readiness
     now = utcnow()

@@ -23,6 +23,7 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from bot.adapters.forge.port import Forge, MergeMethod, PullRequestSpec
 from bot.audit import record_action
 from bot.canary.defaults import defaults_from_settings
 from bot.config import RepoConfig
@@ -30,7 +31,6 @@ from bot.deployments import plan as plans
 from bot.deployments.analysis import cancel_superseded
 from bot.deployments.plan import AnalysisPlan, analysis_plan, deployments_touched
 from bot.events.model import PullRequestChanged
-from bot.forge.port import Forge, MergeMethod, PullRequestSpec
 from bot.notify import CanaryStarted, RollbackFailed, RollbackMerged, RollbackOpened
 from bot.storage.models import Analysis, AnalysisInterval, Deployment, UpdateRequest
 from bot.storage.types import utcnow
@@ -614,7 +614,7 @@ def authorize(
     forge: Forge, repo: str, config: RepoConfig | None, command: str, login: str
 ) -> tuple[bool, str]:
     """The same rule for PR comments and Slack: ``permissions.<command>`` of the repo's config."""
-    from bot.permissions import decide, rule_for
+    from bot.config.permissions import decide, rule_for
 
     rule = rule_for(command, config.permissions if config is not None else None)
     level = forge.permission_level(repo, login)

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import jinja2
 
+from bot.adapters.forge.port import MAX_COMMENT_LENGTH
 from bot.canary import MetricSpec, VllmDefaults, metric_specs_for
 from bot.config import Deployment, format_duration
-from bot.forge.port import MAX_COMMENT_LENGTH
 from bot.updates.plan import PendingUpdate, UpdatePlan
 from bot.updates.source import UpdateSource
 

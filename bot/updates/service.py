@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING, Literal
 import structlog
 from sqlalchemy import select
 
+from bot.adapters.forge.port import ChangeOutcome, Forge, ForgeValidationError, PullRequestSpec
 from bot.canary import VllmDefaults
 from bot.canary.defaults import defaults_from_settings
 from bot.config import Deployment, RepoConfig
-from bot.forge.port import ChangeOutcome, Forge, ForgeValidationError, PullRequestSpec
 from bot.notify import PromotionOpened, UpdateProposed, UpdateSuperseded
 from bot.storage.models import UpdateRequest
 from bot.updates.plan import (

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from bot.forge.port import Forge, ForgeValidationError
+from bot.adapters.forge.port import Forge, ForgeValidationError
 
 NOT_FOLLOWED = "the bot edits only regular files inside the repository and does not follow symbolic links"
 

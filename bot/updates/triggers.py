@@ -6,9 +6,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
+from bot.adapters.forge.port import PullRequest
 from bot.config import Deployment, RepoConfig
 from bot.events.model import ImagePushed, ModelVersionAliasSet, ModelVersionCreated
-from bot.forge.port import PullRequest
 
 
 @dataclass(frozen=True)

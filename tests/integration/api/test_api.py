@@ -8,9 +8,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
-from bot.locks import LockKey
 from bot.storage.models import Lock
 from bot.storage.types import utcnow
+from bot.terraform.locks import LockKey
 from tests.integration.intake import payloads
 
 LISTS = ["/api/events", "/api/actions", "/api/deployments", "/api/analyses", "/api/locks"]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.prometheus import PrometheusQueries
+from bot.adapters.prometheus import PrometheusQueries
 from bot.storage.models import Analysis, Deployment
 from handlers.deployments import due_analysis_steps
 from tests.support.botenv import BotEnv, bot_env, distribution_push

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.locks import LockKey
+from bot.terraform.locks import LockKey
 from tests.integration.slack.conftest import ALICE, BOB, MALLORY, REPO, SlackEnv
 from tests.support.botenv import distribution_push
 

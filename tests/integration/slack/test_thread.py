@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.notify import CanaryInterval
-from bot.slack.render import PROMOTE_ACTION, ROLLBACK_ACTION
+from bot.notify.render import PROMOTE_ACTION, ROLLBACK_ACTION
 from bot.storage.models import Deployment, SlackThread
 from tests.integration.slack.conftest import ALICE, BOB, REPO, SlackEnv
 from tests.support.botenv import distribution_push

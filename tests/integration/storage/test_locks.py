@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import threading
 
-from bot.locks import LockKey, LockStore
 from bot.storage.db import Database
+from bot.terraform.locks import LockKey, LockStore
 
 
 def test_one_pull_request_at_a_time(database: Database) -> None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.quarantine import QuarantineStore
+from bot.deployments.quarantine import QuarantineStore
 from bot.storage.db import Database
 from bot.storage.models import Action
 

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 import structlog
 
+from bot.adapters.terraform_cli import LocalExecutor, SandboxExecutor, TerraformRunner
 from bot.runtime import announce_terraform_executor
-from bot.terraform import LocalExecutor, SandboxExecutor, TerraformRunner
-from tests.integration.terraform.conftest import sandbox_executor
+from tests.integration.adapters.terraform_cli.conftest import sandbox_executor
 from tests.integration.terraform.test_pull_request_flow import (
     FILES,
     REPO,

@@ -20,7 +20,7 @@ INFO = MetricSpec(name="kv", query="q6")
 
 @dataclass(frozen=True)
 class Answer:
-    """An Observation, as bot.prometheus.QueryOutcome is one."""
+    """An Observation, as bot.adapters.prometheus.QueryOutcome is one."""
 
     value: float | None
     error: str | None = None

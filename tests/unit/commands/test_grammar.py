@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from bot.adapters.terraform_cli.safety import ALLOWED_EXTRA_ARGS
 from bot.commands import Command, DidYouMean, NotForUs, Usage, parse_comment
-from bot.terraform.safety import ALLOWED_EXTRA_ARGS
 
 BOT = "gitops-bot"
 ABSOLUTE = "with -d/--dir is not allowed; give a path relative to the repository root"

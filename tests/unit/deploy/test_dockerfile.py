@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.adapters.terraform_cli.sandbox import SandboxExecutor
 from bot.cli import build_parser
-from bot.terraform.sandbox import SandboxExecutor
 from tests.support.requirements import require
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -8,13 +8,13 @@ from collections.abc import Iterator
 import pytest
 from slack_sdk.signature import Clock, SignatureVerifier
 
+from bot.adapters.slack_api import SlackClient, SlackRefused, SlackUnavailable
 from bot.intake.signatures import slack_signature
 from bot.notify import CanaryInterval, RollbackMerged, RollbackOpened, UpdateProposed
+from bot.notify import blocks as bk
+from bot.notify.render import PROMOTE_ACTION, ROLLBACK_ACTION, decision_buttons, render_note, render_top
+from bot.notify.story import apply
 from bot.services import template_environment
-from bot.slack import SlackClient, SlackRefused, SlackUnavailable
-from bot.slack import blocks as bk
-from bot.slack.render import PROMOTE_ACTION, ROLLBACK_ACTION, decision_buttons, render_note, render_top
-from bot.slack.story import apply
 from tests.support.slack_standin import SlackStandIn
 from tests.unit.intake.test_signatures import SLACK_BODY, SLACK_SECRET, SLACK_SIGNATURE, SLACK_TIMESTAMP
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from bot.adapters.forge.port import PullRequest
 from bot.config import load_repo_config
 from bot.events.model import ImagePushed, ModelVersionAliasSet, ModelVersionCreated
-from bot.forge.port import PullRequest
 from bot.updates.plan import NoUpdate, PendingUpdate, UpdatePlan, plan_update, version_from_branch
 from bot.updates.triggers import automerge_decision, image_matches, model_matches
 

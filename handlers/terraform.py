@@ -1,0 +1,78 @@
+"""Pull request events for Terraform: autoplan when a pull request opens or changes; on merge,
+apply the projects with ``apply_on: merge``; release its locks and discard its plans when it
+merges or closes."""
+
+from __future__ import annotations
+
+from bot.events.model import PullRequestChanged
+from bot.jobs import HandlerContext
+from bot.routing import Router
+from bot.terraform.projects import modified_projects
+from bot.terraform.pull_requests import apply_pull_request, plan_pull_request, release_pull_request
+
+router = Router()
+
+AUTOPLAN_ACTIONS = frozenset({"opened", "synchronize", "reopened"})
+
+
+@router.register("github", "pull_request", None, name="terraform.pull_request")
+def pull_request(ctx: HandlerContext) -> None:
+    event = ctx.domain
+    if not isinstance(event, PullRequestChanged):
+        return
+    services = ctx.services
+    if not services.settings.repo_allowed(event.repo):
+        return
+    if event.action == "closed":
+        if event.merged and not services.dry_run:
+            # apply_on: merge — the approved plan of the merged head, before the locks go.
+            loaded = services.repo_config(event.repo, event.installation_id)
+            if loaded.config is not None and any(p.apply_on == "merge" for p in loaded.config.projects):
+                apply_pull_request(
+                    services,
+                    repo=event.repo,
+                    number=event.number,
+                    requested_by=event.author,
+                    config=loaded.config,
+                    installation_id=event.installation_id,
+                    on_merge=True,
+                )
+        released = release_pull_request(services, repo=event.repo, number=event.number)
+        if released:
+            ctx.log.info(
+                "terraform.locks_released", repo=event.repo, number=event.number, count=len(released)
+            )
+        return
+    if event.action not in AUTOPLAN_ACTIONS or event.draft:
+        return
+    if event.is_fork and not services.settings.allow_fork_prs:
+        ctx.log.info("terraform.fork_skipped", repo=event.repo, number=event.number)
+        return
+    if event.head_ref.startswith("gitops-bot/"):
+        return  # the bot's own update and revert branches change versions, not infrastructure code
+    loaded = services.repo_config(event.repo, event.installation_id)
+    config = loaded.config
+    if config is not None and config.projects and not any(p.autoplan.enabled for p in config.projects):
+        return
+    forge = services.forge_for_repo(event.repo, event.installation_id)
+    changed = [item.filename for item in forge.list_changed_files(event.repo, event.number)]
+    if not modified_projects(config, changed):
+        return
+    if services.dry_run:
+        services.audit(
+            kind="terraform.plan",
+            actor=event.author,
+            summary=f"autoplan on #{event.number} (dry run: not run)",
+            repo=event.repo,
+            outcome="dry_run",
+        )
+        return
+    plan_pull_request(
+        services,
+        repo=event.repo,
+        number=event.number,
+        requested_by=event.author,
+        config=config,
+        installation_id=event.installation_id,
+        autoplan=True,
+    )
