@@ -1,5 +1,6 @@
 """Notifications: what happened (``notes``), a deployment's story (``story``), its Slack rendering
-(``render``, ``blocks``). Handlers enqueue notes; ``handlers/notifications.py`` delivers them."""
+(``render``, ``blocks``) and its delivery to Slack (``deliver``). Handlers enqueue notes;
+``handlers/notifications.py`` runs ``deliver`` in a job of its own."""
 
 from __future__ import annotations
 
