@@ -45,15 +45,18 @@ run: install
 migrate: install
 	$(BIN)/gitops-bot migrate
 
-## make test: lint, then the whole suite (unit, integration on real services, end to end).
+## make test: lint (ruff, and mypy strict on the pure core: [tool.mypy] in pyproject.toml), then the
+## whole suite (unit, integration on real services, end to end).
 test: install-test mlflow-venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: install-test
 	$(BIN)/ruff check --fix .
@@ -68,4 +71,4 @@ bench-git: install-test
 	$(BIN)/python bench/git.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

@@ -41,19 +41,26 @@ sys.path.insert(0, str(ROOT))
 
 from fastapi.testclient import TestClient  # noqa: E402
 
-from bot.app import create_app  # noqa: E402
+from bench.common import (  # noqa: E402
+    bot_settings,
+    migrated_database,
+    percentile,
+    post_registry,
+    serving,
+    standin,
+    wait_until,
+)
 from bot.canary.defaults import VllmDefaults  # noqa: E402
 from bot.config import load_repo_config  # noqa: E402
 from bot.deployments.plan import analysis_plan  # noqa: E402
 from bot.logging import configure_logging  # noqa: E402
 from bot.settings import Settings  # noqa: E402
-from bot.storage.db import migrate  # noqa: E402
 from bot.storage.models import Analysis, AnalysisInterval, Deployment  # noqa: E402
 from bot.storage.types import utcnow  # noqa: E402
-from tests.support.botenv import REGISTRY_TOKEN, TOKEN, WEBHOOK_SECRET, distribution_push  # noqa: E402
+from tests.support.botenv import REGISTRY_TOKEN, distribution_push  # noqa: E402
 from tests.support.github_standin import GitHubStandIn  # noqa: E402
 from tests.support.prometheus import running_prometheus  # noqa: E402
-from tests.support.vllm_exporter import Traffic, vllm_exporter  # noqa: E402
+from tests.support.vllm_exporter import Traffic, VllmExporter, vllm_exporter  # noqa: E402
 
 REPO = "acme/gitops"
 ERROR_RATE = (
@@ -83,76 +90,56 @@ deployments:
 """
 
 
-def wait(predicate, timeout: float, step: float = 0.02) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return False
-
-
 def breach_to_revert(root: Path, runs: int, interval: int, failure_limit: int) -> list[float]:
-    database_url = f"sqlite:///{root / 'bot.db'}"
-    migrate(database_url)
-    times: list[float] = []
+    database_url = migrated_database(root)
+    files = {
+        ".gitops-bot.yaml": config_text(interval, failure_limit),
+        "apps/chat/values.yaml": "image:\n  tag: 1.0.0\n",
+    }
     with (
         vllm_exporter() as exporter,
         running_prometheus(root / "prometheus", scrape_targets=[exporter.url]) as prometheus,
-        GitHubStandIn(root / "github") as standin,
+        standin(root, REPO, files) as github,
     ):
-        standin.add_token(TOKEN, login="gitops-bot")
-        standin.create_repo(
-            REPO,
-            {
-                ".gitops-bot.yaml": config_text(interval, failure_limit),
-                "apps/chat/values.yaml": "image:\n  tag: 1.0.0\n",
-            },
-        )
         exporter.set("chat", "1.0.0", Traffic())
-        settings = Settings(
-            _env_file=None,
-            database_url=database_url,
-            github_api_url=standin.base_url,
-            github_token=TOKEN,
-            github_webhook_secret=WEBHOOK_SECRET,
-            github_seconds_between_writes=0.0,
+        settings = bot_settings(
+            root,
+            github,
+            database_url,
             registry_token=REGISTRY_TOKEN,
-            git_url_template=f"{(root / 'github' / 'repos').as_uri()}/{{repo}}.git",
-            data_dir=root / "data",
             gitops_repos=[REPO],
             prometheus_url=prometheus.url,
             scheduler_tick_seconds=0.2,
             job_poll_interval_seconds=0.1,
         )
-        with TestClient(create_app(settings, run_workers=True)) as client:
-            standin.set_webhook("/webhooks/github", WEBHOOK_SECRET, client=client)
-            for run in range(runs):
-                version = f"1.{run + 1}.0"
-                exporter.set("chat", version, Traffic())
-                body = distribution_push("serving/chat", version, f"sha256:{run + 1:064x}")
-                assert (
-                    client.post(
-                        "/webhooks/registry", json=body, headers={"Authorization": f"Bearer {REGISTRY_TOKEN}"}
-                    ).status_code
-                    == 202
-                )
-                branch = f"gitops-bot/chat/{version}"
-                if not wait(lambda b=branch: any(p.head_ref == b for p in standin.pulls(REPO)), 30):
-                    raise SystemExit(f"run {run}: no update pull request")
-                number = next(p.number for p in standin.pulls(REPO) if p.head_ref == branch)
-                standin.merge_pull_request(REPO, number, user="alice")
-                standin.flush()
-                time.sleep(interval * 1.2)  # one healthy interval
-                exporter.set("chat", version, Traffic(error_ratio=0.5))
-                breached = time.monotonic()
-                revert = f"gitops-bot/revert/chat/{version}"
-                if not wait(lambda r=revert: any(p.head_ref == r for p in standin.pulls(REPO)), 60):
-                    raise SystemExit(f"run {run}: no revert pull request within 60 s")
-                times.append(time.monotonic() - breached)
-                print(f"  run {run + 1}: breach to revert PR {times[-1]:.2f} s", flush=True)
-            standin.set_webhook(None)
+        with serving(settings, github) as client:
+            times = [one_breach(client, github, exporter, run, interval) for run in range(runs)]
     return times
+
+
+def one_breach(
+    client: TestClient, github: GitHubStandIn, exporter: VllmExporter, run: int, interval: int
+) -> float:
+    """Deploy version ``1.<run+1>.0``, let one healthy interval pass, break it; seconds to the revert PR."""
+    version = f"1.{run + 1}.0"
+    exporter.set("chat", version, Traffic())
+    body = distribution_push("serving/chat", version, f"sha256:{run + 1:064x}")
+    assert post_registry(client, body).status_code == 202
+    branch = f"gitops-bot/chat/{version}"
+    if not wait_until(lambda: any(p.head_ref == branch for p in github.pulls(REPO)), 30, step=0.02):
+        raise SystemExit(f"run {run}: no update pull request")
+    number = next(p.number for p in github.pulls(REPO) if p.head_ref == branch)
+    github.merge_pull_request(REPO, number, user="alice")
+    github.flush()
+    time.sleep(interval * 1.2)  # one healthy interval
+    exporter.set("chat", version, Traffic(error_ratio=0.5))
+    breached = time.monotonic()
+    revert = f"gitops-bot/revert/chat/{version}"
+    if not wait_until(lambda: any(p.head_ref == revert for p in github.pulls(REPO)), 60, step=0.02):
+        raise SystemExit(f"run {run}: no revert pull request within 60 s")
+    elapsed = time.monotonic() - breached
+    print(f"  run {run + 1}: breach to revert PR {elapsed:.2f} s", flush=True)
+    return elapsed
 
 
 @contextmanager
@@ -201,8 +188,7 @@ def many_analyses(root: Path, count: int, intervals: int, interval: int) -> None
     from bot.services import build_services
     from handlers.deployments import analysis_step
 
-    database_url = f"sqlite:///{root / 'many.db'}"
-    migrate(database_url)
+    database_url = migrated_database(root, "many.db")
     config = load_repo_config(
         "version: 1\ndeployments:\n"
         + "".join(
@@ -222,7 +208,7 @@ def many_analyses(root: Path, count: int, intervals: int, interval: int) -> None
             analysis_step
         )
         settings = Settings(_env_file=None, database_url=database_url, prometheus_url=prom.url, workers=4)
-        services = build_services(settings, router)
+        services = build_services(settings)
         now = utcnow()
         with services.database.transaction() as session:
             for deployment in config.deployments:
@@ -247,7 +233,7 @@ def many_analyses(root: Path, count: int, intervals: int, interval: int) -> None
         from bot.worker import WorkerPool
 
         async def run() -> tuple[float, int]:
-            pool = WorkerPool(services, concurrency=4)
+            pool = WorkerPool(services, router, concurrency=4)
             await pool.start()
             start = resource.getrusage(resource.RUSAGE_SELF)
             begun = time.monotonic()
@@ -292,7 +278,7 @@ def main() -> int:
         if not args.skip_revert:
             times = breach_to_revert(root, args.runs, args.interval, args.failure_limit)
             bound = args.interval * args.failure_limit + 1
-            p99 = sorted(times)[min(len(times) - 1, round(0.99 * (len(times) - 1)))]
+            p99 = percentile(times, 0.99)
             print(
                 f"breach to revert PR over {len(times)} runs: p50 {statistics.median(times):.2f} s, "
                 f"p99 {p99:.2f} s; bound interval x failure_limit + scrape = {bound} s; "

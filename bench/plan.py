@@ -27,20 +27,30 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from fastapi.testclient import TestClient  # noqa: E402
-
-from bot.app import create_app  # noqa: E402
+from bench.common import bot_settings, migrated_database, serving, standin, wait_until  # noqa: E402
 from bot.config import load_repo_config  # noqa: E402
 from bot.logging import configure_logging  # noqa: E402
-from bot.settings import Settings  # noqa: E402
-from bot.storage.db import migrate  # noqa: E402
 from bot.terraform.pull_requests import plan_pull_request  # noqa: E402
-from tests.support.botenv import TOKEN, WEBHOOK_SECRET  # noqa: E402
 from tests.support.github_standin import GitHubStandIn  # noqa: E402
 from tests.support.terraform_shim import write_offline_cli_config, write_terraform_shim  # noqa: E402
 
 REPO = "acme/infra"
 MAIN_TF = 'variable "n" {\n  default = %d\n}\n\nresource "terraform_data" "pool" {\n  input = var.n\n}\n'
+
+
+def comment_to_plan(github: GitHubStandIn, number: int, run: int) -> float:
+    """Comment ``/gitops plan -p p00``; seconds from its webhook answered to the plan comment posted."""
+    before = len(github.comments(REPO, number))
+    github.post_comment_as("dev", REPO, number, "/gitops plan -p p00")
+    github.flush()
+    accepted = time.perf_counter()
+
+    def planned() -> bool:
+        return any("Ran Plan for project `p00`" in c.body for c in github.comments(REPO, number)[before:])
+
+    if not wait_until(planned, 60):
+        raise SystemExit(f"run {run}: no plan comment within 60 s")
+    return time.perf_counter() - accepted
 
 
 def main() -> int:
@@ -62,31 +72,18 @@ def main() -> int:
         names = [f"p{index:02d}" for index in range(args.projects)]
         config = "version: 1\nprojects:\n" + "".join(f"  - {{name: {n}, dir: stacks/{n}}}\n" for n in names)
         files = {".gitops-bot.yaml": config, **{f"stacks/{n}/main.tf": MAIN_TF % 1 for n in names}}
-        database_url = f"sqlite:///{root / 'bot.db'}"
-        migrate(database_url)
-        with GitHubStandIn(root / "github") as standin:
-            standin.add_token(TOKEN, login="gitops-bot")
-            standin.create_repo(REPO, files)
-            standin.set_permission(REPO, "dev", "write")
-            standin.commit(REPO, "wide", {f"stacks/{n}/main.tf": MAIN_TF % 3 for n in names}, "all stacks")
-            number = standin.open_pull_request(REPO, head="wide", title="All stacks")
-            common = dict(
-                _env_file=None,
-                database_url=database_url,
-                github_api_url=standin.base_url,
-                github_token=TOKEN,
-                github_webhook_secret=WEBHOOK_SECRET,
-                github_seconds_between_writes=0.0,
-                git_url_template=f"{(root / 'github' / 'repos').as_uri()}/{{repo}}.git",
-                data_dir=root / "data",
-            )
+        database_url = migrated_database(root)
+        with standin(root, REPO, files) as github:
+            github.set_permission(REPO, "dev", "write")
+            github.commit(REPO, "wide", {f"stacks/{n}/main.tf": MAIN_TF % 3 for n in names}, "all stacks")
+            number = github.open_pull_request(REPO, head="wide", title="All stacks")
             repo_config = load_repo_config(config)
             print(f"{args.projects} projects on one pull request, /gitops plan:")
             for pool in args.pools:
-                from bot.routing import Router
                 from bot.services import build_services
 
-                services = build_services(Settings(**common, terraform_max_parallel_plans=pool), Router())
+                settings = bot_settings(root, github, database_url, terraform_max_parallel_plans=pool)
+                services = build_services(settings)
                 started = time.perf_counter()
                 results = plan_pull_request(
                     services, repo=REPO, number=number, requested_by="dev", config=repo_config
@@ -97,25 +94,9 @@ def main() -> int:
                 services.locks.release_pull(REPO, number)
                 services.close()
 
-            with TestClient(create_app(Settings(**common), run_workers=True)) as client:
-                standin.set_webhook("/webhooks/github", WEBHOOK_SECRET, client=client)
-                standin.flush()
-                latencies = []
-                for run in range(args.latency_runs):
-                    before = len(standin.comments(REPO, number))
-                    standin.post_comment_as("dev", REPO, number, "/gitops plan -p p00")
-                    standin.flush()
-                    accepted = time.perf_counter()
-                    deadline = accepted + 60
-                    while not any(
-                        "Ran Plan for project `p00`" in c.body
-                        for c in standin.comments(REPO, number)[before:]
-                    ):
-                        if time.perf_counter() > deadline:
-                            raise SystemExit(f"run {run}: no plan comment within 60 s")
-                        time.sleep(0.01)
-                    latencies.append(time.perf_counter() - accepted)
-                standin.set_webhook(None)
+            with serving(bot_settings(root, github, database_url), github):
+                github.flush()
+                latencies = [comment_to_plan(github, number, run) for run in range(args.latency_runs)]
             print(
                 f"/gitops plan -p p00, comment accepted -> plan comment posted, {len(latencies)} runs: "
                 f"p50 {statistics.median(latencies):.2f} s, max {max(latencies):.2f} s"

@@ -28,11 +28,17 @@ sys.path.insert(0, str(ROOT))
 
 from fastapi.testclient import TestClient  # noqa: E402
 
-from bot.app import create_app  # noqa: E402
+from bench.common import (  # noqa: E402
+    bot_settings,
+    migrated_database,
+    percentile,
+    post_registry,
+    serving,
+    standin,
+    wait_until,
+)
 from bot.logging import configure_logging  # noqa: E402
-from bot.settings import Settings  # noqa: E402
-from bot.storage.db import migrate  # noqa: E402
-from tests.support.botenv import REGISTRY_TOKEN, TOKEN, WEBHOOK_SECRET, distribution_push  # noqa: E402
+from tests.support.botenv import REGISTRY_TOKEN, distribution_push  # noqa: E402
 from tests.support.github_standin import GitHubStandIn  # noqa: E402
 
 REPO = "acme/gitops"
@@ -58,9 +64,20 @@ def repository_files(deployments: int) -> dict[str, str]:
     return files
 
 
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+def time_one_update(client: TestClient, github: GitHubStandIn, number: int, deployments: int) -> float:
+    """Send the ``number``th registry push; seconds from its 202 to its pull request on the stand-in."""
+    deployment = f"model-{number % deployments:02d}"
+    version = f"1.{number // deployments + 1}.0"
+    answer = post_registry(
+        client, distribution_push(f"serving/{deployment}", version, f"sha256:{number:064x}")
+    )
+    accepted = time.perf_counter()
+    if answer.status_code != 202:
+        raise SystemExit(f"event {number}: {answer.status_code} {answer.text}")
+    branch = f"gitops-bot/{deployment}/{version}"
+    if not wait_until(lambda: any(pull.head_ref == branch for pull in github.pulls(REPO)), 30):
+        raise SystemExit(f"no pull request for {branch} within 30 s")
+    return time.perf_counter() - accepted
 
 
 def main() -> int:
@@ -75,51 +92,18 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="gitops-bot-bench-update-") as tmp:
         root = Path(tmp)
-        database_url = f"sqlite:///{root / 'bot.db'}"
-        migrate(database_url)
-        with GitHubStandIn(root / "github") as standin:
-            standin.add_token(TOKEN, login="gitops-bot")
-            standin.create_repo(REPO, repository_files(args.deployments))
-            settings = Settings(
-                _env_file=None,
-                database_url=database_url,
-                github_api_url=standin.base_url,
-                github_token=TOKEN,
-                github_webhook_secret=WEBHOOK_SECRET,
-                github_seconds_between_writes=0.0,
-                registry_token=REGISTRY_TOKEN,
-                git_url_template=f"{(root / 'github' / 'repos').as_uri()}/{{repo}}.git",
-                data_dir=root / "data",
-                gitops_repos=[REPO],
-                workers=4,
+        database_url = migrated_database(root)
+        with standin(root, REPO, repository_files(args.deployments)) as github:
+            settings = bot_settings(
+                root, github, database_url, registry_token=REGISTRY_TOKEN, gitops_repos=[REPO], workers=4
             )
-            with TestClient(create_app(settings, run_workers=True)) as client:
-                standin.set_webhook("/webhooks/github", WEBHOOK_SECRET, client=client)
+            with serving(settings, github) as client:
                 latencies: list[float] = []
-                total = args.warmup + args.events
-                for number in range(total):
-                    deployment = f"model-{number % args.deployments:02d}"
-                    version = f"1.{number // args.deployments + 1}.0"
-                    digest = f"sha256:{number:064x}"
-                    body = distribution_push(f"serving/{deployment}", version, digest)
-                    branch = f"gitops-bot/{deployment}/{version}"
-                    answer = client.post(
-                        "/webhooks/registry",
-                        json=body,
-                        headers={"Authorization": f"Bearer {REGISTRY_TOKEN}"},
-                    )
-                    accepted = time.perf_counter()
-                    if answer.status_code != 202:
-                        raise SystemExit(f"event {number}: {answer.status_code} {answer.text}")
-                    deadline = accepted + 30
-                    while not any(pull.head_ref == branch for pull in standin.pulls(REPO)):
-                        if time.perf_counter() > deadline:
-                            raise SystemExit(f"no pull request for {branch} within 30 s")
-                        time.sleep(0.01)
+                for number in range(args.warmup + args.events):
+                    latency = time_one_update(client, github, number, args.deployments)
                     if number >= args.warmup:
-                        latencies.append(time.perf_counter() - accepted)
-                standin.set_webhook(None)
-            opened = len(standin.pulls(REPO))
+                        latencies.append(latency)
+            opened = len(github.pulls(REPO))
 
     ms = [value * 1000 for value in latencies]
     print(f"{len(ms)} events over {args.deployments} deployments ({args.warmup} warm-up events not counted)")

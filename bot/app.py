@@ -23,14 +23,18 @@ def create_app(
     run_workers: bool = False,
     services: Services | None = None,
 ) -> FastAPI:
-    """Build the app. ``run_workers`` starts workers and the scheduler with it (what `serve` does)."""
+    """Build the app. ``run_workers`` starts workers and the scheduler with it (what `serve` does).
+
+    ``router`` is the handler set the intake routes events to and the workers run; by default
+    the one ``GITOPS_BOT_HANDLERS`` names. ``services``, when given, are used (and closed) as they are.
+    """
+    settings = services.settings if services is not None else settings or Settings()
+    if router is None:
+        router = load_router(settings.handlers)
     if services is None:
-        settings = settings or Settings()
-        if router is None:
-            router = load_router(settings.handlers)
-        services = build_services(settings, router)
-    runtime = Runtime(services) if run_workers else None
-    writer = GroupCommitWriter(EventStore(services.queue, services.router))
+        services = build_services(settings)
+    runtime = Runtime(services, router) if run_workers else None
+    writer = GroupCommitWriter(EventStore(services.queue, router))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -52,8 +52,8 @@ def cmd_worker(_args: argparse.Namespace) -> int:
     router = load_router(settings.handlers)
 
     async def run() -> None:
-        services = build_services(settings, router)
-        runtime = Runtime(services)
+        services = build_services(settings)
+        runtime = Runtime(services, router)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):

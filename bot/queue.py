@@ -15,17 +15,17 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.storage.db import Database
 from bot.storage.models import Event, EventStatus, Job, JobStatus
+from bot.storage.statements import insert_ignoring_conflicts
 from bot.storage.types import utcnow
 
 MAX_ERROR_CHARS = 8_000
@@ -54,6 +54,19 @@ class RetryPolicy:
         return (rng or random).uniform(ceiling / 2, ceiling)
 
 
+@dataclass(frozen=True)
+class JobOffer:
+    """A job a producer asks for; ``JobQueue.job_row`` fills in everything else."""
+
+    handler: str
+    event_id: int | None = None
+    payload: Mapping[str, Any] | None = None
+    # Jobs not tied to an event (periodic work, follow-ups) stay unique through this.
+    dedupe_key: str | None = None
+    run_after: datetime | None = None  # None: now
+    max_attempts: int | None = None  # None: the queue's
+
+
 class JobQueue:
     def __init__(
         self,
@@ -67,8 +80,47 @@ class JobQueue:
         self.lease = timedelta(seconds=lease_seconds)
         self.max_attempts = max_attempts
         self.retry = retry or RetryPolicy()
+        # Built once: the intake runs it for every accepted webhook.
+        self._insert_ignoring_taken_keys = insert_ignoring_conflicts(
+            database.dialect, Job, conflict=["dedupe_key"]
+        ).returning(Job.id)
 
     # -- producing ---------------------------------------------------------------------
+
+    def job_row(self, offer: JobOffer, now: datetime) -> dict[str, Any]:
+        """Every column of the job row ``offer`` asks for: the one place job rows are built."""
+        return {
+            "handler": offer.handler,
+            "event_id": offer.event_id,
+            "payload": dict(offer.payload) if offer.payload is not None else None,
+            "dedupe_key": offer.dedupe_key,
+            "status": JobStatus.QUEUED.value,
+            "attempts": 0,
+            "max_attempts": offer.max_attempts or self.max_attempts,
+            "run_after": offer.run_after or now,
+            "lease_owner": None,
+            "lease_expires_at": None,
+            "last_error": None,
+            "created_at": now,
+            "updated_at": now,
+            "finished_at": None,
+        }
+
+    def offer_many(
+        self, transaction: Session | Connection, offers: Sequence[JobOffer], *, now: datetime | None = None
+    ) -> int:
+        """Add jobs inside the caller's transaction, skipping any whose dedupe key is taken.
+
+        Returns how many were added. The unique constraint decides (``ON CONFLICT DO
+        NOTHING``), so processes offering the same periodic work at once add it once; jobs
+        without a dedupe key never conflict.
+        """
+        if not offers:
+            return 0
+        now = now or utcnow()
+        rows = [self.job_row(offer, now) for offer in offers]
+        added = transaction.execute(self._insert_ignoring_taken_keys, rows).scalars().all()
+        return len(added)
 
     def enqueue(
         self,
@@ -81,20 +133,12 @@ class JobQueue:
         run_after: datetime | None = None,
         max_attempts: int | None = None,
     ) -> Job:
-        """Add a job inside the caller's transaction (so it commits with the event)."""
-        now = utcnow()
-        job = Job(
-            handler=handler,
-            event_id=event_id,
-            payload=dict(payload) if payload is not None else None,
-            dedupe_key=dedupe_key,
-            status=JobStatus.QUEUED,
-            attempts=0,
-            max_attempts=max_attempts or self.max_attempts,
-            run_after=run_after or now,
-            created_at=now,
-            updated_at=now,
-        )
+        """Add a job inside the caller's transaction (so it commits with the event).
+
+        Unlike ``offer_many``, a dedupe key already taken is an error (``IntegrityError`` at
+        flush or commit), which rolls the caller's whole transaction back."""
+        offer = JobOffer(handler, event_id, payload, dedupe_key, run_after, max_attempts)
+        job = Job(**self.job_row(offer, utcnow()))
         session.add(job)
         return job
 
@@ -110,12 +154,9 @@ class JobQueue:
 
         For periodic tasks and follow-ups: several processes may decide the same thing at once,
         and the unique constraint (not a read-then-write check) makes exactly one of them win."""
-        try:
-            with self.database.transaction() as session:
-                self.enqueue(session, handler, payload=payload, dedupe_key=dedupe_key, run_after=run_after)
-            return True
-        except IntegrityError:
-            return False
+        offer = JobOffer(handler, payload=payload, dedupe_key=dedupe_key, run_after=run_after)
+        with self.database.transaction() as session:
+            return self.offer_many(session, [offer]) == 1
 
     # -- consuming ---------------------------------------------------------------------
 

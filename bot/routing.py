@@ -7,16 +7,30 @@ gets its own job, so one failing handler is retried without re-running the other
 from __future__ import annotations
 
 import importlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeVar
 
-if TYPE_CHECKING:
-    from bot.jobs import HandlerContext
-    from bot.scheduler import PeriodicFunc, PeriodicTask
-
-HandlerFunc = Callable[["HandlerContext"], Any | Awaitable[Any]]
+# The routing table sits below everything it routes to: it names neither the handler context
+# (bot.jobs) nor the services (bot.services), and imports neither, so those modules may import
+# it freely. The worker calls a handler with a ``HandlerContext`` (plain function or coroutine
+# function), the scheduler calls a periodic task with the ``Services``. The decorators return
+# the function unchanged, so each handler keeps its own precise signature for type checking.
+HandlerFunc = Callable[[Any], Any]
+PeriodicFunc = Callable[[Any], None]
 RoutingKey = tuple[str, str, str | None]
+
+HandlerT = TypeVar("HandlerT", bound=HandlerFunc)
+PeriodicT = TypeVar("PeriodicT", bound=PeriodicFunc)
+
+
+@dataclass(frozen=True)
+class PeriodicTask:
+    """Work the scheduler's leader runs every ``every_seconds``, given the services."""
+
+    name: str
+    every_seconds: float
+    func: PeriodicFunc
 
 
 @dataclass(frozen=True)
@@ -38,19 +52,18 @@ class Router:
 
     def register(
         self, source: str, event: str, action: str | None = None, *, name: str | None = None
-    ) -> Callable[[HandlerFunc], HandlerFunc]:
-        def decorator(func: HandlerFunc) -> HandlerFunc:
+    ) -> Callable[[HandlerT], HandlerT]:
+        def decorator(func: HandlerT) -> HandlerT:
             handler_name = name or f"{func.__module__}.{func.__qualname__}"
             self._add(RegisteredHandler(handler_name, source, event, action, func))
             return func
 
         return decorator
 
-    def periodic(self, name: str, every_seconds: float) -> Callable[[PeriodicFunc], PeriodicFunc]:
+    def periodic(self, name: str, every_seconds: float) -> Callable[[PeriodicT], PeriodicT]:
         """Register a task the scheduler's leader runs every ``every_seconds``."""
-        from bot.scheduler import PeriodicTask
 
-        def decorator(func: PeriodicFunc) -> PeriodicFunc:
+        def decorator(func: PeriodicT) -> PeriodicT:
             if name in self._periodic and self._periodic[name].func is not func:
                 raise ValueError(f"two periodic tasks are registered as {name!r}")
             self._periodic[name] = PeriodicTask(name, every_seconds, func)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import structlog
 from starlette.concurrency import run_in_threadpool
 
+from bot.routing import Router
 from bot.scheduler import Scheduler
 from bot.services import Services
 from bot.worker import WorkerPool
@@ -13,13 +14,15 @@ log = structlog.get_logger("gitops_bot.runtime")
 
 
 class Runtime:
-    def __init__(self, services: Services, *, workers: bool = True, scheduler: bool = True) -> None:
+    def __init__(
+        self, services: Services, router: Router, *, workers: bool = True, scheduler: bool = True
+    ) -> None:
         self.services = services
-        self.pool = WorkerPool(services) if workers else None
+        self.pool = WorkerPool(services, router) if workers else None
         self.scheduler = (
             Scheduler(
                 services,
-                services.router.periodic_tasks(),
+                router.periodic_tasks(),
                 tick_seconds=services.settings.scheduler_tick_seconds,
                 lease_seconds=services.settings.scheduler_lease_seconds,
             )

@@ -16,33 +16,22 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import structlog
 from sqlalchemy import or_
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from bot.routing import PeriodicTask
 from bot.storage.db import Database
 from bot.storage.models import SchedulerLease
+from bot.storage.statements import upsert
 from bot.storage.types import utcnow
 
 if TYPE_CHECKING:
     from bot.services import Services
 
 log = structlog.get_logger("gitops_bot.scheduler")
-
-PeriodicFunc = Callable[["Services"], None]
-
-
-@dataclass(frozen=True)
-class PeriodicTask:
-    name: str
-    every_seconds: float
-    func: PeriodicFunc
 
 
 class LeaderLease:
@@ -54,16 +43,17 @@ class LeaderLease:
     def try_acquire(self, holder: str) -> bool:
         """Take or renew the lease; True when ``holder`` is the leader afterwards."""
         now = utcnow()
-        insert = pg_insert if self.database.is_postgres else sqlite_insert
         table = SchedulerLease.__table__
+        renewal = {"holder": holder, "expires_at": now + self.ttl, "renewed_at": now}
         statement = (
-            insert(SchedulerLease)
-            .values(name=self.name, holder=holder, expires_at=now + self.ttl, renewed_at=now)
-            .on_conflict_do_update(
-                index_elements=["name"],
-                set_={"holder": holder, "expires_at": now + self.ttl, "renewed_at": now},
+            upsert(
+                self.database.dialect,
+                SchedulerLease,
+                conflict=["name"],
+                update=renewal,
                 where=or_(table.c.holder == holder, table.c.expires_at < now),
             )
+            .values(name=self.name, **renewal)
             .returning(SchedulerLease.holder)
         )
         with self.database.transaction() as session:

@@ -3,6 +3,10 @@
 Adapters that talk to the outside (GitHub, git, Terraform, Prometheus, Kubernetes) are
 built lazily on first use, so a bot without, say, Kubernetes settings never needs them.
 Tests replace an adapter by assigning the attribute before the first use.
+
+The handler set (the ``Router``) is not part of the services: the app factory and the CLI
+load it and hand it to what routes work (the intake, the workers, the scheduler), so the
+routing table imports nothing of what handlers use.
 """
 
 from __future__ import annotations
@@ -16,13 +20,13 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 from sqlalchemy.engine import make_url
 
+from bot.adapters.forge.dry_run import DryRunForge
 from bot.audit import record_action
 from bot.deployments.quarantine import QuarantineStore
 from bot.metrics import Metrics
 from bot.notify import Notifier
 from bot.queue import JobQueue, RetryPolicy
 from bot.repoconfig import LoadedConfig, RepoConfigLoader
-from bot.routing import Router
 from bot.settings import Settings
 from bot.storage.db import Database
 from bot.terraform.locks import LockStore
@@ -57,16 +61,11 @@ def template_environment(directory: Path | None = None) -> jinja2.Environment:
     )
 
 
-class DryRunViolation(RuntimeError):
-    """A write was attempted in dry-run: the calling code forgot to check ``services.dry_run``."""
-
-
 @dataclass
 class Services:
     settings: Settings
     database: Database
     queue: JobQueue
-    router: Router
     metrics: Metrics
     templates: jinja2.Environment
     locks: LockStore
@@ -79,7 +78,6 @@ class Services:
     prometheus_client: PrometheusQueries | None = None
     kubernetes_client: KubernetesReadiness | None = None
     secret_redactor: Redactor | None = None
-    extras: dict[str, object] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -106,7 +104,7 @@ class Services:
         if installation_id is None and factory.uses_app:
             raise ValueError("GitHub App auth needs the installation id; use forge_for_repo()")
         forge = factory.for_installation(installation_id)
-        return _ReadOnlyForge(forge) if self.dry_run else forge
+        return DryRunForge(forge) if self.dry_run else forge
 
     def forge_for_repo(self, repo: str, installation_id: int | None = None) -> Forge:
         """For events that name no installation (registry, MLflow, Slack): look it up."""
@@ -257,35 +255,6 @@ class Services:
         self.database.dispose()
 
 
-_FORGE_WRITES = frozenset(
-    {
-        "open_or_update_pull_request",
-        "close_pull_request",
-        "merge_pull_request",
-        "create_comment",
-        "edit_comment",
-        "add_reaction",
-        "set_commit_status",
-    }
-)
-
-
-class _ReadOnlyForge:
-    """Dry-run guard around a forge: reads pass through, writes raise DryRunViolation."""
-
-    def __init__(self, forge: Forge) -> None:
-        self._forge = forge
-
-    def __getattr__(self, name: str) -> Any:
-        if name in _FORGE_WRITES:
-
-            def refuse(*_args: Any, **_kwargs: Any) -> Any:
-                raise DryRunViolation(f"dry-run: {name} must be recorded as an action, not performed")
-
-            return refuse
-        return getattr(self._forge, name)
-
-
 def terraform_executor(settings: Settings) -> Executor:
     """The executor ``GITOPS_BOT_TERRAFORM_EXECUTOR`` names; the sandbox hides the bot's secrets."""
     from bot.adapters.terraform_cli.sandbox import LocalExecutor, SandboxExecutor
@@ -313,7 +282,7 @@ def secret_paths(settings: Settings) -> list[Path]:
     return [path.expanduser().absolute() for path in paths]
 
 
-def build_services(settings: Settings, router: Router) -> Services:
+def build_services(settings: Settings) -> Services:
     database = Database(settings.database_url)
     queue = JobQueue(
         database,
@@ -327,7 +296,6 @@ def build_services(settings: Settings, router: Router) -> Services:
         settings=settings,
         database=database,
         queue=queue,
-        router=router,
         metrics=metrics,
         templates=template_environment(),
         locks=LockStore(database),

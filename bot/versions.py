@@ -39,7 +39,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeGuard, get_args
 
 import re2
 import semver
@@ -52,6 +52,12 @@ _PARTIAL = re.compile(
 _COMPARATOR = re.compile(r"(?P<op>>=|<=|==|!=|>|<|=|\^|~)?\s*(?P<version>[^\s,|]+)")
 
 Op = Literal[">=", ">", "<", "<=", "=", "!="]
+_OPS: frozenset[str] = frozenset(get_args(Op))
+
+
+def _is_op(text: str) -> TypeGuard[Op]:
+    """A range operator that is also a primitive comparator's (``^``, ``~`` and ``==`` are not)."""
+    return text in _OPS
 
 
 class InvalidPolicy(ValueError):
@@ -144,15 +150,16 @@ def _expand(op: str, version_text: str, whole: str) -> list[Comparator]:
     pre = match.group("pre")
 
     def version(*components: int, prerelease: str | None = None) -> semver.Version:
-        padded = [*components, 0, 0, 0][:3]
-        return semver.Version(*padded, prerelease=prerelease)  # build metadata never affects precedence
+        major, minor, patch = [*components, 0, 0, 0][:3]
+        # Build metadata never affects precedence, so it is left out.
+        return semver.Version(major, minor, patch, prerelease=prerelease)
 
     if len(numbers) == 3:
         exact = version(*numbers, prerelease=pre)
         if op in ("=", "=="):
             return [Comparator("=", exact)]
-        if op in (">=", ">", "<", "<=", "!="):
-            return [Comparator(op, exact)]  # type: ignore[arg-type]
+        if _is_op(op):  # ">=", ">", "<", "<=" or "!=": "=" was handled above
+            return [Comparator(op, exact)]
         if op == "~":
             return [Comparator(">=", exact), Comparator("<", version(numbers[0], numbers[1] + 1))]
         # Caret: the left-most non-zero component may not change.

@@ -23,7 +23,9 @@ import structlog
 from bot.cancellation import JobCancelled, run_with_stop
 from bot.jobs import HandlerContext, load_event
 from bot.queue import ClaimedJob
+from bot.routing import RegisteredHandler, Router
 from bot.services import Services
+from bot.storage.models import JobStatus
 
 log = structlog.get_logger("gitops_bot.worker")
 
@@ -36,12 +38,14 @@ class WorkerPool:
     def __init__(
         self,
         services: Services,
+        router: Router,
         *,
         concurrency: int | None = None,
         poll_interval: float | None = None,
         name: str | None = None,
     ) -> None:
         self.services = services
+        self.router = router
         self.concurrency = concurrency or services.settings.workers
         self.poll_interval = poll_interval or services.settings.job_poll_interval_seconds
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
@@ -95,63 +99,63 @@ class WorkerPool:
 
     async def run_job(self, job: ClaimedJob) -> str:
         """Run one claimed job to an outcome: done, retry, dead or lease_lost."""
-        services = self.services
-        queue = services.queue
-        handler = services.router.get(job.handler)
-        bound = structlog.contextvars.bound_contextvars(job_id=job.id, handler=job.handler)
-        with bound:
+        handler = self.router.get(job.handler)
+        with structlog.contextvars.bound_contextvars(job_id=job.id, handler=job.handler):
             if handler is None:
-                await self._call(
-                    lambda: queue.fail(job, f"no handler is registered as {job.handler!r}", retry=False)
-                )
-                return self._finish(job, "dead", 0.0)
+                return await self._bury(job, f"no handler is registered as {job.handler!r}")
             if job.attempts > job.max_attempts:
                 # Its workers kept dying mid-job (the lease ran out each time): stop retrying.
-                await self._call(
-                    lambda: queue.fail(
-                        job,
-                        f"abandoned after {job.max_attempts} attempts whose leases expired",
-                        retry=False,
-                    )
+                return await self._bury(
+                    job, f"abandoned after {job.max_attempts} attempts whose leases expired"
                 )
-                return self._finish(job, "dead", 0.0)
+            ctx = await self._context(job)
+            return await self._execute(job, handler, ctx)
 
-            event = await self._call(load_event, services, job.event_id) if job.event_id else None
-            delivery = {"delivery_id": event.delivery_id} if event else {}
-            ctx = HandlerContext(
-                services=services,
-                job=job,
-                event=event,
-                log=structlog.get_logger("gitops_bot.handler").bind(
-                    job_id=job.id, handler=job.handler, attempt=job.attempts, **delivery
-                ),
-            )
-            started = time.monotonic()
-            if inspect.iscoroutinefunction(handler.func):
-                work: asyncio.Future[Any] = asyncio.ensure_future(handler.func(ctx))
-            else:
-                # The handler's thread sees ctx.cancelled as the stop signal of its child processes.
-                work = asyncio.ensure_future(self._call(run_with_stop, ctx.cancelled, handler.func, ctx))
-            heartbeat = asyncio.create_task(self._heartbeat(job, ctx, work))
-            try:
-                await work
-            except (asyncio.CancelledError, JobCancelled):
-                if not ctx.cancelled.is_set():
-                    raise
-                return self._finish(job, "lease_lost", time.monotonic() - started)
-            except Exception as exc:
-                permanent = isinstance(exc, PermanentJobError)
-                error = "".join(traceback.format_exception(exc))
-                ctx.log.warning("job_failed", error=str(exc), permanent=permanent)
-                status = await self._call(lambda: queue.fail(job, error, retry=not permanent))
-                outcome = "lease_lost" if status is None else ("dead" if status == "dead" else "retry")
-                return self._finish(job, outcome, time.monotonic() - started)
-            finally:
-                heartbeat.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await heartbeat
-            completed = await self._call(queue.complete, job)
-            return self._finish(job, "done" if completed else "lease_lost", time.monotonic() - started)
+    async def _bury(self, job: ClaimedJob, reason: str) -> str:
+        """Move ``job`` to dead without running it."""
+        await self._call(lambda: self.services.queue.fail(job, reason, retry=False))
+        return self._finish(job, "dead", 0.0)
+
+    async def _context(self, job: ClaimedJob) -> HandlerContext:
+        event = await self._call(load_event, self.services, job.event_id) if job.event_id else None
+        delivery = {"delivery_id": event.delivery_id} if event else {}
+        return HandlerContext(
+            services=self.services,
+            job=job,
+            event=event,
+            log=structlog.get_logger("gitops_bot.handler").bind(
+                job_id=job.id, handler=job.handler, attempt=job.attempts, **delivery
+            ),
+        )
+
+    async def _execute(self, job: ClaimedJob, handler: RegisteredHandler, ctx: HandlerContext) -> str:
+        queue = self.services.queue
+        started = time.monotonic()
+        if inspect.iscoroutinefunction(handler.func):
+            work: asyncio.Future[Any] = asyncio.ensure_future(handler.func(ctx))
+        else:
+            # The handler's thread sees ctx.cancelled as the stop signal of its child processes.
+            work = asyncio.ensure_future(self._call(run_with_stop, ctx.cancelled, handler.func, ctx))
+        heartbeat = asyncio.create_task(self._heartbeat(job, ctx, work))
+        try:
+            await work
+        except (asyncio.CancelledError, JobCancelled):
+            if not ctx.cancelled.is_set():
+                raise
+            return self._finish(job, "lease_lost", time.monotonic() - started)
+        except Exception as exc:
+            permanent = isinstance(exc, PermanentJobError)
+            error = "".join(traceback.format_exception(exc))
+            ctx.log.warning("job_failed", error=str(exc), permanent=permanent)
+            status = await self._call(lambda: queue.fail(job, error, retry=not permanent))
+            outcome = "lease_lost" if status is None else ("dead" if status == JobStatus.DEAD else "retry")
+            return self._finish(job, outcome, time.monotonic() - started)
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+        completed = await self._call(queue.complete, job)
+        return self._finish(job, "done" if completed else "lease_lost", time.monotonic() - started)
 
     async def _heartbeat(self, job: ClaimedJob, ctx: HandlerContext, work: asyncio.Future[Any]) -> None:
         interval = max(queue_lease_seconds(self.services) / 3, 0.05)

@@ -1,98 +1,62 @@
-"""PR comments: ``/gitops plan|apply|unlock|help`` (and ``atlantis …``), usage and "did you mean".
+"""Commands: ``/gitops …`` on pull requests (and ``atlantis …``) and in Slack, with its buttons.
 
-Deployment commands (``rollback``, ``promote``, ``status``) are handled in ``handlers.deployments``;
-this module answers every help, usage and mistyped invocation, whatever the command.
+Thin: each handler turns its event into a call of the one command runner
+(``bot.commands.execute``, through ``bot.commands.comments`` and ``bot.commands.slack_commands``).
+Every comment is looked at by two jobs, ``terraform.comment`` (``plan``, ``apply``, ``unlock``,
+and every help, usage and mistyped invocation) and ``deployments.comment`` (``rollback``,
+``promote``, ``status``): their names are stored in job rows, so both stay.
+
+Slack: the intake checked the v0 signature, stored the event (Slack's retries carry the same
+``trigger_id``, so a retry with ``X-Slack-Retry-Num`` is a duplicate and queues nothing) and
+answered within 3 s with an ephemeral "Working on it…". Here, in a worker, the command runs and
+its answer goes to the asker alone (``bot.commands.execute.SlackReply``).
 """
 
 from __future__ import annotations
 
-from bot.commands import Command, DidYouMean, Usage, parse_comment, render_comment_reply
-from bot.deployments.service import authorize_comment
-from bot.events.model import PullRequestComment
+from bot.commands import parse_slack_text
+from bot.commands.comments import addressed_to_us, run_deployment_comment, run_terraform_comment
+from bot.commands.execute import Asker, SlackReply
+from bot.commands.slack_commands import SlackCommands
+from bot.events.model import SlackCommand, SlackInteraction
 from bot.jobs import HandlerContext
 from bot.routing import Router
-from bot.terraform.pull_requests import apply_pull_request, plan_pull_request, unlock_pull_request
 
 router = Router()
-
-TERRAFORM_COMMANDS = frozenset({"plan", "apply", "unlock"})
 
 
 @router.register("github", "issue_comment", "created", name="terraform.comment")
 def comment(ctx: HandlerContext) -> None:
+    event = addressed_to_us(ctx.services, ctx.domain)
+    if event is not None:
+        run_terraform_comment(ctx.services, event)
+
+
+@router.register("github", "issue_comment", "created", name="deployments.comment")
+def deployment_comment(ctx: HandlerContext) -> None:
+    event = addressed_to_us(ctx.services, ctx.domain)
+    if event is not None:
+        run_deployment_comment(ctx.services, event)
+
+
+@router.register("slack", "command", name="slack.command")
+def command(ctx: HandlerContext) -> None:
     event = ctx.domain
-    if not isinstance(event, PullRequestComment) or (event.author_type or "").lower() == "bot":
+    if not isinstance(event, SlackCommand):
         return
-    services = ctx.services
-    if not services.settings.repo_allowed(event.repo):
+    asker = Asker(event.user_id, event.user_name, ctx.event.id if ctx.event else None)
+    reply = SlackReply(ctx.services, asker, event.response_url, event.channel_id, ctx.log)
+    SlackCommands(ctx.services, reply).run(parse_slack_text(event.text))
+
+
+@router.register("slack", "interaction", "block_actions", name="slack.button")
+def button(ctx: HandlerContext) -> None:
+    event = ctx.domain
+    if not isinstance(event, SlackInteraction):
         return
-    parsed = parse_comment(event.body)
-    if isinstance(parsed, Usage | DidYouMean):
-        if services.dry_run:
-            return
-        forge = services.forge_for_repo(event.repo, event.installation_id)
-        forge.create_comment(event.repo, event.pr_number, render_comment_reply(parsed, services.templates))
-        return
-    if not isinstance(parsed, Command) or parsed.name not in TERRAFORM_COMMANDS:
-        return
-    executable = "atlantis" if parsed.via == "atlantis" else "/gitops"
-    if services.dry_run:
-        services.audit(
-            kind=f"terraform.{parsed.name}",
-            actor=event.author,
-            summary=f"{executable} {parsed.name} on #{event.pr_number} (dry run: not run)",
-            repo=event.repo,
-            outcome="dry_run",
-        )
-        return
-    forge = services.forge_for_repo(event.repo, event.installation_id)
-    pr = forge.get_pull_request(event.repo, event.pr_number)
-    if pr.is_fork and not services.settings.allow_fork_prs:
-        forge.create_comment(
-            event.repo, event.pr_number, "Terraform does not run for pull requests from forks here."
-        )
-        return
-    loaded = services.repo_config(event.repo, event.installation_id)
-    if not authorize_comment(
-        services,
-        forge,
-        repo=event.repo,
-        number=event.pr_number,
-        config=loaded.config,
-        command=parsed.name,
-        login=event.author,
-        audit_kind=f"terraform.{parsed.name}",
-        shown=f"{executable} {parsed.name}",
-    ):
-        return
-    forge.add_reaction(event.repo, event.comment_id, "eyes")
-    common = {
-        "repo": event.repo,
-        "number": event.pr_number,
-        "requested_by": event.author,
-        "config": loaded.config,
-        "installation_id": event.installation_id,
-        "project": parsed.project,
-        "directory": parsed.dir,
-        "workspace": parsed.workspace,
-        "extra_args": parsed.extra_args,
-        "executable": executable,
-    }
-    if parsed.name == "plan":
-        plan_pull_request(services, verbose=parsed.verbose, **common)  # type: ignore[arg-type]
-    elif parsed.name == "apply":
-        apply_pull_request(services, **common)  # type: ignore[arg-type]
-    else:
-        released = unlock_pull_request(services, repo=event.repo, number=event.pr_number)
-        services.audit(
-            kind="terraform.unlock",
-            actor=event.author,
-            summary=f"unlocked #{event.pr_number}: {len(released)} lock(s) released",
-            repo=event.repo,
-        )
-        where = ", ".join(f"`{lock.key.dir}` ({lock.key.workspace})" for lock in released) or "none were held"
-        forge.create_comment(
-            event.repo,
-            event.pr_number,
-            f"🔓 Released this pull request's locks ({where}) and discarded its plans.",
-        )
+    asker = Asker(event.user_id, event.user_name, ctx.event.id if ctx.event else None)
+    commands = SlackCommands(
+        ctx.services, SlackReply(ctx.services, asker, event.response_url, event.channel_id, ctx.log)
+    )
+    for action in event.actions:
+        commands.press(action.action_id, action.value)

@@ -2,6 +2,8 @@
 
 Parsing is pure (``parse_comment``, ``parse_slack_text``); ``render_comment_reply`` and
 ``render_slack_reply`` turn help and error results into text from ``templates/commands/``.
+Both surfaces run through one runner, ``bot.commands.execute`` (permission first, then the
+acknowledgement, the work and the answer); ``comments`` and ``slack_commands`` feed it.
 """
 
 from __future__ import annotations

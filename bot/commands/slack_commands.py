@@ -1,44 +1,40 @@
-"""``/gitops`` in Slack and the thread buttons: who is asking, may they, and what happens.
+"""``/gitops`` in Slack and the thread buttons: who is asking, on which repository, and the work.
 
 The same rules as pull request comments: a Slack user acts as the GitHub login that the
-repository's ``.gitops-bot.yaml`` maps them to (``users:``), and ``permissions:`` decides,
-with the login's permission level and teams read from the forge (``bot.deployments.authorize``).
-Every command, refused or run, is in the audit log with the Slack user.
+repository's ``.gitops-bot.yaml`` maps them to (``users:``), and ``permissions:`` decides
+(``bot.config.permissions``, with the facts from ``bot.commands.authorization``). A command on
+one repository runs through :func:`bot.commands.execute.execute`; ``status`` and ``locks`` read
+every repository the asker may read, so there permission filters rather than refuses. Every
+command, refused or run, is in the audit log with the Slack user; answers go through the
+:class:`~bot.commands.execute.SlackReply`.
 
 The commands call the updates (``bot.updates``) and deployments (``bot.deployments``) services,
-imported when used. Each returns the reply text; sending it is the handler's business.
+imported when used.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jinja2
 from sqlalchemy import select
 
-from bot.commands import SlackRequest, SlackUsage, render_slack_reply
+from bot.commands.authorization import authorize
+from bot.commands.execute import Asker, Invocation, SlackReply, execute, render_slack
+from bot.commands.render import render_slack_reply
+from bot.commands.slack import SlackRequest, SlackUsage
 from bot.config.schema import RepoConfig
 from bot.notify import blocks as bk
-from bot.notify.render import PROMOTE_ACTION, ROLLBACK_ACTION, duration
-from bot.services import Services
+from bot.notify.render import PROMOTE_ACTION, ROLLBACK_ACTION
 from bot.storage.models import Action, SlackThread
+
+if TYPE_CHECKING:
+    from bot.services import Services
 
 BUTTON_KIND = "slack.button"
 # Outcomes after which the button did nothing, so pressing it again may act.
 NOT_DONE = frozenset({"refused", "nothing_to_revert", "conflict"})
-
-
-@dataclass(frozen=True)
-class Asker:
-    user_id: str
-    user_name: str | None = None
-    event_id: int | None = None
-
-    @property
-    def actor(self) -> str:
-        name = f" (@{self.user_name})" if self.user_name else ""
-        return f"slack:{self.user_id}{name}"
 
 
 @dataclass(frozen=True)
@@ -47,11 +43,23 @@ class Target:
     config: RepoConfig
 
 
-def render(templates: jinja2.Environment, name: str, **context: Any) -> str:
-    context.setdefault("esc", lambda value: bk.escape(str(value or "")))
-    context.setdefault("link", bk.link)
-    context.setdefault("duration", duration)
-    return templates.get_template(f"slack/replies/{name}.md.j2").render(**context).strip()
+@dataclass(frozen=True)
+class Press:
+    """A decoded thread button: what it asks for, on which deployment version."""
+
+    command: str
+    repo: str
+    deployment: str
+    version: str
+    key: str
+
+    @property
+    def label(self) -> str:
+        return "Roll back now" if self.command == "rollback" else "Promote"
+
+    @property
+    def target(self) -> str:
+        return f"{self.key}:{self.command}"
 
 
 def _configs(services: Services) -> list[Target]:
@@ -68,27 +76,33 @@ def _login(target: Target, asker: Asker) -> str | None:
 
 
 class SlackCommands:
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, reply: SlackReply) -> None:
         self.services = services
         self.templates = services.templates
+        self.reply = reply
+        self.asker = reply.asker
 
-    # -- bookkeeping ---------------------------------------------------------------------------
+    def _render(self, name: str, **context: Any) -> str:
+        return render_slack(self.templates, name, **context)
+
+    def _refuse(self, command: str, reason: str, repo: str | None, shown: str) -> None:
+        self.reply.refuse_with(command, self._render("refused", reason=reason), repo=repo, shown=shown)
+
+    def _execute(self, target: Target, command: str, shown: str, work: Callable[[str], str]) -> None:
+        """Run ``work(login)`` on ``target`` through the one runner, as the asker's GitHub login."""
+        login = _login(target, self.asker)
+        if login is None:
+            text = self._render("unmapped", user_id=self.asker.user_id, repos=[target.repo])
+            self.reply.refuse_with(command, text, repo=target.repo, shown=shown)
+            return
+        invocation = Invocation(command, target.repo, target.config, login, shown, work=lambda: work(login))
+        execute(self.services, invocation, self.reply)
 
     def _report(
-        self,
-        asker: Asker,
-        kind: str,
-        summary: str,
-        outcome: Any,
-        *,
-        what: str,
-        login: str,
-        repo: str,
-        deployment: str | None,
+        self, kind: str, summary: str, outcome: Any, *, what: str, login: str, repo: str, deployment: str
     ) -> str:
         """Audit what a command or button did, and word the answer to the Slack user."""
-        self.audit(
-            asker,
+        self.reply.audit(
             kind,
             f"{summary}: {outcome.status}",
             repo=repo,
@@ -96,8 +110,7 @@ class SlackCommands:
             outcome="done" if outcome.status != "refused" else "refused",
             details={"github_login": login, "status": outcome.status, "pr_url": outcome.pr_url},
         )
-        return render(
-            self.templates,
+        return self._render(
             "outcome",
             what=what,
             status=outcome.status,
@@ -106,274 +119,262 @@ class SlackCommands:
             pr_number=outcome.pr_number,
         )
 
-    def audit(self, asker: Asker, kind: str, summary: str, *, repo: str | None = None, **kw: Any) -> None:
-        details = {
-            "slack_user_id": asker.user_id,
-            "slack_user_name": asker.user_name,
-            **kw.pop("details", {}),
-        }
-        self.services.audit(
-            kind=kind,
-            actor=asker.actor,
-            summary=summary,
-            repo=repo,
-            details=details,
-            event_id=asker.event_id,
-            **kw,
-        )
-
-    def _authorise(self, asker: Asker, target: Target, command: str) -> tuple[str | None, str | None]:
-        """(login, None) when allowed, else (login or None, the refusal text)."""
-        from bot.deployments.service import authorize
-
-        login = _login(target, asker)
-        if login is None:
-            return None, render(self.templates, "unmapped", user_id=asker.user_id, repos=[target.repo])
-        forge = self.services.forge_for_repo(target.repo)
-        allowed, why = authorize(forge, target.repo, target.config, command, login)
-        if allowed:
-            return login, None
-        reason = f"{login} (Slack {asker.user_id}) may not run `{command}` on {target.repo}: {why}."
-        return login, render(self.templates, "refused", reason=reason)
-
-    def _refuse(self, asker: Asker, command: str, text: str, repo: str | None, what: str) -> str:
-        self.audit(asker, f"slack.{command}", f"refused /gitops {what}", repo=repo, outcome="refused")
-        return text
-
-    def _find(self, deployment: str) -> Target | None:
-        for target in _configs(self.services):
-            if any(d.name == deployment for d in target.config.deployments):
-                return target
-        return None
-
     # -- commands ------------------------------------------------------------------------------
 
-    def run(self, asker: Asker, parsed: SlackRequest | SlackUsage) -> str:
+    def run(self, parsed: SlackRequest | SlackUsage) -> None:
         if isinstance(parsed, SlackUsage):
-            self.audit(asker, "slack.help", f"/gitops help ({parsed.kind}: {parsed.message or 'help'})")
-            return render_slack_reply(parsed, self.templates)
-        if parsed.name == "help":
-            return render_slack_reply(SlackUsage("help", "", None), self.templates)
-        if parsed.name in ("deploy", "rollback"):
-            return self._deployment_command(asker, parsed)
-        if parsed.name == "status":
-            return self._status(asker, parsed.deployment)
-        if parsed.name == "locks":
-            return self._locks(asker)
-        return self._unlock(asker, parsed.lock_id or 0)
+            self.reply.audit("slack.help", f"/gitops help ({parsed.kind}: {parsed.message or 'help'})")
+            self.reply.answer(render_slack_reply(parsed, self.templates))
+        elif parsed.name == "help":
+            self.reply.answer(render_slack_reply(SlackUsage("help", "", None), self.templates))
+        elif parsed.name in ("deploy", "rollback"):
+            self._deployment_command(parsed)
+        elif parsed.name == "status":
+            self._status(parsed.deployment)
+        elif parsed.name == "locks":
+            self._locks()
+        else:
+            self._unlock(parsed.lock_id or 0)
 
-    def _deployment_command(self, asker: Asker, parsed: SlackRequest) -> str:
+    def _deployment_command(self, parsed: SlackRequest) -> None:
         assert parsed.deployment is not None
         what = f"{parsed.name} {parsed.deployment}" + (f" {parsed.version}" if parsed.version else "")
-        target = self._find(parsed.deployment)
+        target = next(
+            (
+                t
+                for t in _configs(self.services)
+                if any(d.name == parsed.deployment for d in t.config.deployments)
+            ),
+            None,
+        )
         if target is None:
-            text = render(
-                self.templates,
-                "refused",
-                reason=f"No repository configures a deployment named `{parsed.deployment}`.",
-            )
-            return self._refuse(asker, parsed.name, text, None, what)
-        login, refusal = self._authorise(asker, target, parsed.name)
-        if refusal is not None or login is None:
-            return self._refuse(asker, parsed.name, refusal or "", target.repo, what)
-        if parsed.name == "deploy":
-            from bot.updates import propose_update
-            from bot.updates.source import manual_source
+            reason = f"No repository configures a deployment named `{parsed.deployment}`."
+            self._refuse(parsed.name, reason, None, what)
+            return
 
-            assert parsed.version is not None
-            outcome = propose_update(
-                self.services,
-                repo=target.repo,
-                deployment=parsed.deployment,
-                version=parsed.version,
-                source=manual_source(f"/gitops deploy in Slack by {login}", login),
-                requested_by=login,
-                explicit=True,
-                lift_quarantine=True,
-                event_id=asker.event_id,
+        def work(login: str) -> str:
+            outcome = (
+                self._deploy(target, parsed, login)
+                if parsed.name == "deploy"
+                else self._roll_back(target, parsed, login)
             )
-        else:
-            from bot.deployments.service import request_rollback
+            return self._report(
+                f"slack.{parsed.name}",
+                f"/gitops {what} as {login}",
+                outcome,
+                what=what,
+                login=login,
+                repo=target.repo,
+                deployment=parsed.deployment or "",
+            )
 
-            outcome = request_rollback(
-                self.services,
-                repo=target.repo,
-                deployment=parsed.deployment,
-                requested_by=login,
-                reason=f"/gitops rollback in Slack by {login}",
-            )
-        return self._report(
-            asker,
-            f"slack.{parsed.name}",
-            f"/gitops {what} as {login}",
-            outcome,
-            what=what,
-            login=login,
+        self._execute(target, parsed.name, what, work)
+
+    def _deploy(self, target: Target, parsed: SlackRequest, login: str) -> Any:
+        from bot.updates import propose_update
+        from bot.updates.source import manual_source
+
+        assert parsed.deployment is not None and parsed.version is not None
+        return propose_update(
+            self.services,
             repo=target.repo,
             deployment=parsed.deployment,
+            version=parsed.version,
+            source=manual_source(f"/gitops deploy in Slack by {login}", login),
+            requested_by=login,
+            explicit=True,
+            lift_quarantine=True,
+            event_id=self.asker.event_id,
         )
 
-    def _readable(self, asker: Asker, command: str) -> tuple[list[Target], list[Target]]:
+    def _roll_back(self, target: Target, parsed: SlackRequest, login: str) -> Any:
+        from bot.deployments.rollback import request_rollback
+
+        return request_rollback(
+            self.services,
+            repo=target.repo,
+            deployment=parsed.deployment,
+            requested_by=login,
+            reason=f"/gitops rollback in Slack by {login}",
+        )
+
+    def _readable(self, command: str) -> tuple[list[Target], list[Target]]:
         """The repositories where the asker may run ``command``; and all the configured ones."""
         targets = _configs(self.services)
-        return [t for t in targets if self._authorise(asker, t, command)[1] is None], targets
+        allowed = []
+        for target in targets:
+            login = _login(target, self.asker)
+            if login is None:
+                continue
+            forge = self.services.forge_for_repo(target.repo)
+            if authorize(forge, target.repo, target.config, command, login)[0]:
+                allowed.append(target)
+        return allowed, targets
 
-    def _no_repository(self, asker: Asker, command: str, targets: list[Target]) -> str:
-        if not any(_login(t, asker) for t in targets):
-            text = render(self.templates, "unmapped", user_id=asker.user_id, repos=[t.repo for t in targets])
+    def _no_repository(self, command: str, targets: list[Target]) -> None:
+        if not any(_login(t, self.asker) for t in targets):
+            text = self._render("unmapped", user_id=self.asker.user_id, repos=[t.repo for t in targets])
         else:
-            text = render(self.templates, "refused", reason=f"You may not run `{command}` on any repository.")
-        return self._refuse(asker, command, text, None, command)
+            text = self._render("refused", reason=f"You may not run `{command}` on any repository.")
+        self.reply.refuse_with(command, text, repo=None, shown=command)
 
-    def _status(self, asker: Asker, deployment: str | None) -> str:
-        from bot.deployments.service import deployment_status
+    def _status(self, deployment: str | None) -> None:
+        from bot.deployments.status import deployment_status
 
-        allowed, targets = self._readable(asker, "status")
+        allowed, targets = self._readable("status")
         if not allowed:
-            return self._no_repository(asker, "status", targets)
+            self._no_repository("status", targets)
+            return
         items = [
             item
             for target in allowed
             for item in deployment_status(self.services, repo=target.repo, deployment=deployment)
         ]
-        self.audit(
-            asker, "slack.status", f"/gitops status {deployment or ''}".strip() + f": {len(items)} shown"
+        self.reply.audit(
+            "slack.status", f"/gitops status {deployment or ''}".strip() + f": {len(items)} shown"
         )
-        return render(self.templates, "status", items=items, deployment=deployment)
+        self.reply.answer(self._render("status", items=items, deployment=deployment))
 
-    def _locks(self, asker: Asker) -> str:
-        allowed, targets = self._readable(asker, "locks")
+    def _locks(self) -> None:
+        allowed, targets = self._readable("locks")
         if not allowed:
-            return self._no_repository(asker, "locks", targets)
+            self._no_repository("locks", targets)
+            return
         locks = [lock for target in allowed for lock in self.services.locks.list(target.repo)]
-        self.audit(asker, "slack.locks", f"/gitops locks: {len(locks)} shown")
-        return render(self.templates, "locks", locks=locks)
+        self.reply.audit("slack.locks", f"/gitops locks: {len(locks)} shown")
+        self.reply.answer(self._render("locks", locks=locks))
 
-    def _unlock(self, asker: Asker, lock_id: int) -> str:
+    def _unlock(self, lock_id: int) -> None:
         lock = self.services.locks.get(lock_id)
         what = f"unlock {lock_id}"
         target = next((t for t in _configs(self.services) if lock and t.repo == lock.key.repo), None)
         if lock is None or target is None:
-            text = render(
-                self.templates,
-                "refused",
-                reason=f"There is no lock `#{lock_id}`; `/gitops locks` lists them.",
+            self._refuse("unlock", f"There is no lock `#{lock_id}`; `/gitops locks` lists them.", None, what)
+            return
+
+        def work(login: str) -> str:
+            released = self.services.locks.release(lock_id) or lock
+            held = f"released {released.key.describe()} held by #{released.pr_number}"
+            self.reply.audit(
+                "slack.unlock",
+                f"/gitops {what} as {login}: {held}",
+                repo=target.repo,
+                target=f"lock:{lock_id}",
+                details={"github_login": login},
             )
-            return self._refuse(asker, "unlock", text, None, what)
-        login, refusal = self._authorise(asker, target, "unlock")
-        if refusal is not None:
-            return self._refuse(asker, "unlock", refusal, target.repo, what)
-        released = self.services.locks.release(lock_id) or lock
-        self.audit(
-            asker,
-            "slack.unlock",
-            f"/gitops {what} as {login}: released {released.key.describe()} held by #{released.pr_number}",
-            repo=target.repo,
-            target=f"lock:{lock_id}",
-            details={"github_login": login},
-        )
-        return render(self.templates, "unlocked", lock=released)
+            return self._render("unlocked", lock=released)
+
+        self._execute(target, "unlock", what, work)
 
     # -- buttons -------------------------------------------------------------------------------
 
-    def press(self, asker: Asker, action_id: str, value: str | None) -> str:
+    def press(self, action_id: str, value: str | None) -> None:
         command = {ROLLBACK_ACTION: "rollback", PROMOTE_ACTION: "promote"}.get(action_id)
         try:
             data = bk.decode_value(value)
             repo, deployment, version = str(data["repo"]), str(data["deployment"]), str(data["version"])
         except (ValueError, KeyError) as exc:
-            return self._refuse(
-                asker,
-                "button",
-                render(self.templates, "refused", reason=f"Unusable button: {exc}"),
-                None,
-                action_id,
-            )
+            self._refuse("button", f"Unusable button: {exc}", None, action_id)
+            return
         if command is None:
-            text = render(self.templates, "refused", reason=f"Unknown button `{action_id}`.")
-            return self._refuse(asker, "button", text, repo, action_id)
+            self._refuse("button", f"Unknown button `{action_id}`.", repo, action_id)
+            return
         what = f"{command} {deployment} {version} (button)"
         target = next((t for t in _configs(self.services) if t.repo == repo), None)
         if target is None:
-            text = render(self.templates, "refused", reason=f"{repo} is not a configured GitOps repository.")
-            return self._refuse(asker, command, text, repo, what)
-        login, refusal = self._authorise(asker, target, command)
-        if refusal is not None or login is None:
-            return self._refuse(asker, command, refusal or "", repo, what)
+            self._refuse(command, f"{repo} is not a configured GitOps repository.", repo, what)
+            return
         key = str(data.get("key") or f"{repo}:{deployment}:{version}")
-        label = "Roll back now" if command == "rollback" else "Promote"
-        button_target = f"{key}:{command}"
-        # One press acts; the story's thread row is the mutex, the audit log the memory.
-        with self.services.database.transaction() as session:
-            session.scalars(select(SlackThread).where(SlackThread.key == key).with_for_update()).first()
-            earlier = session.scalars(
-                select(Action)
-                .where(Action.kind == BUTTON_KIND, Action.target == button_target, Action.outcome == "done")
-                .order_by(Action.id)
-            ).first()
-            claim: Action | None = None
-            if earlier is None:
-                claim = Action(
-                    kind=BUTTON_KIND,
-                    actor=asker.actor,
-                    repo=repo,
-                    target=button_target,
-                    summary=f"{label} pressed by {login}",
-                    outcome="done",
-                    details={"github_login": login, "slack_user_id": asker.user_id},
-                    event_id=asker.event_id,
-                )
-                session.add(claim)
-                session.flush()
-            claim_id = claim.id if claim is not None else None
+        pressed = Press(command, repo, deployment, version, key)
+        self._execute(target, command, what, lambda login: self._act_once(pressed, login, what))
+
+    def _act_once(self, pressed: Press, login: str, what: str) -> str:
+        """One press acts; the story's thread row is the mutex, the audit log the memory."""
+        earlier, claim_id = self._claim(pressed, login)
         if earlier is not None:
-            self.audit(
-                asker,
+            self.reply.audit(
                 BUTTON_KIND,
-                f"{label} pressed again: nothing done",
-                repo=repo,
-                target=button_target,
+                f"{pressed.label} pressed again: nothing done",
+                repo=pressed.repo,
+                target=pressed.target,
                 outcome="duplicate",
             )
-            return render(
-                self.templates,
+            return self._render(
                 "pressed",
                 actor=earlier.actor,
-                label=label,
-                deployment=deployment,
-                version=version,
+                label=pressed.label,
+                deployment=pressed.deployment,
+                version=pressed.version,
                 summary=earlier.summary,
             )
-        if command == "rollback":
-            from bot.deployments.service import request_rollback
-
-            outcome: Any = request_rollback(
-                self.services,
-                repo=repo,
-                deployment=deployment,
-                requested_by=login,
-                reason=f"“{label}” pressed in Slack by {login}",
-            )
-        else:
-            from bot.updates import promote
-
-            outcome = promote(
-                self.services, repo=repo, from_deployment=deployment, version=version, requested_by=login
-            )
+        outcome = self._pressed_work(pressed, login)
         if outcome.status in NOT_DONE and claim_id is not None:
-            # Nothing happened: the button stays usable (a later press may succeed).
-            with self.services.database.transaction() as session:
-                row = session.get(Action, claim_id)
-                if row is not None:
-                    row.outcome = "refused"
-                    row.summary = f"{row.summary}: {outcome.status}"
+            self._release_claim(claim_id, outcome.status)
         return self._report(
-            asker,
-            f"slack.{command}",
-            f"{label} for {deployment} {version} as {login}",
+            f"slack.{pressed.command}",
+            f"{pressed.label} for {pressed.deployment} {pressed.version} as {login}",
             outcome,
             what=what,
             login=login,
-            repo=repo,
-            deployment=deployment,
+            repo=pressed.repo,
+            deployment=pressed.deployment,
         )
+
+    def _claim(self, pressed: Press, login: str) -> tuple[Action | None, int | None]:
+        """(the earlier press that acted, None) or (None, the id of this press's claim)."""
+        with self.services.database.transaction() as session:
+            session.scalars(
+                select(SlackThread).where(SlackThread.key == pressed.key).with_for_update()
+            ).first()
+            earlier = session.scalars(
+                select(Action)
+                .where(Action.kind == BUTTON_KIND, Action.target == pressed.target, Action.outcome == "done")
+                .order_by(Action.id)
+            ).first()
+            if earlier is not None:
+                return earlier, None
+            claim = Action(
+                kind=BUTTON_KIND,
+                actor=self.asker.actor,
+                repo=pressed.repo,
+                target=pressed.target,
+                summary=f"{pressed.label} pressed by {login}",
+                outcome="done",
+                details={"github_login": login, "slack_user_id": self.asker.user_id},
+                event_id=self.asker.event_id,
+            )
+            session.add(claim)
+            session.flush()
+            return None, claim.id
+
+    def _pressed_work(self, pressed: Press, login: str) -> Any:
+        if pressed.command == "rollback":
+            from bot.deployments.rollback import request_rollback
+
+            return request_rollback(
+                self.services,
+                repo=pressed.repo,
+                deployment=pressed.deployment,
+                requested_by=login,
+                reason=f"“{pressed.label}” pressed in Slack by {login}",
+            )
+        from bot.updates import promote
+
+        return promote(
+            self.services,
+            repo=pressed.repo,
+            from_deployment=pressed.deployment,
+            version=pressed.version,
+            requested_by=login,
+        )
+
+    def _release_claim(self, claim_id: int, status: str) -> None:
+        """Nothing happened: the button stays usable (a later press may succeed)."""
+        with self.services.database.transaction() as session:
+            row = session.get(Action, claim_id)
+            if row is not None:
+                row.outcome = "refused"
+                row.summary = f"{row.summary}: {status}"
+
+
+__all__ = ["BUTTON_KIND", "NOT_DONE", "SlackCommands", "Target"]

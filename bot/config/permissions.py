@@ -9,7 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-LEVELS = ("none", "read", "triage", "write", "maintain", "admin")
+LEVELS: tuple[str, ...] = ("none", "read", "triage", "write", "maintain", "admin")
+"""GitHub repository permission levels, weakest first: the one list the bot knows them by."""
+
+CONFIG_LEVELS: tuple[str, ...] = LEVELS[1:]
+"""The levels a ``permissions:`` entry may name: "none" would admit anyone, so it is kept for
+the built-in defaults (``help``) and never written in a repository's config."""
 
 # Used for a command that `permissions:` in .gitops-bot.yaml does not mention.
 DEFAULT_PERMISSIONS: Mapping[str, Sequence[str]] = {
@@ -76,6 +81,12 @@ def rule_for(command: str, permissions: Mapping[str, Sequence[str]] | object | N
     return parse_rule(configured)
 
 
+def at_least(level: str, minimum: str) -> bool:
+    """Whether ``level`` is ``minimum`` or higher; an unknown level counts as "none"."""
+    normalised = level.lower() if level.lower() in LEVELS else "none"
+    return LEVELS.index(normalised) >= LEVELS.index(minimum)
+
+
 def decide(rule: Rule, *, login: str, level: str, member_of: Iterable[str] = ()) -> Decision:
     login_key = login.lower()
     if login_key in rule.logins:
@@ -84,6 +95,22 @@ def decide(rule: Rule, *, login: str, level: str, member_of: Iterable[str] = ())
     if teams:
         return Decision(True, f"{login} is in team:{sorted(teams)[0]}")
     normalised = level.lower() if level.lower() in LEVELS else "none"
-    if rule.min_level is not None and LEVELS.index(normalised) >= LEVELS.index(rule.min_level):
+    if rule.min_level is not None and at_least(normalised, rule.min_level):
         return Decision(True, f"{login} has {normalised} permission")
     return Decision(False, f"{login} has {normalised} permission; this needs {rule.describe()}")
+
+
+def authorize(
+    command: str,
+    permissions: Mapping[str, Sequence[str]] | object | None,
+    *,
+    login: str,
+    level: str,
+    member_of: Iterable[str] = (),
+) -> Decision:
+    """May ``login`` run ``command``, given the repository's ``permissions:`` (or None: the
+    defaults), the login's permission ``level`` and the teams it is known to be in.
+
+    The same decision for PR comments and Slack; the caller gathers the facts from the forge
+    (``bot.commands.authorization``), asking only about the teams the rule names."""
+    return decide(rule_for(command, permissions), login=login, level=level, member_of=member_of)

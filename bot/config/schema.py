@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from bot.config.permissions import CONFIG_LEVELS
 from bot.edits import file_kind
 from bot.edits.paths import InvalidPath, format_path, parse_path
 from bot.images import InvalidImageReference, TargetFormat, repository_matches, split_repository_name
@@ -32,7 +33,7 @@ from bot.versions import DEFAULT_TAG_POLICY, InvalidPolicy, TagPolicy, parse_tag
 # Path relative to the project dir, fnmatch-style, as Atlantis's autoplan.when_modified.
 DEFAULT_WHEN_MODIFIED: tuple[str, ...] = ("*.tf*", "*.tofu", ".terraform.lock.hcl")
 
-PERMISSION_LEVELS: tuple[str, ...] = ("read", "triage", "write", "maintain", "admin")
+PERMISSION_LEVELS: tuple[str, ...] = CONFIG_LEVELS
 """GitHub repository permission levels, weakest first: a level entry admits that level and above."""
 
 CROSS_CHECK_CONTEXT_KEY = "cross_check_errors"
@@ -504,17 +505,17 @@ def _deployment_problems(
 ) -> list[tuple[tuple[str | int, ...], str]]:
     problems: list[tuple[tuple[str | int, ...], str]] = []
     if deployment.promote is not None:
-        target = deployment.promote.to
-        if target == deployment.name:
+        promoted_to = deployment.promote.to
+        if promoted_to == deployment.name:
             problems.append(
                 (("deployments", index, "promote", "to"), "a deployment cannot promote to itself")
             )
-        elif target not in names:
+        elif promoted_to not in names:
             known = ", ".join(names) or "none"
             problems.append(
                 (
                     ("deployments", index, "promote", "to"),
-                    f"no deployment named {target!r} (deployments: {known})",
+                    f"no deployment named {promoted_to!r} (deployments: {known})",
                 )
             )
     seen: dict[tuple[str, str], int] = {}

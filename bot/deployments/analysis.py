@@ -19,9 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.audit import record_action
@@ -29,8 +27,9 @@ from bot.canary import IntervalResult, decide, evaluate_outcomes
 from bot.deployments import plan as plans
 from bot.deployments.plan import AnalysisPlan
 from bot.notify import CanaryFinished, CanaryInterval
+from bot.queue import JobOffer
 from bot.services import Services
-from bot.storage.models import Analysis, AnalysisInterval, Deployment, Job, JobStatus
+from bot.storage.models import Analysis, AnalysisInterval, Deployment
 from bot.storage.types import utcnow
 
 log = structlog.get_logger("gitops_bot.deployments")
@@ -77,26 +76,15 @@ def enqueue_due_steps(services: Services, now: datetime | None = None) -> int:
         ).all()
         if not due:
             return 0
-        rows = [
-            {
-                "handler": STEP_HANDLER,
-                "event_id": None,
-                "payload": {
-                    "analysis_id": analysis_id,
-                    "index": count if status == "running" else None,
-                },
-                "dedupe_key": step_dedupe_key(analysis_id, status, count, next_run_at),
-                "status": JobStatus.QUEUED.value,
-                "attempts": 0,
-                "max_attempts": services.queue.max_attempts,
-                "run_after": now,
-                "created_at": now,
-                "updated_at": now,
-            }
+        offers = [
+            JobOffer(
+                STEP_HANDLER,
+                payload={"analysis_id": analysis_id, "index": count if status == "running" else None},
+                dedupe_key=step_dedupe_key(analysis_id, status, count, next_run_at),
+            )
             for analysis_id, status, next_run_at, count in due
         ]
-        insert = pg_insert if database.is_postgres else sqlite_insert
-        session.execute(insert(Job).values(rows).on_conflict_do_nothing(index_elements=["dedupe_key"]))
+        services.queue.offer_many(session, offers, now=now)
     return len(due)
 
 
@@ -275,18 +263,6 @@ def _finish(
     )
 
 
-def _next_step_text(plan: AnalysisPlan, status: str) -> str | None:
-    if status == "failed":
-        return (
-            "rolling back (git revert)" if plan.on_failure == "revert" else "notify only (on_failure: notify)"
-        )
-    if status == "passed":
-        return f"promoting to {plan.promote_to}" if plan.promote_to else "marked healthy"
-    if status == "stopped_inconclusive":
-        return "analysis stopped without a verdict: check the metrics and the canary's traffic"
-    return None
-
-
 def _notify_interval(
     services: Services,
     plan: AnalysisPlan,
@@ -314,7 +290,7 @@ def _notify_interval(
                 status=appended.status,  # type: ignore[arg-type]
                 reason=appended.reason,
                 evidence={"state": state, "last_interval": evidence},
-                next_step=_next_step_text(plan, appended.status),
+                next_step=plans.next_step(plan, appended.status).text,
             )
         )
 
@@ -397,7 +373,7 @@ def _end_early(services: Services, analysis_id: int, status: str, reason: str) -
             deployment_id=deployment_id,
             status=status,  # type: ignore[arg-type]
             reason=reason,
-            next_step=_next_step_text(plan, status),
+            next_step=plans.next_step(plan, status).text,
         )
     )
 
@@ -449,34 +425,3 @@ def record_alert(
         if append_interval(services, analysis_id, result, evidence) is not None:
             counted.append(analysis_id)
     return counted
-
-
-def cancel_superseded(
-    session: Session, *, repo: str, name: str, newer_id: int, now: datetime
-) -> list[tuple[int, Any]]:
-    """Cancel the running analyses of older deployments of the same name: only the newest version's
-    canary means anything now. Returns (deployment id, plan json) of those cancelled."""
-    rows = session.execute(
-        select(Analysis.id, Analysis.deployment_id, Analysis.config)
-        .join(Deployment, Deployment.id == Analysis.deployment_id)
-        .where(
-            Deployment.repo == repo,
-            Deployment.name == name,
-            Deployment.id != newer_id,
-            Analysis.status.in_(plans.ACTIVE_ANALYSIS),
-        )
-    ).all()
-    for analysis_id, deployment_id, _config in rows:
-        session.execute(
-            update(Analysis)
-            .where(Analysis.id == analysis_id, Analysis.status.in_(plans.ACTIVE_ANALYSIS))
-            .values(status="cancelled", reason="a newer version merged", finished_at=now, next_run_at=None)
-            .execution_options(synchronize_session=False)
-        )
-        session.execute(
-            update(Deployment)
-            .where(Deployment.id == deployment_id, Deployment.status == plans.ANALYSING)
-            .values(status=plans.SUPERSEDED, updated_at=now)
-            .execution_options(synchronize_session=False)
-        )
-    return [(deployment_id, config) for _analysis_id, deployment_id, config in rows]

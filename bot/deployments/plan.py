@@ -1,14 +1,15 @@
-"""Pure decisions for deployments: what a merged change deployed, how its analysis runs, how to undo it.
+"""Pure decisions for deployments: how an analysis runs, what follows it, how to undo a deployment.
 
-No I/O here. The services (``bot.deployments.service``) read git and the database, call these
+No I/O here; what a merge deployed is decided in :mod:`bot.deployments.merged`. The workflows
+(``record``, ``rollback``, ``follow_up``, ``status``) read git and the database, call these
 functions with what they read, and act on the answers.
 
-* :func:`deployments_touched` — which configured deployments a merged pull request changed, and the
-  version now written in their targets (git is the truth: the values are read from the merge commit).
 * :func:`analysis_plan` — everything an analysis needs, fixed when it starts (rendered PromQL
   included), as JSON for the ``analyses.config`` column, so a restart or a later config change
   never alters a running analysis.
-* :func:`rollback_decision` — whether a deployment may be rolled back now, and why not.
+* :func:`next_step` — what follows an ended analysis: roll back, promote, or only say so.
+* :func:`rollback_decision` — whether a deployment may be rolled back now, and why not;
+  :func:`decide_rollback` — the answer to a rollback request, or the go-ahead to revert.
 * Names: the revert branch, the revert title, Prometheus graph links.
 """
 
@@ -16,10 +17,10 @@ from __future__ import annotations
 
 import re
 import urllib.parse
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from bot.canary import (
     IntervalQueries,
@@ -31,8 +32,7 @@ from bot.canary import (
     prometheus_duration,
     render_interval_queries,
 )
-from bot.config.schema import Canary, Deployment, RepoConfig, Target
-from bot.edits import EditError, apply_edit
+from bot.config.schema import Canary, Deployment
 
 REVERT_BRANCH_PREFIX = "gitops-bot/revert/"
 BOT_ACTOR = "gitops-bot"
@@ -51,129 +51,6 @@ RECORDED = "recorded"  # merged, but its config has no canary section: nothing t
 ACTIVE_ANALYSIS = ("waiting_rollout", "running")
 
 _REF_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-_PROBE = "gitops-bot-probe-value"
-
-
-# --------------------------------------------------------------------------- what a merge deployed
-
-
-@dataclass(frozen=True)
-class TouchedDeployment:
-    """A deployment whose target files a merged pull request changed, and what it now runs."""
-
-    name: str
-    version: str
-    previous_version: str | None
-    digest: str | None
-    files: tuple[str, ...]
-
-
-def read_target_value(path: str, text: str, target: Target | str) -> str | None:
-    """The string at the target's key/variable in ``text`` (the file at ``path``), or None.
-
-    Reading goes through the editors of :mod:`bot.edits` on purpose: they report the value they
-    would replace (``old_value``), so "where the version is written" means exactly the same thing
-    for reading a merge as for writing an update. Nothing is written. None when the key is missing
-    or the value is not a plain string/number.
-    """
-    try:
-        return apply_edit(path, text, target, _PROBE).old_value
-    except EditError:
-        return None
-
-
-def split_written_value(target_format: str, value: str) -> tuple[str, str | None]:
-    """(version, digest) from what a target holds in its ``format`` (see ``bot.images``).
-
-    ``tag`` → (``1.2.3``, None); ``digest`` → (``sha256:…``, ``sha256:…``); ``tag@digest`` →
-    (``1.2.3``, ``sha256:…``); ``image`` → the tag after the last ``:`` of the last path part;
-    ``image@digest`` → both.
-    """
-    text = value.strip()
-    if target_format == "digest":
-        return text, text
-    digest: str | None = None
-    if "@" in text:
-        text, _, digest = text.partition("@")
-    if target_format in ("image", "image@digest"):
-        last = text.rsplit("/", 1)[-1]
-        if ":" in last:
-            text = last.rsplit(":", 1)[1]
-        elif digest is not None:
-            return digest, digest
-    return text, digest or None
-
-
-def deployments_touched(
-    config: RepoConfig,
-    changed_files: Collection[str],
-    read_merged: Callable[[str], str | None],
-    read_before: Callable[[str], str | None],
-) -> list[TouchedDeployment]:
-    """Deployments whose targets the merge changed, with the version now in git.
-
-    ``read_merged(path)``/``read_before(path)`` return the file's text at the merge commit and at
-    its first parent (None when absent). A deployment counts when one of its target files is among
-    ``changed_files`` and the version read from its targets differs from the one before: a PR that
-    edits a values file without changing the version deploys nothing new. The version comes from
-    the first target that holds one (targets of one deployment carry the same version).
-    """
-    changed = set(changed_files)
-    cache_merged: dict[str, str | None] = {}
-    cache_before: dict[str, str | None] = {}
-
-    def merged(path: str) -> str | None:
-        if path not in cache_merged:
-            cache_merged[path] = read_merged(path)
-        return cache_merged[path]
-
-    def before(path: str) -> str | None:
-        if path not in cache_before:
-            cache_before[path] = read_before(path)
-        return cache_before[path]
-
-    touched: list[TouchedDeployment] = []
-    for deployment in config.deployments:
-        files = tuple(dict.fromkeys(t.file for t in deployment.targets if t.file in changed))
-        if not files:
-            continue
-        now = _version_in(deployment.targets, merged)
-        if now is None:
-            continue
-        was = _version_in(deployment.targets, before)
-        if was is not None and was[0] == now[0] and was[1] == now[1]:
-            continue
-        touched.append(
-            TouchedDeployment(
-                name=deployment.name,
-                version=now[0],
-                previous_version=None if was is None else was[0],
-                digest=now[1],
-                files=files,
-            )
-        )
-    return touched
-
-
-def _version_in(
-    targets: Sequence[Target], read: Callable[[str], str | None]
-) -> tuple[str, str | None] | None:
-    version: str | None = None
-    digest: str | None = None
-    for target in targets:
-        text = read(target.file)
-        if text is None:
-            continue
-        value = read_target_value(target.file, text, target)
-        if not value:
-            continue
-        found, found_digest = split_written_value(target.format, value)
-        digest = digest or found_digest
-        if version is None and target.format != "digest":
-            version = found
-    if version is None:
-        version = digest  # digest-only targets: the digest is the version
-    return None if version is None else (version, digest)
 
 
 # --------------------------------------------------------------------------- the analysis plan
@@ -345,6 +222,46 @@ def analysis_plan(
     )
 
 
+# --------------------------------------------------------------------------- after the analysis
+
+
+NextAction = Literal["roll_back", "notify_only", "promote", "mark_healthy", "investigate", "none"]
+
+
+@dataclass(frozen=True)
+class NextStep:
+    """What follows an ended canary: the action the follow-up job takes, and how it is announced."""
+
+    action: NextAction
+    text: str | None
+
+    @property
+    def rolls_back(self) -> bool:
+        return self.action == "roll_back"
+
+    @property
+    def promotes(self) -> bool:
+        return self.action == "promote"
+
+
+def next_step(plan: AnalysisPlan, status: str) -> NextStep:
+    """One answer for the notes that announce the end of a canary and for the job that acts on it,
+    so the announcement never promises a rollback or promotion the job does not make."""
+    if status == "failed":
+        if plan.on_failure == "revert":
+            return NextStep("roll_back", "rolling back (git revert)")
+        return NextStep("notify_only", "notify only (on_failure: notify)")
+    if status == "passed":
+        if plan.promote_to:
+            return NextStep("promote", f"promoting to {plan.promote_to}")
+        return NextStep("mark_healthy", "marked healthy")
+    if status == "stopped_inconclusive":
+        return NextStep(
+            "investigate", "analysis stopped without a verdict: check the metrics and the canary's traffic"
+        )
+    return NextStep("none", None)
+
+
 # --------------------------------------------------------------------------- rollback
 
 
@@ -371,6 +288,71 @@ def rollback_decision(status: str, *, has_rollback_pr: bool) -> RollbackDecision
             "a newer version of this deployment has merged since; roll back the newer one instead",
         )
     return RollbackDecision("proceed", f"deployment is {status}")
+
+
+RollbackStatus = Literal[
+    "opened", "merged", "already_open", "nothing_to_revert", "refused", "conflict", "dry_run"
+]
+
+
+@dataclass(frozen=True)
+class RollbackOutcome:
+    status: RollbackStatus
+    message: str
+    pr_number: int | None = None
+    pr_url: str | None = None
+
+
+class RollbackCandidate(Protocol):
+    """The deployment a rollback was asked for, as read from its row."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def version(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def merge_commit_sha(self) -> str: ...
+    @property
+    def rollback_pr_number(self) -> int | None: ...
+    @property
+    def rollback_pr_url(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class RollbackStart:
+    """What to do with a rollback request: ``stop`` with ``outcome`` as the answer (audited as a
+    refusal when ``audited``), answer a ``dry_run`` with ``outcome``, or ``revert`` for real."""
+
+    action: Literal["stop", "dry_run", "revert"]
+    outcome: RollbackOutcome | None = None
+    audited: bool = False
+
+
+def decide_rollback(found: RollbackCandidate | str | None, *, dry_run: bool) -> RollbackStart:
+    """``found`` is the deployment, or why there is none (None: the id named no deployment)."""
+    if found is None or isinstance(found, str):
+        message = f"Nothing to roll back: {found or 'unknown deployment'}."
+        return RollbackStart("stop", RollbackOutcome("nothing_to_revert", message), audited=True)
+    what = f"{found.name} {found.version}"
+    decision = rollback_decision(found.status, has_rollback_pr=found.rollback_pr_number is not None)
+    if decision.verdict == "already_rolled_back":
+        outcome = RollbackOutcome(
+            "refused", f"{what}: {decision.reason}.", found.rollback_pr_number, found.rollback_pr_url
+        )
+        return RollbackStart("stop", outcome)
+    if decision.verdict == "refused":
+        message = f"Not rolling back {what}: {decision.reason}."
+        return RollbackStart("stop", RollbackOutcome("refused", message), audited=True)
+    if decision.verdict == "resume" and found.rollback_pr_number is not None:
+        message = f"A rollback of {what} is already open: #{found.rollback_pr_number}."
+        outcome = RollbackOutcome("already_open", message, found.rollback_pr_number, found.rollback_pr_url)
+        return RollbackStart("stop", outcome)
+    if dry_run:
+        message = f"Dry run: would revert {found.merge_commit_sha[:12]} ({what}) in a pull request."
+        return RollbackStart("dry_run", RollbackOutcome("dry_run", message))
+    return RollbackStart("revert")
 
 
 def is_revert_branch(head_ref: str) -> bool:

@@ -12,12 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bot.audit import record_action
 from bot.storage.db import Database
 from bot.storage.models import Quarantine
+from bot.storage.statements import upsert
 from bot.storage.types import utcnow
 
 
@@ -37,28 +36,25 @@ class QuarantineStore:
 
     def add(self, *, repo: str, deployment: str, version: str, reason: str, by: str) -> None:
         """Quarantine ``version`` (again, if it had been lifted)."""
-        insert = pg_insert if self.database.is_postgres else sqlite_insert
         now = utcnow()
-        statement = (
-            insert(Quarantine)
-            .values(
-                repo=repo,
-                deployment=deployment,
-                version=version,
-                reason=reason,
-                created_by=by,
-                created_at=now,
-            )
-            .on_conflict_do_update(
-                index_elements=["repo", "deployment", "version"],
-                set_={
-                    "reason": reason,
-                    "created_by": by,
-                    "created_at": now,
-                    "lifted_at": None,
-                    "lifted_by": None,
-                },
-            )
+        statement = upsert(
+            self.database.dialect,
+            Quarantine,
+            conflict=["repo", "deployment", "version"],
+            update={
+                "reason": reason,
+                "created_by": by,
+                "created_at": now,
+                "lifted_at": None,
+                "lifted_by": None,
+            },
+        ).values(
+            repo=repo,
+            deployment=deployment,
+            version=version,
+            reason=reason,
+            created_by=by,
+            created_at=now,
         )
         with self.database.transaction() as session:
             session.execute(statement)

@@ -65,6 +65,7 @@ def apply_edit(path: str, text: str, target: EditTarget | str, new_value: str) -
         raise EditError(
             f"{path}: cannot edit this kind of file (expected .yaml, .yml, .tfvars or .tfvars.json)"
         )
+    location: str | None
     if isinstance(target, str):
         location = target
     else:

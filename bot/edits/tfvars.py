@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 import hcl2
 from lark import Token, Tree
@@ -24,6 +24,9 @@ from lark.exceptions import LarkError
 
 from bot.edits.base import EditError, EditResult, KeyNotFound, UnsupportedValue, VerificationFailed
 from bot.edits.paths import InvalidPath, PathSegment, as_index, format_path, parse_path
+
+# python-hcl2's parse tree: rule nodes whose leaves are the lexer's tokens.
+_Node: TypeAlias = Tree[Token]
 
 _LITERAL_KINDS = ("string", "int_lit", "float_lit", "literal_value")
 
@@ -73,7 +76,7 @@ def hcl_string_literal(value: str) -> str:
     return '"' + "".join(out).replace("${", "$${").replace("%{", "%%{") + '"'
 
 
-def _parse(text: str) -> Tree:
+def _parse(text: str) -> _Node:
     try:
         return hcl2.parses_to_tree(text)
     except LarkError as exc:
@@ -82,15 +85,23 @@ def _parse(text: str) -> Tree:
         raise EditError(f"not valid HCL{where}: {str(exc).splitlines()[0] if str(exc) else exc!r}") from exc
 
 
-def _children(tree: Tree, name: str) -> list[Tree]:
+def _children(tree: _Node, name: str) -> list[_Node]:
     return [child for child in tree.children if isinstance(child, Tree) and child.data == name]
 
 
-def _first_tree(tree: Tree) -> Tree | None:
+def _rule(tree: _Node, index: int) -> _Node:
+    """The child the grammar makes a rule node (an attribute's or object element's name and value)."""
+    child = tree.children[index]
+    if not isinstance(child, Tree):
+        raise EditError(f"unexpected token {str(child)!r} where the HCL grammar has a {tree.data} part")
+    return child
+
+
+def _first_tree(tree: _Node) -> _Node | None:
     return next((child for child in tree.children if isinstance(child, Tree)), None)
 
 
-def _identifier_text(tree: Tree) -> str | None:
+def _identifier_text(tree: _Node) -> str | None:
     """The name an ``identifier``/``keyword``/``literal_value`` node spells, else None."""
     if tree.data in ("identifier", "keyword", "literal_value"):
         token = tree.children[0]
@@ -98,28 +109,28 @@ def _identifier_text(tree: Tree) -> str | None:
     return None
 
 
-def _locate(tree: Tree, segments: tuple[PathSegment, ...]) -> _Literal:
+def _locate(tree: _Node, segments: tuple[PathSegment, ...]) -> _Literal:
     body = _children(tree, "body")[0]
     name = str(segments[0])
     attributes = [
         attribute
         for attribute in _children(body, "attribute")
-        if _identifier_text(attribute.children[0]) == name
+        if _identifier_text(_rule(attribute, 0)) == name
     ]
     if not attributes:
         available = ", ".join(
-            text for a in _children(body, "attribute") if (text := _identifier_text(a.children[0]))
+            text for a in _children(body, "attribute") if (text := _identifier_text(_rule(a, 0)))
         )
         raise KeyNotFound(f"{name}: no such variable (variables in the file: {available or 'none'})")
     if len(attributes) > 1:
         raise EditError(f"{name}: the variable is assigned {len(attributes)} times")
-    expression = attributes[0].children[-1]
+    expression = _rule(attributes[0], -1)
     for depth, segment in enumerate(segments[1:], start=1):
         expression = _step(expression, segment, segments[:depth], segments[: depth + 1])
     return _literal(expression, format_path(segments))
 
 
-def _unwrap(expression: Tree) -> Tree:
+def _unwrap(expression: _Node) -> _Node:
     """The meaningful node under an ``expr_term`` wrapper (``expr_term(object)`` → ``object``)."""
     while (
         expression.data == "expr_term"
@@ -131,17 +142,17 @@ def _unwrap(expression: Tree) -> Tree:
 
 
 def _step(
-    expression: Tree, segment: PathSegment, here: tuple[PathSegment, ...], wanted: tuple[PathSegment, ...]
-) -> Tree:
+    expression: _Node, segment: PathSegment, here: tuple[PathSegment, ...], wanted: tuple[PathSegment, ...]
+) -> _Node:
     node = _unwrap(expression)
     if node.data == "object":
         if isinstance(segment, int):
             raise KeyNotFound(f"{format_path(wanted)}: {format_path(here)} is an object, not a list")
         matches = []
         for element in _children(node, "object_elem"):
-            key = _object_key(element.children[0])
+            key = _object_key(_rule(element, 0))
             if key == segment:
-                matches.append(element.children[-1])
+                matches.append(_rule(element, -1))
         if not matches:
             raise KeyNotFound(f"{format_path(wanted)}: no such key in {format_path(here)}")
         if len(matches) > 1:
@@ -164,7 +175,7 @@ def _step(
     raise KeyNotFound(f"{format_path(wanted)}: {format_path(here)} is not an object or list literal")
 
 
-def _object_key(key_tree: Tree) -> str | None:
+def _object_key(key_tree: _Node) -> str | None:
     """An object key's name: ``chat_llm = ...`` and ``"chat_llm" = ...`` both give ``chat_llm``."""
     node = _unwrap(_first_tree(key_tree) or key_tree)
     name = _identifier_text(node)
@@ -175,7 +186,7 @@ def _object_key(key_tree: Tree) -> str | None:
     return None
 
 
-def _decode_string(node: Tree) -> str | None:
+def _decode_string(node: _Node) -> str | None:
     """The content of a string literal without templates, or None when it has interpolation/directives."""
     parts: list[str] = []
     for part in _children(node, "string_part"):
@@ -216,7 +227,7 @@ def _unescape(raw: str) -> str:
     return "".join(out)
 
 
-def _literal(expression: Tree, path: str) -> _Literal:
+def _literal(expression: _Node, path: str) -> _Literal:
     node = _unwrap(expression)
     if node.data not in _LITERAL_KINDS:
         raise UnsupportedValue(f"{path}: the value is {_describe(node.data)}, not a literal string")

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import copy
 import json
+import json.decoder
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from json.decoder import scanstring
 from typing import Any
 
 from bot.edits.base import EditError, EditResult, KeyNotFound, UnsupportedValue, VerificationFailed
@@ -25,6 +26,9 @@ from bot.edits.paths import InvalidPath, PathSegment, as_index, format_path, par
 
 _NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?")
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
+# json's own string scanner (the C one where it is built): the exact decoding json.loads does, with
+# the end offset we need. The module does not declare it in __all__, so typeshed leaves it out.
+scanstring: Callable[[str, int, bool], tuple[str, int]] = json.decoder.scanstring  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -189,11 +193,19 @@ def _verify(old_text: str, new_text: str, segments: tuple[PathSegment, ...], new
     expected = copy.deepcopy(json.loads(old_text.removeprefix("\ufeff")))
     container = expected
     for segment in segments[:-1]:
-        container = container[as_index(segment)] if isinstance(container, list) else container[segment]
+        container = container[_item_index(segment)] if isinstance(container, list) else container[segment]
     last = segments[-1]
     if isinstance(container, list):
-        container[as_index(last)] = new_value
+        container[_item_index(last)] = new_value
     else:
         container[last] = new_value
     if new_data != expected:
         raise VerificationFailed(f"{path}: the edit changed more than the one value")
+
+
+def _item_index(segment: PathSegment) -> int:
+    """The index of a list item on a path that ``_locate`` already walked in the same document."""
+    index = as_index(segment)
+    if index is None:
+        raise VerificationFailed(f"{format_path((segment,))}: not a list index")
+    return index

@@ -131,7 +131,7 @@ def _compose_single_document(text: str) -> Node:
     yaml = YAML(typ="rt")
     yaml.max_depth = MAX_DEPTH
     try:
-        documents = list(yaml.compose_all(text))
+        composed: list[Node | None] = list(yaml.compose_all(text))
     except MaxDepthExceededError as exc:
         mark = exc.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
@@ -142,7 +142,7 @@ def _compose_single_document(text: str) -> Node:
         raise EditError(f"not valid YAML: {where}{exc.problem or exc.context}") from exc
     except YAMLError as exc:
         raise EditError(f"not valid YAML: {exc}") from exc
-    documents = [document for document in documents if document is not None]
+    documents = [document for document in composed if document is not None]
     if not documents:
         raise KeyNotFound("the file holds no YAML document")
     if len(documents) > 1:

@@ -32,13 +32,9 @@ from bot.events.fields import (
     require_str,
     stable_digest,
 )
-from bot.events.images import (
-    DOCKER_HUB,
-    looks_like_host,
-    normalise_registry_host,
-    normalise_repository,
-)
+from bot.events.images import DOCKER_HUB, normalise_registry_host, normalise_repository
 from bot.events.model import ImagePushed, MalformedEvent, ParsedEvent
+from bot.images import looks_like_host
 
 SOURCE = "registry"
 # The events table's dedupe_key column holds 512 characters.

@@ -18,17 +18,17 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import structlog
 from sqlalchemy import Connection
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bot.events import ParsedEvent
-from bot.queue import JobQueue
+from bot.queue import JobOffer, JobQueue
 from bot.routing import Router
-from bot.storage.models import Event, EventStatus, Job, JobStatus
+from bot.storage.models import Event, EventStatus
+from bot.storage.statements import insert_ignoring_conflicts
 from bot.storage.types import utcnow
 
 log = structlog.get_logger("gitops_bot.intake")
@@ -70,15 +70,11 @@ class EventStore:
         self.queue = queue
         self.router = router
         self.database = queue.database
-        insert = pg_insert if self.database.is_postgres else sqlite_insert
         # The unique constraint decides what is a duplicate (ON CONFLICT DO NOTHING), so two
         # replicas receiving the same redelivery at once still store it once.
-        self._insert_event = (
-            insert(Event.__table__)
-            .on_conflict_do_nothing(index_elements=["source", "dedupe_key"])
-            .returning(Event.__table__.c.id)
-        )
-        self._insert_job = Job.__table__.insert()
+        self._insert_event = insert_ignoring_conflicts(
+            self.database.dialect, Event, conflict=["source", "dedupe_key"]
+        ).returning(Event.id)
 
     def store(self, parsed: Sequence[ParsedEvent]) -> list[StoredEvent]:
         """Store one request's events in their own transaction."""
@@ -100,51 +96,15 @@ class EventStore:
                 key = "/".join(part for part in item.routing_key if part)
                 reason = f"nothing in this bot acts on {key} events"
             status = EventStatus.QUEUED if handlers else EventStatus.IGNORED
-            event_id = connection.execute(
-                self._insert_event,
-                {
-                    "source": item.source,
-                    "event": item.event,
-                    "action": item.action,
-                    "delivery_id": item.delivery_id,
-                    "dedupe_key": item.dedupe_key,
-                    "status": status.value,
-                    "ignored_reason": reason,
-                    "error": None,
-                    "received_at": now,
-                    "finished_at": None if handlers else now,
-                    "payload": dict(item.payload),
-                    "domain": item.domain.model_dump(mode="json") if item.domain is not None else None,
-                },
-            ).scalar_one_or_none()
+            row = event_row(item, status, reason, now)
+            event_id = connection.execute(self._insert_event, row).scalar_one_or_none()
             if event_id is None:
                 outcomes.append(
                     StoredEvent(None, item.source, item.event, item.action, item.delivery_id, "duplicate")
                 )
                 continue
-            if handlers:
-                connection.execute(
-                    self._insert_job,
-                    [
-                        {
-                            "event_id": event_id,
-                            "handler": handler.name,
-                            "payload": None,
-                            "dedupe_key": None,
-                            "status": JobStatus.QUEUED.value,
-                            "attempts": 0,
-                            "max_attempts": self.queue.max_attempts,
-                            "run_after": now,
-                            "lease_owner": None,
-                            "lease_expires_at": None,
-                            "last_error": None,
-                            "created_at": now,
-                            "updated_at": now,
-                            "finished_at": None,
-                        }
-                        for handler in handlers
-                    ],
-                )
+            offers = [JobOffer(handler.name, event_id=event_id) for handler in handlers]
+            self.queue.offer_many(connection, offers, now=now)
             outcomes.append(
                 StoredEvent(
                     event_id,
@@ -158,6 +118,24 @@ class EventStore:
                 )
             )
         return outcomes
+
+
+def event_row(item: ParsedEvent, status: EventStatus, reason: str | None, now: datetime) -> dict[str, Any]:
+    """Every column of the stored event: ignored events are finished on arrival."""
+    return {
+        "source": item.source,
+        "event": item.event,
+        "action": item.action,
+        "delivery_id": item.delivery_id,
+        "dedupe_key": item.dedupe_key,
+        "status": status.value,
+        "ignored_reason": reason,
+        "error": None,
+        "received_at": now,
+        "finished_at": now if status == EventStatus.IGNORED else None,
+        "payload": dict(item.payload),
+        "domain": item.domain.model_dump(mode="json") if item.domain is not None else None,
+    }
 
 
 _Request = tuple[Sequence[ParsedEvent], "Future[list[StoredEvent]]"]

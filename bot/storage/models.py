@@ -30,6 +30,55 @@ class JobStatus(StrEnum):
     DEAD = "dead"
 
 
+# The statuses below are stored as plain strings (String columns, JSON in the API): a StrEnum
+# member *is* its value, so rows and answers are the same whether code writes the member or
+# the string. Add a member here before a new value is stored anywhere.
+
+
+class UpdateStatus(StrEnum):
+    """``UpdateRequest.status``: what became of a version-bump pull request."""
+
+    OPEN = "open"
+    MERGED = "merged"
+    CLOSED = "closed"
+    SUPERSEDED = "superseded"  # a newer version's pull request replaced it
+    DRY_RUN = "dry_run"  # decided in dry-run: no pull request was opened
+
+
+class DeploymentStatus(StrEnum):
+    """``Deployment.status``: a merged version change and its canary's outcome."""
+
+    ANALYSING = "analysing"
+    PASSED = "passed"
+    FAILED = "failed"
+    INCONCLUSIVE = "inconclusive"
+    ROLLING_BACK = "rolling_back"
+    ROLLED_BACK = "rolled_back"
+    SUPERSEDED = "superseded"
+    RECORDED = "recorded"  # merged, but its config has no canary section: nothing to analyse
+
+
+class AnalysisStatus(StrEnum):
+    """``Analysis.status``: where a canary analysis is."""
+
+    WAITING_ROLLOUT = "waiting_rollout"
+    RUNNING = "running"
+    PASSED = "passed"
+    FAILED = "failed"
+    STOPPED_INCONCLUSIVE = "stopped_inconclusive"
+    CANCELLED = "cancelled"  # a newer version merged before it finished
+
+
+class PlanStatus(StrEnum):
+    """``Plan.status``: the latest Terraform plan (or apply) of a project on a pull request."""
+
+    PLANNED = "planned"
+    NO_CHANGES = "no_changes"
+    FAILED = "failed"  # the plan failed
+    APPLIED = "applied"
+    APPLY_FAILED = "apply_failed"
+
+
 class Event(Base):
     """One webhook delivery (or one event of a multi-event registry envelope)."""
 
@@ -46,7 +95,7 @@ class Event(Base):
     action: Mapped[str | None] = mapped_column(String(64))
     delivery_id: Mapped[str] = mapped_column(String(255))
     dedupe_key: Mapped[str] = mapped_column(String(512))
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))  # EventStatus
     ignored_reason: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -121,8 +170,7 @@ class UpdateRequest(Base):
     version: Mapped[str] = mapped_column(String(255))
     digest: Mapped[str | None] = mapped_column(String(255))
     branch: Mapped[str] = mapped_column(String(512))
-    # open | merged | closed | superseded | dry_run
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))  # UpdateStatus
     pr_number: Mapped[int | None] = mapped_column(Integer)
     pr_url: Mapped[str | None] = mapped_column(String(1024))
     head_sha: Mapped[str | None] = mapped_column(String(64))
@@ -190,8 +238,7 @@ class Plan(Base):
     project: Mapped[str] = mapped_column(String(255), default="")
     head_sha: Mapped[str] = mapped_column(String(64))
     base_sha: Mapped[str | None] = mapped_column(String(64))
-    # running | planned | no_changes | errored | applying | applied | apply_failed | discarded
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))  # PlanStatus
     planfile: Mapped[str | None] = mapped_column(String(2048))
     summary: Mapped[Any | None] = mapped_column(JSONDocument)
     output: Mapped[str | None] = mapped_column(Text)
@@ -222,8 +269,7 @@ class Deployment(Base):
     pr_url: Mapped[str | None] = mapped_column(String(1024))
     merge_commit_sha: Mapped[str] = mapped_column(String(64))
     merged_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    # analysing | passed | failed | inconclusive | rolling_back | rolled_back | superseded | notified
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))  # DeploymentStatus
     rollback_pr_number: Mapped[int | None] = mapped_column(Integer)
     rollback_pr_url: Mapped[str | None] = mapped_column(String(1024))
     rolled_back_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -239,8 +285,7 @@ class Analysis(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id", ondelete="CASCADE"))
-    # waiting_rollout | running | passed | failed | stopped_inconclusive | cancelled
-    status: Mapped[str] = mapped_column(String(24))
+    status: Mapped[str] = mapped_column(String(24))  # AnalysisStatus
     reason: Mapped[str | None] = mapped_column(Text)
     config: Mapped[Any] = mapped_column(JSONDocument)  # the canary config it runs with
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

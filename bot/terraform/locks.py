@@ -12,11 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, delete, or_, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bot.storage.db import Database
 from bot.storage.models import Lock
+from bot.storage.statements import insert_ignoring_conflicts
 from bot.storage.types import utcnow
 
 
@@ -66,20 +65,17 @@ class LockStore:
     def acquire(
         self, key: LockKey, *, pr_number: int, owner: str, pr_url: str | None = None
     ) -> AcquireResult:
-        insert = pg_insert if self.database.is_postgres else sqlite_insert
-        statement = (
-            insert(Lock)
-            .values(
-                repo=key.repo,
-                dir=key.dir,
-                workspace=key.workspace,
-                project=key.project,
-                pr_number=pr_number,
-                pr_url=pr_url,
-                owner=owner,
-                created_at=utcnow(),
-            )
-            .on_conflict_do_nothing(index_elements=["repo", "dir", "workspace", "project"])
+        statement = insert_ignoring_conflicts(
+            self.database.dialect, Lock, conflict=["repo", "dir", "workspace", "project"]
+        ).values(
+            repo=key.repo,
+            dir=key.dir,
+            workspace=key.workspace,
+            project=key.project,
+            pr_number=pr_number,
+            pr_url=pr_url,
+            owner=owner,
+            created_at=utcnow(),
         )
         with self.database.transaction() as session:
             session.execute(statement)

@@ -1,4 +1,5 @@
-"""Which Terraform projects a pull request plans, and whether one may be applied: pure functions.
+"""Which Terraform projects a pull request plans: pure functions (whether one may be applied is
+:mod:`bot.terraform.apply_gate`).
 
 Atlantis's semantics: with projects in ``.gitops-bot.yaml``, a project is planned when a changed
 file matches one of its ``autoplan.when_modified`` globs (relative to its ``dir``); without
@@ -14,7 +15,6 @@ import posixpath
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from bot.adapters.forge.port import Review
 from bot.config import RepoConfig
 
 TERRAFORM_SUFFIXES = (".tf", ".tf.json", ".tofu", ".tfvars", ".tfvars.json")
@@ -126,42 +126,3 @@ def select_targets(
         modified
         or "this pull request changes no Terraform project (nothing matched `autoplan.when_modified`)"
     )
-
-
-def head_approvers(reviews: Iterable[Review], *, author: str, head_sha: str) -> tuple[str, ...]:
-    """Who approves the pull request *at its head sha*: each reviewer's latest APPROVED or
-    CHANGES_REQUESTED review is their verdict (DISMISSED withdraws it, COMMENTED changes nothing),
-    and an approval counts only if it was given on ``head_sha`` and not by the author. Whether
-    the approvers may write to the repository is the caller's question (it needs the forge)."""
-    verdicts: dict[str, Review] = {}
-    for review in reviews:
-        state = str(review.state).upper()
-        key = review.user.lower()
-        if state in ("APPROVED", "CHANGES_REQUESTED"):
-            verdicts[key] = review
-        elif state == "DISMISSED":
-            verdicts.pop(key, None)
-    return tuple(
-        sorted(
-            review.user
-            for key, review in verdicts.items()
-            if str(review.state).upper() == "APPROVED"
-            and key != author.lower()
-            and review.commit_id == head_sha
-        )
-    )
-
-
-def unmet_requirements(
-    requirements: Iterable[str], *, approved: bool, mergeable: bool, undiverged: bool
-) -> list[str]:
-    """The apply requirements not met, as sentences (empty: apply may go ahead)."""
-    unmet = []
-    for requirement in requirements:
-        if requirement == "approved" and not approved:
-            unmet.append("the pull request must be approved by someone other than its author")
-        elif requirement == "mergeable" and not mergeable:
-            unmet.append("the pull request must be mergeable (checks passing, no conflicts)")
-        elif requirement == "undiverged" and not undiverged:
-            unmet.append("the base branch has moved under this project: update the branch and plan again")
-    return unmet

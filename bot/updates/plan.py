@@ -368,6 +368,8 @@ def _overrule(
 ) -> str | NoUpdate:
     """A refused decision, unless it is the same version with targets still to bring in line, or an
     explicit deploy past the policy/ordering rules. Returns the reason to proceed, or the NoUpdate."""
+    if decision.code == "accepted":  # never passed in (callers overrule refusals only); narrows the code
+        return decision.reason
     if decision.code == "already_current":
         behind = [edit for edit in edits if edit.changed]
         if not behind:
@@ -379,4 +381,4 @@ def _overrule(
     overridable = ("no_match", "older_than_current", "not_newer_than_quarantined")
     if explicit and decision.code in overridable:
         return f"explicit deploy of {version} (the bot alone would not: {decision.reason})"
-    return NoUpdate(decision.code, decision.reason, previous_version=previous)  # type: ignore[arg-type]
+    return NoUpdate(decision.code, decision.reason, previous_version=previous)

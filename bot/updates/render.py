@@ -1,4 +1,4 @@
-"""Texts of an update: pull request title and body, commit message, supersede comment.
+"""Texts of an update: pull request title and body, commit message, supersede comment, outcome.
 
 Every word lives in ``templates/updates/``; this module only gathers the data they show. Rendering
 is deterministic for the same plan and source, which is what makes a repeated event a no-op on the
@@ -113,6 +113,13 @@ class UpdateTexts:
 
     def commit_message(self, plan: UpdatePlan, source: UpdateSource, *, requested_by: str) -> str:
         return self._render("commit_message.txt.j2", plan=plan, source=source, requested_by=requested_by)
+
+    def outcome(self, status: str, deployment: str, version: str, **context: object) -> str:
+        """The one-line answer for Slack, comments and the audit log."""
+        line = self._render(
+            "outcome.txt.j2", status=status, deployment=deployment, version=version, **context
+        )
+        return line.strip()
 
     def superseded_comment(
         self, old: PendingUpdate, plan: UpdatePlan, *, new_number: int, new_url: str

@@ -41,12 +41,13 @@ class BotEnv:
     settings: Settings
     services: Services
     client: TestClient
+    router: Router
     outcomes: list[tuple[str, str]] = field(default_factory=list)
 
     def run_jobs(self, *, max_jobs: int = 200, allow_failures: bool = False) -> list[tuple[str, str]]:
         """Deliver pending webhooks, then run due jobs until none is left; returns (handler, outcome)."""
         ran: list[tuple[str, str]] = []
-        pool = WorkerPool(self.services, concurrency=1, name="botenv")
+        pool = WorkerPool(self.services, self.router, concurrency=1, name="botenv")
         for _ in range(max_jobs):
             self.standin.flush()
             job = self.services.queue.claim("botenv/0")
@@ -180,12 +181,12 @@ def bot_env(
             from handlers import default_router
 
             router = default_router()
-        services = build_services(config, router)
-        app = create_app(config, services=services)
+        services = build_services(config)
+        app = create_app(config, router=router, services=services)
         with TestClient(app) as client:
             standin.set_webhook("/webhooks/github", WEBHOOK_SECRET, client=client)
             try:
-                yield BotEnv(standin, config, services, client)
+                yield BotEnv(standin, config, services, client, router)
             finally:
                 standin.set_webhook(None)
         services.close()

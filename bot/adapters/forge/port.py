@@ -13,11 +13,13 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
+from bot.config.permissions import LEVELS
+
 # GitHub's limits; the adapter checks them before sending so the error names the field.
 MAX_COMMENT_LENGTH = 65_536
 MAX_STATUS_DESCRIPTION_LENGTH = 140
 
-PERMISSION_LEVELS = ("none", "read", "triage", "write", "maintain", "admin")
+PERMISSION_LEVELS = LEVELS  # declared once, beside the permission rules
 
 
 class ForgeError(Exception):

@@ -280,7 +280,6 @@ def test_a_revert_that_conflicts_is_reported_with_what_to_do(env: BotEnv, export
 
 def test_an_analysis_resumes_after_a_restart(env: BotEnv, exporter: VllmExporter) -> None:
     from bot.services import build_services
-    from handlers import default_router
 
     exporter.set("chat", "1.8.0", Traffic())
     deploy(env, "1.8.0")
@@ -298,7 +297,7 @@ def test_an_analysis_resumes_after_a_restart(env: BotEnv, exporter: VllmExporter
         time.sleep(0.2)
     env.services.close()
     # A new process on the same database and data directory picks the analysis up.
-    env.services = build_services(env.settings, default_router())
+    env.services = build_services(env.settings)
     analysis = analyse_until_done(env)
     assert analysis.status == "passed"
     with env.services.database.sessions() as session:

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot.queue import JobQueue, RetryPolicy
+from bot.queue import JobOffer, JobQueue, RetryPolicy
 from bot.storage.db import Database
 from bot.storage.models import Event, Job
 from bot.storage.types import utcnow
@@ -121,6 +121,31 @@ def test_job_dedupe_key_is_unique(database: Database) -> None:
         queue.enqueue(session, "h", dedupe_key="tick:1")
     with pytest.raises(IntegrityError), database.transaction() as session:
         queue.enqueue(session, "h", dedupe_key="tick:1")
+
+
+def test_offer_many_adds_jobs_once_per_dedupe_key(database: Database) -> None:
+    queue = JobQueue(database)
+    offers = [
+        JobOffer("h", dedupe_key="tick:1"),
+        JobOffer("h", dedupe_key="tick:1"),
+        JobOffer("h"),
+        JobOffer("h"),
+    ]
+    with database.transaction() as session:
+        assert queue.offer_many(session, offers) == 3  # the repeated key once, keyless jobs always
+    with database.transaction() as session:
+        assert (
+            queue.offer_many(
+                session, [JobOffer("h", dedupe_key="tick:1"), JobOffer("h", dedupe_key="tick:2")]
+            )
+            == 1
+        )
+        assert queue.offer_many(session, []) == 0
+    assert not queue.enqueue_once("h", dedupe_key="tick:2")
+    assert queue.enqueue_once("h", dedupe_key="tick:3")
+    with database.sessions() as session:
+        keys = session.execute(select(Job.dedupe_key).order_by(Job.id)).scalars().all()
+    assert keys == ["tick:1", None, None, "tick:2", "tick:3"]
 
 
 def test_a_killed_worker_process_job_is_rerun(database_url: str, database: Database) -> None:

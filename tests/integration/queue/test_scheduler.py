@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import time
 
-from bot.routing import Router
 from bot.scheduler import LeaderLease, Scheduler
 from bot.services import build_services
 from bot.settings import Settings
@@ -31,14 +30,13 @@ def test_lease_is_exclusive_until_it_expires(database: Database) -> None:
 
 async def test_only_the_leader_runs_periodic_tasks_and_a_follower_takes_over(database_url: str) -> None:
     runs: list[str] = []
-    router = Router()
-    services = build_services(Settings(_env_file=None, database_url=database_url), router)
+    services = build_services(Settings(_env_file=None, database_url=database_url))
 
     def make(holder: str) -> Scheduler:
         def task(_services) -> None:
             runs.append(holder)
 
-        from bot.scheduler import PeriodicTask
+        from bot.routing import PeriodicTask
 
         return Scheduler(
             services, [PeriodicTask("t", 0.0, task)], tick_seconds=0.05, lease_seconds=0.6, holder=holder

@@ -41,13 +41,13 @@ async def test_four_workers_run_a_thousand_jobs_exactly_once(database_url: str) 
         with lock:
             runs[ctx.payload["n"]] += 1
 
-    services = build_services(_settings(database_url), router)
+    services = build_services(_settings(database_url))
     total = 1000
     with services.database.transaction() as session:
         for n in range(total):
             services.queue.enqueue(session, "record", payload={"n": n})
     # Four pools (as four worker processes would be), one worker each.
-    pools = [WorkerPool(services, concurrency=1, name=f"w{i}") for i in range(4)]
+    pools = [WorkerPool(services, router, concurrency=1, name=f"w{i}") for i in range(4)]
     for pool in pools:
         await pool.start()
     try:
@@ -73,13 +73,13 @@ async def test_failing_handler_is_retried_then_dead_with_error(database_url: str
     async def refused(ctx) -> None:
         raise PermanentJobError("bad input: no retry")
 
-    services = build_services(_settings(database_url, job_max_attempts=3), router)
+    services = build_services(_settings(database_url, job_max_attempts=3))
     services.queue.retry = type(services.queue.retry)(base_seconds=0.0, max_seconds=0.0)
     with services.database.transaction() as session:
         services.queue.enqueue(session, "flaky")
         services.queue.enqueue(session, "refused")
         services.queue.enqueue(session, "no.such.handler")
-    pool = WorkerPool(services, concurrency=2)
+    pool = WorkerPool(services, router, concurrency=2)
     await pool.start()
     try:
         await _drain(pool, 3, timeout=30)

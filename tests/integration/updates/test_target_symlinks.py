@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.updates.branch import push_branch
 from bot.updates.plan import UpdatePlan, plan_update
-from bot.updates.service import _push_branch
 from bot.updates.targets import UnsafeTarget, escaping_symlink, read_targets
 from tests.integration.updates.conftest import DIGEST, REPO
 from tests.support.botenv import BotEnv, distribution_push
@@ -127,7 +127,7 @@ def test_a_link_that_appears_in_the_work_tree_after_planning_stops_the_push(
     env.standin.commit(REPO, "main", {TARGET: SymlinkTo(str(outside))}, "raced")
 
     with pytest.raises(UnsafeTarget) as caught:
-        _push_branch(env.services, forge, plan, base="main", message="m", check_existing=False)
+        push_branch(env.services, forge, plan, base="main", message="m", check_existing=False)
     assert caught.value.reason.startswith(f"{TARGET} is a symbolic link to {outside}")
     assert outside.read_text() == SECRET
     assert env.standin.branch_sha(REPO, plan.branch) is None

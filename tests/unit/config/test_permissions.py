@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.config.permissions import decide, parse_rule, rule_for
+from bot.config.permissions import CONFIG_LEVELS, LEVELS, at_least, authorize, decide, parse_rule, rule_for
 
 
 @pytest.mark.parametrize(
@@ -40,3 +40,51 @@ def test_defaults_apply_to_unlisted_commands() -> None:
     assert rule_for("apply", {"plan": ["read"]}).min_level == "write"
     assert rule_for("plan", {"plan": ["read"]}).min_level == "read"
     assert rule_for("deploy", None).min_level == "maintain"
+
+
+@pytest.mark.parametrize(
+    ("command", "permissions", "login", "level", "teams", "allowed"),
+    [
+        ("apply", None, "alice", "write", [], True),  # the defaults: apply needs write
+        ("apply", None, "alice", "triage", [], False),
+        ("deploy", None, "alice", "write", [], False),  # deploy lifts quarantine: maintain
+        ("deploy", None, "alice", "maintain", [], True),
+        ("status", None, "alice", "read", [], True),
+        ("status", None, "alice", "none", [], False),
+        ("help", None, "anyone", "none", [], True),
+        ("unknown", None, "alice", "write", [], False),  # an unknown command needs maintain
+        ("apply", {"apply": ["team:sre"]}, "alice", "admin", [], False),  # configured: only the team
+        ("apply", {"apply": ["team:sre"]}, "alice", "none", ["sre"], True),
+        ("rollback", {"apply": ["bob"]}, "alice", "write", [], True),  # other commands keep defaults
+        ("rollback", {"rollback": ["carol", "maintain"]}, "Carol", "read", [], True),
+    ],
+)
+def test_authorize(command, permissions, login, level, teams, allowed) -> None:
+    decision = authorize(command, permissions, login=login, level=level, member_of=teams)
+    assert decision.allowed is allowed
+    assert login in decision.reason
+
+
+@pytest.mark.parametrize(
+    ("level", "minimum", "expected"),
+    [
+        ("write", "write", True),
+        ("admin", "write", True),
+        ("maintain", "write", True),
+        ("triage", "write", False),
+        ("read", "write", False),
+        ("none", "none", True),
+        ("WRITE", "write", True),  # GitHub's legacy answers are lower case; be lenient anyway
+        ("custom-role", "read", False),  # an unknown level counts as none
+    ],
+)
+def test_at_least(level: str, minimum: str, expected: bool) -> None:
+    assert at_least(level, minimum) is expected
+
+
+def test_levels_are_declared_once() -> None:
+    from bot.adapters.forge import PERMISSION_LEVELS as FORGE_LEVELS
+    from bot.config import PERMISSION_LEVELS as CONFIG_ENTRY_LEVELS
+
+    assert FORGE_LEVELS is LEVELS
+    assert CONFIG_ENTRY_LEVELS is CONFIG_LEVELS and "none" not in CONFIG_LEVELS

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import yaml
 
+from bot.intake.routes import ROUTES as INTAKE_ROUTES
 from bot.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[3]
 DOC = (ROOT / "deploy" / "README.md").read_text()
 VALUES = yaml.safe_load((ROOT / "deploy" / "helm" / "gitops-bot" / "values.yaml").read_text())
-ROUTES = set(re.findall(r'@router\.post\("([^"]+)"\)', (ROOT / "bot" / "intake" / "routes.py").read_text()))
+ROUTES = {route.path for route in INTAKE_ROUTES}
 
 
 def test_every_webhook_url_is_a_route_and_every_route_is_documented() -> None:

@@ -1,9 +1,10 @@
-"""Pure deployment decisions: what a merge deployed, the analysis plan, rollback rules, names."""
+"""Pure deployment decisions: the analysis plan, what follows it, rollback rules, names."""
 
 from __future__ import annotations
 
 import json
 import urllib.parse
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import pytest
@@ -18,15 +19,16 @@ from bot.deployments.plan import (
     ROLLING_BACK,
     SUPERSEDED,
     AnalysisPlan,
+    RollbackOutcome,
     alert_matches,
     analysis_plan,
-    deployments_touched,
+    decide_rollback,
     graph_url,
     is_revert_branch,
+    next_step,
     revert_branch,
     revert_title,
     rollback_decision,
-    split_written_value,
 )
 
 CONFIG = load_repo_config(
@@ -61,92 +63,6 @@ deployments:
 """
 )
 DIGEST = "sha256:" + "a" * 64
-
-
-def files(**texts: str | None):  # type: ignore[no-untyped-def]
-    return lambda path: texts.get(path)
-
-
-# --------------------------------------------------------------------------- deployments_touched
-
-
-CHAT_BEFORE = f"image:\n  tag: 1.0.0\n  digest: {'sha256:' + 'b' * 64}\n"
-CHAT_AFTER = f"image:\n  tag: 1.1.0\n  digest: {DIGEST}\n"
-
-
-@pytest.mark.parametrize(
-    ("changed", "before", "after", "expected"),
-    [
-        # A version change in a target file: one deployment, with its previous version and digest.
-        (
-            ["apps/chat/values.yaml"],
-            {"apps/chat/values.yaml": CHAT_BEFORE},
-            {"apps/chat/values.yaml": CHAT_AFTER},
-            [("chat", "1.1.0", "1.0.0", DIGEST)],
-        ),
-        # The file changed but not the version (a comment, resources): nothing deployed.
-        (
-            ["apps/chat/values.yaml"],
-            {"apps/chat/values.yaml": CHAT_BEFORE},
-            {"apps/chat/values.yaml": CHAT_BEFORE + "resources: {}\n"},
-            [],
-        ),
-        # A new file: deployed, with no previous version.
-        (
-            ["apps/chat/values.yaml"],
-            {},
-            {"apps/chat/values.yaml": CHAT_AFTER},
-            [("chat", "1.1.0", None, DIGEST)],
-        ),
-        # Files outside every target: nothing.
-        (["README.md"], {}, {"README.md": "x"}, []),
-        # A deleted target file: nothing to analyse.
-        (["apps/chat/values.yaml"], {"apps/chat/values.yaml": CHAT_BEFORE}, {}, []),
-        # Two deployments in one pull request.
-        (
-            ["apps/chat/values-prod.yaml", "infra/embed.tfvars"],
-            {
-                "apps/chat/values-prod.yaml": "image:\n  tag: 0.9.0\n",
-                "infra/embed.tfvars": 'embed_image = "r/e:2"\n',
-            },
-            {
-                "apps/chat/values-prod.yaml": "image:\n  tag: 1.0.0\n",
-                "infra/embed.tfvars": f'embed_image = "registry.example.com/serving/embed:3@{DIGEST}"\n',
-            },
-            [("chat-prod", "1.0.0", "0.9.0", None), ("embed", "3", "2", DIGEST)],
-        ),
-    ],
-)
-def test_deployments_touched(changed, before, after, expected) -> None:  # type: ignore[no-untyped-def]
-    touched = deployments_touched(CONFIG, changed, files(**after), files(**before))
-    assert [(t.name, t.version, t.previous_version, t.digest) for t in touched] == expected
-
-
-def test_a_digest_only_change_is_a_deployment() -> None:
-    before = f"image:\n  tag: 1.0.0\n  digest: {'sha256:' + 'b' * 64}\n"
-    after = f"image:\n  tag: 1.0.0\n  digest: {DIGEST}\n"
-    (touched,) = deployments_touched(
-        CONFIG,
-        ["apps/chat/values.yaml"],
-        files(**{"apps/chat/values.yaml": after}),
-        files(**{"apps/chat/values.yaml": before}),
-    )
-    assert (touched.version, touched.digest, touched.files) == ("1.0.0", DIGEST, ("apps/chat/values.yaml",))
-
-
-@pytest.mark.parametrize(
-    ("target_format", "value", "expected"),
-    [
-        ("tag", "1.2.3", ("1.2.3", None)),
-        ("digest", DIGEST, (DIGEST, DIGEST)),
-        ("tag@digest", f"1.2.3@{DIGEST}", ("1.2.3", DIGEST)),
-        ("image", "registry.example.com:5000/serving/chat:1.2.3", ("1.2.3", None)),
-        ("image@digest", f"registry.example.com/serving/chat:1.2.3@{DIGEST}", ("1.2.3", DIGEST)),
-        ("image@digest", f"registry.example.com/serving/chat@{DIGEST}", (DIGEST, DIGEST)),
-    ],
-)
-def test_split_written_value(target_format: str, value: str, expected: tuple[str, str | None]) -> None:
-    assert split_written_value(target_format, value) == expected
 
 
 # --------------------------------------------------------------------------- analysis_plan
@@ -201,6 +117,39 @@ def test_the_plan_survives_the_database_as_json() -> None:
     assert AnalysisPlan.from_json(stored) == plan
     assert plan.queries() == AnalysisPlan.from_json(stored).queries()
     assert plan.request_count_query in plan.queries()
+
+
+# --------------------------------------------------------------------------- after the analysis
+
+
+@pytest.mark.parametrize(
+    ("on_failure", "promote_to", "status", "action", "text"),
+    [
+        ("revert", None, "failed", "roll_back", "rolling back (git revert)"),
+        ("revert", "chat-prod", "failed", "roll_back", "rolling back (git revert)"),
+        ("notify", None, "failed", "notify_only", "notify only (on_failure: notify)"),
+        ("revert", "chat-prod", "passed", "promote", "promoting to chat-prod"),
+        ("notify", "chat-prod", "passed", "promote", "promoting to chat-prod"),
+        ("revert", None, "passed", "mark_healthy", "marked healthy"),
+        (
+            "revert",
+            "chat-prod",
+            "stopped_inconclusive",
+            "investigate",
+            "analysis stopped without a verdict: check the metrics and the canary's traffic",
+        ),
+        # Not an end the follow-up acts on: nothing to do, nothing to announce.
+        ("revert", "chat-prod", "cancelled", "none", None),
+        ("revert", "chat-prod", "running", "none", None),
+    ],
+)
+def test_next_step(
+    on_failure: str, promote_to: str | None, status: str, action: str, text: str | None
+) -> None:
+    plan = replace(plan_for("chat"), on_failure=on_failure, promote_to=promote_to)
+    step = next_step(plan, status)
+    assert (step.action, step.text) == (action, text)
+    assert step.rolls_back is (action == "roll_back") and step.promotes is (action == "promote")
 
 
 # --------------------------------------------------------------------------- rollback
@@ -267,3 +216,84 @@ def test_graph_url_links_the_query_at_the_interval() -> None:
 )
 def test_alert_matches(labels: dict[str, str], matches: bool) -> None:
     assert alert_matches(labels, deployment="chat", version="1.1.0") is matches
+
+
+@dataclass(frozen=True)
+class Candidate:
+    name: str = "chat"
+    version: str = "1.1.0"
+    status: str = FAILED
+    merge_commit_sha: str = "c0ffee" * 7
+    rollback_pr_number: int | None = None
+    rollback_pr_url: str | None = None
+
+
+OPEN = Candidate(status=ROLLING_BACK, rollback_pr_number=9, rollback_pr_url="https://forge/pr/9")
+
+
+@pytest.mark.parametrize(
+    ("found", "dry_run", "action", "outcome", "audited"),
+    [
+        (
+            None,
+            False,
+            "stop",
+            RollbackOutcome("nothing_to_revert", "Nothing to roll back: unknown deployment."),
+            True,
+        ),
+        (
+            "no merged deployment is recorded for acme/gitops",
+            True,
+            "stop",
+            RollbackOutcome(
+                "nothing_to_revert", "Nothing to roll back: no merged deployment is recorded for acme/gitops."
+            ),
+            True,
+        ),
+        (
+            Candidate(status=ROLLED_BACK, rollback_pr_number=9, rollback_pr_url="https://forge/pr/9"),
+            False,
+            "stop",
+            RollbackOutcome(
+                "refused", "chat 1.1.0: this deployment was already rolled back.", 9, "https://forge/pr/9"
+            ),
+            False,
+        ),
+        (
+            Candidate(status=SUPERSEDED),
+            False,
+            "stop",
+            RollbackOutcome(
+                "refused",
+                "Not rolling back chat 1.1.0: a newer version of this deployment has merged since; "
+                "roll back the newer one instead.",
+            ),
+            True,
+        ),
+        (
+            OPEN,
+            True,
+            "stop",
+            RollbackOutcome(
+                "already_open", "A rollback of chat 1.1.0 is already open: #9.", 9, "https://forge/pr/9"
+            ),
+            False,
+        ),
+        # Started but no pull request yet: the steps are idempotent, so it resumes.
+        (Candidate(status=ROLLING_BACK), False, "revert", None, False),
+        (Candidate(status=FAILED), False, "revert", None, False),
+        (Candidate(status=PASSED), False, "revert", None, False),
+        (
+            Candidate(status=FAILED),
+            True,
+            "dry_run",
+            RollbackOutcome("dry_run", "Dry run: would revert c0ffeec0ffee (chat 1.1.0) in a pull request."),
+            False,
+        ),
+    ],
+)
+def test_decide_rollback(
+    found: Candidate | str | None, dry_run: bool, action: str, outcome: RollbackOutcome | None, audited: bool
+) -> None:
+    start = decide_rollback(found, dry_run=dry_run)
+    assert (start.action, start.outcome, start.audited) == (action, outcome, audited)

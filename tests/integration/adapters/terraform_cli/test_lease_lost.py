@@ -58,10 +58,10 @@ async def test_losing_the_lease_stops_terraform(
     settings = Settings(
         _env_file=None, database_url=database_url, job_lease_seconds=0.6, job_poll_interval_seconds=0.05
     )
-    services = build_services(settings, router)
+    services = build_services(settings)
     with services.database.transaction() as session:
         services.queue.enqueue(session, "long.plan")
-    pool = WorkerPool(services, concurrency=1)
+    pool = WorkerPool(services, router, concurrency=1)
     await pool.start()
     try:
         await eventually(lambda: groupfile.is_file() and groupfile.read_text() != "", "terraform to start")

@@ -1,0 +1,245 @@
+"""``plan`` on a pull request: select the projects, lock them, plan them, save and show the plans.
+
+One work tree at the pull request's head per command; the projects plan in parallel on a bounded
+pool; each saved plan is tied to the head sha it was made at (:mod:`bot.terraform.store`). Which
+projects is :mod:`bot.terraform.projects` (pure); what the pull request is told is
+:mod:`bot.terraform.reporting`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import structlog
+
+from bot.adapters.forge import post_comment
+from bot.adapters.forge.port import Forge, PullRequest
+from bot.adapters.terraform_cli import PlanRequest, PlanResult, run_plans
+from bot.config import RepoConfig
+from bot.terraform.locks import LockKey
+from bot.terraform.projects import ProjectTarget, select_targets
+from bot.terraform.reporting import (
+    audit_results,
+    job_log,
+    notify_results,
+    refused_without_sandbox,
+    render,
+    set_final_status,
+    set_planning_status,
+)
+from bot.terraform.results import PLANNED, ProjectResult, Status, plan_headline
+from bot.terraform.store import NewPlan, PlanStore, plan_store
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+log = structlog.get_logger("gitops_bot.terraform")
+
+
+def plan_pull_request(
+    services: Services,
+    *,
+    repo: str,
+    number: int,
+    requested_by: str,
+    config: RepoConfig | None,
+    installation_id: int | None = None,
+    project: str | None = None,
+    directory: str | None = None,
+    workspace: str | None = None,
+    extra_args: tuple[str, ...] = (),
+    verbose: bool = False,
+    executable: str = "/gitops",
+    autoplan: bool = False,
+) -> list[ProjectResult]:
+    forge = services.forge_for_repo(repo, installation_id)
+    pr = forge.get_pull_request(repo, number)
+    changed = [item.filename for item in forge.list_changed_files(repo, number)]
+    selected = select_targets(config, changed, project=project, directory=directory, workspace=workspace)
+    if isinstance(selected, str):
+        if not autoplan:
+            forge.create_comment(repo, number, f"Nothing to plan: {selected}.")
+        return []
+    if refused_without_sandbox(services, forge, repo, pr, "plan", executable, requested_by):
+        return []
+    plans = plan_store(services)
+    results, runnable = _take_locks(services, repo, pr, selected, requested_by)
+    set_planning_status(forge, repo, pr, len(selected))
+    # Read before planning: a new plan of a project replaces its row, comment ids included.
+    previous = plans.comment_ids(repo, number, selected)
+    if runnable:
+        results += _plan_targets(services, plans, repo, pr, runnable, extra_args, requested_by)
+    results = _in_selected_order(results, selected)
+    succeeded = set_final_status(forge, repo, pr, "plan", results, PLANNED)
+    comment = PlanComment(executable, verbose=verbose, requested_by=requested_by)
+    _post_plan_comment(services, forge, plans, repo, pr, results, previous, comment)
+    notify_results(services, config, repo, pr, "plan", results, requested_by)
+    audit_results(services, repo, number, "plan", results, requested_by=requested_by, succeeded=succeeded)
+    return results
+
+
+@dataclass(frozen=True)
+class PlanComment:
+    """How the command asked for its plan comment."""
+
+    executable: str
+    verbose: bool
+    requested_by: str
+
+
+def lock_key(repo: str, target: ProjectTarget) -> LockKey:
+    return LockKey(repo, target.dir, target.workspace, target.name)
+
+
+def _take_locks(
+    services: Services, repo: str, pr: PullRequest, targets: Sequence[ProjectTarget], requested_by: str
+) -> tuple[list[ProjectResult], list[ProjectTarget]]:
+    """Lock each target for this pull request: the ones held elsewhere, and the ones to plan."""
+    locked: list[ProjectResult] = []
+    runnable: list[ProjectTarget] = []
+    for target in targets:
+        taken = services.locks.acquire(
+            lock_key(repo, target), pr_number=pr.number, owner=requested_by, pr_url=pr.html_url
+        )
+        if taken.acquired:
+            runnable.append(target)
+        else:
+            locked.append(ProjectResult(target, "locked", "", lock=taken.lock))
+    return locked, runnable
+
+
+def _in_selected_order(
+    results: list[ProjectResult], selected: Sequence[ProjectTarget]
+) -> list[ProjectResult]:
+    order = {target.key: index for index, target in enumerate(selected)}
+    return sorted(results, key=lambda result: order[result.target.key])
+
+
+def _post_plan_comment(
+    services: Services,
+    forge: Forge,
+    plans: PlanStore,
+    repo: str,
+    pr: PullRequest,
+    results: Sequence[ProjectResult],
+    previous: set[int],
+    comment: PlanComment,
+) -> None:
+    """One comment (split when long) showing every result; the plans it replaces are folded away."""
+    body = render(
+        services,
+        "plan_comment.md.j2",
+        results=results,
+        executable=comment.executable,
+        verbose=comment.verbose,
+        number=pr.number,
+        requested_by=comment.requested_by,
+        unsandboxed=services.terraform_status().mode == "local",
+    )
+    posted = [comment.id for comment in post_comment(forge, repo, pr.number, body)]
+    plans.remember_comments(repo, pr.number, [r.target for r in results], posted)
+    for comment_id in previous - set(posted):
+        # Superseded plans are folded away rather than left to pile up.
+        forge.edit_comment(repo, comment_id, render(services, "plan_superseded.md.j2", head=pr.head_sha))
+
+
+def project_directory(tree_root: Path, target: ProjectTarget) -> Path | str:
+    """The project's directory in the work tree, or why it may not be used.
+
+    Symlinks are resolved first: a directory that is, or passes through, a symlink leading out of
+    the work tree is refused before anything runs (even a sandboxed Terraform must not be pointed
+    at the bot's own files by a pull request).
+    """
+    root = tree_root.resolve()
+    candidate = (root / target.dir).resolve()
+    if candidate != root and not candidate.is_relative_to(root):
+        return f"directory `{target.dir}` leads outside the repository (through a symlink); refused"
+    if not candidate.is_dir():
+        return f"directory `{target.dir}` does not exist"
+    return candidate
+
+
+def _plan_targets(
+    services: Services,
+    plans: PlanStore,
+    repo: str,
+    pr: PullRequest,
+    targets: list[ProjectTarget],
+    extra_args: tuple[str, ...],
+    requested_by: str,
+) -> list[ProjectResult]:
+    url = services.settings.clone_url(repo)
+    with services.git().worktree(url, f"refs/pull/{pr.number}/head") as tree:
+        if tree.head() != pr.head_sha:
+            # The branch moved since the event: plan what the pull request shows now.
+            log.info("terraform.head_moved", repo=repo, number=pr.number, head=tree.head())
+        head = tree.head()
+        results, runnable = _plan_requests(services, repo, pr.number, tree.path, head, targets, extra_args)
+        planned = asyncio.run(
+            run_plans(
+                services.terraform(),
+                [request for _, request in runnable],
+                max_parallel=services.settings.terraform_max_parallel_plans,
+            )
+        )
+        for (target, _request), outcome in zip(runnable, planned, strict=True):
+            results.append(_save_plan(services, plans, repo, pr, head, target, outcome, requested_by))
+    return results
+
+
+def _plan_requests(
+    services: Services,
+    repo: str,
+    number: int,
+    tree_path: Path,
+    head: str,
+    targets: Sequence[ProjectTarget],
+    extra_args: tuple[str, ...],
+) -> tuple[list[ProjectResult], list[tuple[ProjectTarget, PlanRequest]]]:
+    """A plan request per target whose directory may be used; a failed result for the others."""
+    failed: list[ProjectResult] = []
+    runnable: list[tuple[ProjectTarget, PlanRequest]] = []
+    for target in targets:
+        directory = project_directory(tree_path, target)
+        if isinstance(directory, str):
+            failed.append(ProjectResult(target, "failed", f"{directory} at {head[:12]}"))
+            continue
+        # The plan file is written inside the work tree (all a sandbox may write), then kept.
+        request = PlanRequest(
+            directory=directory,
+            workspace=target.workspace,
+            extra_args=extra_args,
+            on_line=job_log(services, repo, number, target),
+            root=tree_path.resolve(),
+        )
+        runnable.append((target, request))
+    return failed, runnable
+
+
+def _save_plan(
+    services: Services,
+    plans: PlanStore,
+    repo: str,
+    pr: PullRequest,
+    head: str,
+    target: ProjectTarget,
+    outcome: PlanResult,
+    requested_by: str,
+) -> ProjectResult:
+    """Keep the plan file and record the plan made at ``head``; its result for the comment."""
+    output = services.redactor().redact(outcome.output)
+    kept = plans.keep_planfile(repo, pr.number, target, outcome.planfile)
+    status: Status
+    if outcome.ok:
+        status = "planned" if outcome.has_changes else "no_changes"
+        headline = plan_headline(outcome.summary)
+    else:
+        status, headline = "failed", outcome.error or "terraform plan failed"
+    plans.save(
+        repo, pr.number, target, NewPlan(head, pr.base_sha, status, kept, headline, output, requested_by)
+    )
+    return ProjectResult(target, status, headline, output)

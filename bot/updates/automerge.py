@@ -1,0 +1,98 @@
+"""The life of an update pull request after it is opened: automerge, and its final state.
+
+``automerge: true`` merges a bot pull request once GitHub says its required checks passed. The
+check runs when the pull request changes, and from a periodic sweep, because the events that
+say "checks finished" (``check_suite``, ``status``) are not ones every installation sends.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import structlog
+
+from bot.adapters.forge.port import MergeResult
+from bot.events.model import PullRequestChanged
+from bot.updates.plan import BRANCH_PREFIX
+from bot.updates.store import UpdateStore
+from bot.updates.triggers import automerge_decision, automerge_enabled
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+AUTOMERGE_HANDLER = "updates.automerge"
+SWEEP_SECONDS = 30.0
+
+# Changes after which the pull request may have become mergeable.
+CHECKED_ACTIONS = frozenset({"opened", "reopened", "synchronize", "ready_for_review", "labeled"})
+
+
+def is_bot_branch(ref: str) -> bool:
+    return ref.startswith(f"{BRANCH_PREFIX}/")
+
+
+def pull_request_changed(services: Services, event: PullRequestChanged) -> None:
+    """A bot pull request changed: a closed one settles its row, others get an automerge check."""
+    if not is_bot_branch(event.head_ref) or event.is_fork:
+        return
+    if event.action == "closed":
+        UpdateStore(services.database).mark_closed(
+            event.repo, event.head_ref, merged=event.merged, head_sha=event.head_sha
+        )
+        return
+    if event.action in CHECKED_ACTIONS:
+        services.queue.enqueue_once(
+            AUTOMERGE_HANDLER,
+            dedupe_key=f"{AUTOMERGE_HANDLER}:{event.repo}#{event.number}:{event.head_sha}:{event.action}",
+            payload={"repo": event.repo, "number": event.number, "installation_id": event.installation_id},
+        )
+
+
+def automerge(
+    services: Services,
+    *,
+    repo: str,
+    number: int,
+    installation_id: int | None,
+    logger: structlog.stdlib.BoundLogger,
+) -> None:
+    """Merge update pull request ``number`` if its deployment asks for automerge and GitHub allows it."""
+    deployment = UpdateStore(services.database).deployment_of(repo, number)
+    if deployment is None or services.dry_run:
+        return
+    loaded = services.repo_config(repo, installation_id)
+    if not automerge_enabled(loaded.config, deployment):
+        return
+    forge = services.forge_for_repo(repo, installation_id)
+    pr = forge.get_pull_request(repo, number)
+    decision, reason = automerge_decision(pr)
+    logger.info("updates.automerge_decision", repo=repo, number=number, decision=decision, reason=reason)
+    if decision != "merge":
+        return
+    result = forge.merge_pull_request(repo, number, expected_head_sha=pr.head_sha)
+    services.audit(
+        kind="update.automerge",
+        actor="gitops-bot",
+        summary=automerge_summary(number, deployment, reason, result),
+        repo=repo,
+        target=f"#{number}",
+        outcome="merged" if result.merged else "refused",
+        details={"sha": result.sha, "refusal": str(result.refusal) if result.refusal else None},
+    )
+
+
+def automerge_summary(number: int, deployment: str, reason: str, result: MergeResult) -> str:
+    if result.merged:
+        return f"Merged #{number} ({deployment}): {reason}"
+    return f"Could not merge #{number} ({deployment}): {result.message or result.refusal}"
+
+
+def sweep(services: Services, *, now: float) -> None:
+    """Enqueue one automerge check per open bot pull request (at most one per sweep period)."""
+    bucket = int(now // SWEEP_SECONDS)
+    for repo, number in UpdateStore(services.database).open_pull_requests():
+        services.queue.enqueue_once(
+            AUTOMERGE_HANDLER,
+            dedupe_key=f"{AUTOMERGE_HANDLER}:{repo}#{number}:sweep:{bucket}",
+            payload={"repo": repo, "number": number, "installation_id": None},
+        )
