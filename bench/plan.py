@@ -31,6 +31,7 @@ from bench.common import bot_settings, migrated_database, serving, standin, wait
 from bot.config import load_repo_config  # noqa: E402
 from bot.logging import configure_logging  # noqa: E402
 from bot.terraform.pull_requests import plan_pull_request  # noqa: E402
+from bot.terraform.results import TerraformRequest  # noqa: E402
 from tests.support.github_standin import GitHubStandIn  # noqa: E402
 from tests.support.terraform_shim import write_offline_cli_config, write_terraform_shim  # noqa: E402
 
@@ -85,9 +86,7 @@ def main() -> int:
                 settings = bot_settings(root, github, database_url, terraform_max_parallel_plans=pool)
                 services = build_services(settings)
                 started = time.perf_counter()
-                results = plan_pull_request(
-                    services, repo=REPO, number=number, requested_by="dev", config=repo_config
-                )
+                results = plan_pull_request(services, TerraformRequest(REPO, number, "dev", repo_config))
                 elapsed = time.perf_counter() - started
                 ok = sum(1 for result in results if result.ok)
                 print(f"  pool {pool}: {elapsed:.1f} s ({ok}/{len(results)} planned)", flush=True)

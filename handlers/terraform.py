@@ -9,6 +9,7 @@ from bot.jobs import HandlerContext
 from bot.routing import Router
 from bot.terraform.projects import modified_projects
 from bot.terraform.pull_requests import apply_pull_request, plan_pull_request, release_pull_request
+from bot.terraform.results import TerraformRequest
 
 router = Router()
 
@@ -28,15 +29,10 @@ def pull_request(ctx: HandlerContext) -> None:
             # apply_on: merge — the approved plan of the merged head, before the locks go.
             loaded = services.repo_config(event.repo, event.installation_id)
             if loaded.config is not None and any(p.apply_on == "merge" for p in loaded.config.projects):
-                apply_pull_request(
-                    services,
-                    repo=event.repo,
-                    number=event.number,
-                    requested_by=event.author,
-                    config=loaded.config,
-                    installation_id=event.installation_id,
-                    on_merge=True,
+                request = TerraformRequest(
+                    event.repo, event.number, event.author, loaded.config, event.installation_id
                 )
+                apply_pull_request(services, request, on_merge=True)
         released = release_pull_request(services, repo=event.repo, number=event.number)
         if released:
             ctx.log.info(
@@ -67,12 +63,5 @@ def pull_request(ctx: HandlerContext) -> None:
             outcome="dry_run",
         )
         return
-    plan_pull_request(
-        services,
-        repo=event.repo,
-        number=event.number,
-        requested_by=event.author,
-        config=config,
-        installation_id=event.installation_id,
-        autoplan=True,
-    )
+    request = TerraformRequest(event.repo, event.number, event.author, config, event.installation_id)
+    plan_pull_request(services, request, autoplan=True)

@@ -21,6 +21,7 @@ from bot.commands.render import render_comment_reply
 from bot.config import RepoConfig
 from bot.events.model import PullRequestComment
 from bot.storage.models import Deployment
+from bot.terraform.results import TerraformRequest
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -122,31 +123,31 @@ def _audit_dry_run(services: Services, event: PullRequestComment, kind: str, sho
 # -- the work of each command ------------------------------------------------------------------
 
 
-def _terraform_arguments(run: CommentRun) -> dict[str, object]:
-    return {
-        "repo": run.event.repo,
-        "number": run.event.pr_number,
-        "requested_by": run.event.author,
-        "config": run.config,
-        "installation_id": run.event.installation_id,
-        "project": run.command.project,
-        "directory": run.command.dir,
-        "workspace": run.command.workspace,
-        "extra_args": run.command.extra_args,
-        "executable": run.executable,
-    }
+def _terraform_request(run: CommentRun) -> TerraformRequest:
+    return TerraformRequest(
+        repo=run.event.repo,
+        number=run.event.pr_number,
+        requested_by=run.event.author,
+        config=run.config,
+        installation_id=run.event.installation_id,
+        project=run.command.project,
+        directory=run.command.dir,
+        workspace=run.command.workspace,
+        extra_args=run.command.extra_args,
+        executable=run.executable,
+    )
 
 
 def _plan(run: CommentRun) -> None:
     from bot.terraform.pull_requests import plan_pull_request
 
-    plan_pull_request(run.services, verbose=run.command.verbose, **_terraform_arguments(run))  # type: ignore[arg-type]
+    plan_pull_request(run.services, _terraform_request(run), verbose=run.command.verbose)
 
 
 def _apply(run: CommentRun) -> None:
     from bot.terraform.pull_requests import apply_pull_request
 
-    apply_pull_request(run.services, **_terraform_arguments(run))  # type: ignore[arg-type]
+    apply_pull_request(run.services, _terraform_request(run))
 
 
 def _unlock(run: CommentRun) -> str:

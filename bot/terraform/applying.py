@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 from bot.adapters.forge import post_comment
 from bot.adapters.forge.port import Forge, PullRequest
 from bot.adapters.terraform_cli import ApplyResult, StepResult, TerraformRunner, default_planfile
-from bot.config import RepoConfig
 from bot.config.permissions import at_least
 from bot.terraform.apply_gate import (
     GateDecision,
@@ -39,7 +38,7 @@ from bot.terraform.reporting import (
     render,
     set_final_status,
 )
-from bot.terraform.results import APPLIED, ProjectResult, Status, apply_headline
+from bot.terraform.results import APPLIED, ProjectResult, Status, TerraformRequest, apply_headline
 from bot.terraform.store import PlanStore, SavedPlan, plan_store
 
 if TYPE_CHECKING:
@@ -50,21 +49,12 @@ PLAN_GONE = "the saved plan is no longer on this bot (made on another replica or
 
 
 def apply_pull_request(
-    services: Services,
-    *,
-    repo: str,
-    number: int,
-    requested_by: str,
-    config: RepoConfig | None,
-    installation_id: int | None = None,
-    project: str | None = None,
-    directory: str | None = None,
-    workspace: str | None = None,
-    extra_args: tuple[str, ...] = (),
-    executable: str = "/gitops",
-    on_merge: bool = False,
+    services: Services, request: TerraformRequest, *, on_merge: bool = False
 ) -> list[ProjectResult]:
     """``on_merge``: the pull request just merged; apply the projects with ``apply_on: merge``."""
+    repo, number, requested_by, config = request.repo, request.number, request.requested_by, request.config
+    project, directory, workspace = request.project, request.directory, request.workspace
+    extra_args, executable, installation_id = request.extra_args, request.executable, request.installation_id
     forge = services.forge_for_repo(repo, installation_id)
     pr = forge.get_pull_request(repo, number)
     plans = plan_store(services)

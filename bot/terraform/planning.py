@@ -19,7 +19,6 @@ import structlog
 from bot.adapters.forge import post_comment
 from bot.adapters.forge.port import Forge, PullRequest
 from bot.adapters.terraform_cli import PlanRequest, PlanResult, run_plans
-from bot.config import RepoConfig
 from bot.terraform.locks import LockKey
 from bot.terraform.projects import ProjectTarget, select_targets
 from bot.terraform.reporting import (
@@ -31,7 +30,7 @@ from bot.terraform.reporting import (
     set_final_status,
     set_planning_status,
 )
-from bot.terraform.results import PLANNED, ProjectResult, Status, plan_headline
+from bot.terraform.results import PLANNED, ProjectResult, Status, TerraformRequest, plan_headline
 from bot.terraform.store import NewPlan, PlanStore, plan_store
 
 if TYPE_CHECKING:
@@ -41,21 +40,11 @@ log = structlog.get_logger("gitops_bot.terraform")
 
 
 def plan_pull_request(
-    services: Services,
-    *,
-    repo: str,
-    number: int,
-    requested_by: str,
-    config: RepoConfig | None,
-    installation_id: int | None = None,
-    project: str | None = None,
-    directory: str | None = None,
-    workspace: str | None = None,
-    extra_args: tuple[str, ...] = (),
-    verbose: bool = False,
-    executable: str = "/gitops",
-    autoplan: bool = False,
+    services: Services, request: TerraformRequest, *, verbose: bool = False, autoplan: bool = False
 ) -> list[ProjectResult]:
+    repo, number, requested_by, config = request.repo, request.number, request.requested_by, request.config
+    project, directory, workspace = request.project, request.directory, request.workspace
+    extra_args, executable, installation_id = request.extra_args, request.executable, request.installation_id
     forge = services.forge_for_repo(repo, installation_id)
     pr = forge.get_pull_request(repo, number)
     changed = [item.filename for item in forge.list_changed_files(repo, number)]

@@ -12,12 +12,29 @@ from bot.terraform.projects import ProjectTarget
 
 if TYPE_CHECKING:
     from bot.adapters.terraform_cli.plan_summary import PlanSummary
+    from bot.config import RepoConfig
 
 Status = Literal["planned", "no_changes", "failed", "locked", "applied", "apply_failed", "refused"]
 
 # The statuses a command counts as done: the commit status is green only when every project is.
 PLANNED: frozenset[Status] = frozenset({"planned", "no_changes", "applied"})
 APPLIED: frozenset[Status] = frozenset({"applied", "no_changes"})
+
+
+@dataclass(frozen=True)
+class TerraformRequest:
+    """One ``plan`` or ``apply`` on a pull request: who asked, and which projects (None: every one)."""
+
+    repo: str
+    number: int
+    requested_by: str
+    config: RepoConfig | None
+    installation_id: int | None = None
+    project: str | None = None
+    directory: str | None = None
+    workspace: str | None = None
+    extra_args: tuple[str, ...] = ()
+    executable: str = "/gitops"  # how the user called the bot, for the commands the reply suggests
 
 
 @dataclass(frozen=True)
