@@ -22,9 +22,10 @@ from starlette.concurrency import run_in_threadpool
 from bot.pagination import MAX_LIMIT, BadRequest, Cursor, PageRequest, next_link, parse_id, parse_page
 from bot.services import Services
 from bot.storage.availability import diagnose
+from bot.storage.db import Database
 from bot.storage.models import Action, Analysis, AnalysisInterval, Deployment, Event
 from bot.storage.types import utcnow
-from bot.terraform.locks import LockInfo
+from bot.terraform.locks import LockInfo, LockStore
 
 LIMIT_QUERY = Query(None, description=f"items per page, 1 to {MAX_LIMIT} (default 50)")
 CURSOR_QUERY = Query(None, description="the next page, as named by the previous page's Link header")
@@ -116,39 +117,45 @@ def page_response(
     return JSONResponse(items, headers=headers)
 
 
-def build_api_router(services: Services) -> APIRouter:
-    router = APIRouter()
-    database = services.database
+Page = tuple[list[dict[str, Any]], Cursor | None]
+Endpoint = Callable[..., Awaitable[Response]]
 
-    def newest(
-        model: Any, order_column: Any, to_json: Callable[[Any], dict[str, Any]], page: PageRequest
-    ) -> tuple[list[dict[str, Any]], Cursor | None]:
-        """One page, newest first, and the key of its last row when more rows follow."""
-        statement = select(model).order_by(order_column.desc(), model.id.desc()).limit(page.limit + 1)
-        if page.after is not None:
-            at, last_id = page.after.at, page.after.id
-            statement = statement.where(or_(order_column < at, and_(order_column == at, model.id < last_id)))
-        with database.sessions() as session:
-            rows = list(session.execute(statement).scalars())
-        more = len(rows) > page.limit
-        rows = rows[: page.limit]
-        last = Cursor(getattr(rows[-1], order_column.key), rows[-1].id) if more else None
-        return [to_json(row) for row in rows], last
 
-    def newest_locks(page: PageRequest) -> tuple[list[dict[str, Any]], Cursor | None]:
-        before = (page.after.at, page.after.id) if page.after is not None else None
-        locks = services.locks.newest(page.limit + 1, before=before)
-        more = len(locks) > page.limit
-        locks = locks[: page.limit]
-        now = utcnow()
-        last = Cursor(locks[-1].created_at, locks[-1].id) if more else None
-        return [lock_json(lock, now) for lock in locks], last
+def newest_rows(
+    database: Database,
+    model: Any,
+    order_column: Any,
+    to_json: Callable[[Any], dict[str, Any]],
+    page: PageRequest,
+) -> Page:
+    """One page, newest first, and the key of its last row when more rows follow."""
+    statement = select(model).order_by(order_column.desc(), model.id.desc()).limit(page.limit + 1)
+    if page.after is not None:
+        at, last_id = page.after.at, page.after.id
+        statement = statement.where(or_(order_column < at, and_(order_column == at, model.id < last_id)))
+    with database.sessions() as session:
+        rows = list(session.execute(statement).scalars())
+    more = len(rows) > page.limit
+    rows = rows[: page.limit]
+    last = Cursor(getattr(rows[-1], order_column.key), rows[-1].id) if more else None
+    return [to_json(row) for row in rows], last
 
-    def answered(
-        endpoint: Callable[..., Awaitable[Response]],
-    ) -> Callable[..., Awaitable[Response]]:
-        """400 for a bad parameter, 503 (or 400) with the reason for a failed database call."""
 
+def newest_locks(locks: LockStore, page: PageRequest) -> Page:
+    """One page of locks, newest first, and the key of its last lock when more follow."""
+    before = (page.after.at, page.after.id) if page.after is not None else None
+    found = locks.newest(page.limit + 1, before=before)
+    more = len(found) > page.limit
+    found = found[: page.limit]
+    now = utcnow()
+    last = Cursor(found[-1].created_at, found[-1].id) if more else None
+    return [lock_json(lock, now) for lock in found], last
+
+
+def answered(database: Database) -> Callable[[Endpoint], Endpoint]:
+    """400 for a bad parameter, 503 (or 400) with the reason for a failed database call."""
+
+    def decorate(endpoint: Endpoint) -> Endpoint:
         @functools.wraps(endpoint)
         async def wrapper(*args: Any, **kwargs: Any) -> Response:
             try:
@@ -163,18 +170,36 @@ def build_api_router(services: Services) -> APIRouter:
 
         return wrapper
 
-    async def listing(
-        request: Request,
-        model: Any,
-        order_column: Any,
-        to_json: Callable[[Any], dict[str, Any]],
-        limit: str | None,
-        cursor: str | None,
-    ) -> Response:
-        page = parse_page(limit, cursor)
-        items, last = await run_in_threadpool(newest, model, order_column, to_json, page)
-        return page_response(request, items, page, last)
+    return decorate
 
+
+async def listing(
+    database: Database,
+    request: Request,
+    model: Any,
+    order_column: Any,
+    to_json: Callable[[Any], dict[str, Any]],
+    limit: str | None,
+    cursor: str | None,
+) -> Response:
+    """The ``/api`` list of ``model``, newest first, one page per request."""
+    page = parse_page(limit, cursor)
+    items, last = await run_in_threadpool(newest_rows, database, model, order_column, to_json, page)
+    return page_response(request, items, page, last)
+
+
+def build_api_router(services: Services) -> APIRouter:
+    router = APIRouter()
+    add_health_routes(router, services)
+    add_metrics_route(router, services)
+    add_event_routes(router, services.database)
+    add_deployment_routes(router, services.database)
+    add_lock_routes(router, services)
+    add_dashboard_route(router, services)
+    return router
+
+
+def add_health_routes(router: APIRouter, services: Services) -> None:
     @router.get("/healthz")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
@@ -185,7 +210,7 @@ def build_api_router(services: Services) -> APIRouter:
         # sandbox only terraform commands are refused; everything else is served.
         details = {"terraform": (await run_in_threadpool(services.terraform_status)).as_json()}
         try:
-            state = await run_in_threadpool(database.schema_state)
+            state = await run_in_threadpool(services.database.schema_state)
         except Exception as exc:
             body = {"status": "unavailable", "error": f"database unreachable: {exc}", "details": details}
             return JSONResponse(body, 503)
@@ -202,91 +227,110 @@ def build_api_router(services: Services) -> APIRouter:
             )
         return JSONResponse({"status": "ready", "schema": state.current, "details": details})
 
+
+def add_metrics_route(router: APIRouter, services: Services) -> None:
     @router.get("/metrics")
     async def metrics() -> Response:
         body = await run_in_threadpool(generate_latest, services.metrics.registry)
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
+
+def add_event_routes(router: APIRouter, database: Database) -> None:
+    """``/api/events`` (webhooks received) and ``/api/actions`` (what the bot did)."""
+
     @router.get("/api/events")
-    @answered
+    @answered(database)
     async def api_events(
         request: Request, limit: str | None = LIMIT_QUERY, cursor: str | None = CURSOR_QUERY
     ) -> Response:
-        return await listing(request, Event, Event.received_at, event_json, limit, cursor)
+        return await listing(database, request, Event, Event.received_at, event_json, limit, cursor)
 
     @router.get("/api/actions")
-    @answered
+    @answered(database)
     async def api_actions(
         request: Request, limit: str | None = LIMIT_QUERY, cursor: str | None = CURSOR_QUERY
     ) -> Response:
-        return await listing(request, Action, Action.at, action_json, limit, cursor)
+        return await listing(database, request, Action, Action.at, action_json, limit, cursor)
+
+
+def add_deployment_routes(router: APIRouter, database: Database) -> None:
+    """``/api/deployments``, ``/api/analyses`` and one analysis with its intervals."""
 
     @router.get("/api/deployments")
-    @answered
+    @answered(database)
     async def api_deployments(
         request: Request, limit: str | None = LIMIT_QUERY, cursor: str | None = CURSOR_QUERY
     ) -> Response:
-        return await listing(request, Deployment, Deployment.merged_at, deployment_json, limit, cursor)
+        order = Deployment.merged_at
+        return await listing(database, request, Deployment, order, deployment_json, limit, cursor)
 
     @router.get("/api/analyses")
-    @answered
+    @answered(database)
     async def api_analyses(
         request: Request, limit: str | None = LIMIT_QUERY, cursor: str | None = CURSOR_QUERY
     ) -> Response:
-        return await listing(request, Analysis, Analysis.started_at, analysis_json, limit, cursor)
-
-    @router.get("/api/locks")
-    @answered
-    async def api_locks(
-        request: Request, limit: str | None = LIMIT_QUERY, cursor: str | None = CURSOR_QUERY
-    ) -> Response:
-        page = parse_page(limit, cursor)
-        items, last = await run_in_threadpool(newest_locks, page)
-        return page_response(request, items, page, last)
+        return await listing(database, request, Analysis, Analysis.started_at, analysis_json, limit, cursor)
 
     @router.get("/api/analyses/{analysis_id}")
-    @answered
+    @answered(database)
     async def api_analysis(analysis_id: str) -> Response:
         found_id = parse_id(analysis_id)
-        found = None if found_id is None else await run_in_threadpool(load_analysis, found_id)
+        found = None if found_id is None else await run_in_threadpool(load_analysis, database, found_id)
         if found is None:
             return JSONResponse({"detail": f"no analysis {analysis_id[:40]}"}, status_code=404)
         return JSONResponse(found)
 
-    def load_analysis(analysis_id: int) -> dict[str, Any] | None:
-        with database.sessions() as session:
-            row = session.get(Analysis, analysis_id)
-            if row is None:
-                return None
-            intervals = session.scalars(
-                select(AnalysisInterval)
-                .where(AnalysisInterval.analysis_id == analysis_id)
-                .order_by(AnalysisInterval.index)
-            )
-            return {
-                **analysis_json(row),
-                "intervals": [
-                    {
-                        "index": item.index,
-                        "at": item.at.isoformat(),
-                        "verdict": item.verdict,
-                        "request_count": item.request_count,
-                        "evidence": item.measurements,
-                    }
-                    for item in intervals
-                ],
-            }
+
+def load_analysis(database: Database, analysis_id: int) -> dict[str, Any] | None:
+    """One analysis with its intervals in order, or None when there is no such analysis."""
+    with database.sessions() as session:
+        row = session.get(Analysis, analysis_id)
+        if row is None:
+            return None
+        intervals = session.scalars(
+            select(AnalysisInterval)
+            .where(AnalysisInterval.analysis_id == analysis_id)
+            .order_by(AnalysisInterval.index)
+        )
+        return {
+            **analysis_json(row),
+            "intervals": [
+                {
+                    "index": item.index,
+                    "at": item.at.isoformat(),
+                    "verdict": item.verdict,
+                    "request_count": item.request_count,
+                    "evidence": item.measurements,
+                }
+                for item in intervals
+            ],
+        }
+
+
+def add_lock_routes(router: APIRouter, services: Services) -> None:
+    @router.get("/api/locks")
+    @answered(services.database)
+    async def api_locks(
+        request: Request, limit: str | None = LIMIT_QUERY, cursor: str | None = CURSOR_QUERY
+    ) -> Response:
+        page = parse_page(limit, cursor)
+        items, last = await run_in_threadpool(newest_locks, services.locks, page)
+        return page_response(request, items, page, last)
+
+
+def add_dashboard_route(router: APIRouter, services: Services) -> None:
+    database = services.database
+
+    def load() -> dict[str, Any]:
+        recent = PageRequest(limit=25)
+        return {
+            "events": newest_rows(database, Event, Event.received_at, event_json, recent)[0],
+            "actions": newest_rows(database, Action, Action.at, action_json, recent)[0],
+            "queue": services.queue.counts(),
+        }
 
     @router.get("/", response_class=HTMLResponse)
     async def dashboard() -> Response:
-        def load() -> dict[str, Any]:
-            recent = PageRequest(limit=25)
-            return {
-                "events": newest(Event, Event.received_at, event_json, recent)[0],
-                "actions": newest(Action, Action.at, action_json, recent)[0],
-                "queue": services.queue.counts(),
-            }
-
         try:
             shown = await run_in_threadpool(load)
         except SQLAlchemyError as exc:
@@ -297,5 +341,3 @@ def build_api_router(services: Services) -> APIRouter:
             dry_run=services.dry_run, **shown
         )
         return HTMLResponse(page)
-
-    return router

@@ -153,7 +153,7 @@ class Services:
         with self._lock:
             if self.terraform_runner is None:
                 from bot.adapters.terraform_cli import StepTimeouts, TerraformRunner
-                from bot.adapters.terraform_cli.runner import DEFAULT_INHERITED_ENV
+                from bot.adapters.terraform_cli.environment import DEFAULT_INHERITED_ENV
 
                 settings = self.settings
                 self.terraform_runner = TerraformRunner(

@@ -29,7 +29,8 @@ any other text
 Ordering and comparison use the ``semver`` package (python-semver 3): it implements SemVer 2.0.0
 precedence exactly (``rc.10`` after ``rc.2``, build metadata ignored), which ``packaging`` does
 not — it implements PEP 440, rejects valid semver pre-releases such as ``1.0.0-foo.bar`` and reads
-``+build`` as a local version. Range syntax is not in python-semver, so it is parsed here.
+``+build`` as a local version. Range syntax is not in python-semver, so it is parsed in
+``bot.version_ranges``.
 
 :func:`decide_update` is the one decision every event goes through; see its docstring.
 """
@@ -39,163 +40,33 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Literal, TypeGuard, get_args
+from typing import Literal
 
 import re2
 import semver
 
+from bot.version_ranges import Comparator, InvalidPolicy, SemverRange, parse_semver_range, parse_version
+
+__all__ = [
+    "DEFAULT_TAG_POLICY",
+    "Comparator",
+    "Decision",
+    "DecisionCode",
+    "ExactPolicy",
+    "InvalidPolicy",
+    "RegexPolicy",
+    "SemverPolicy",
+    "SemverRange",
+    "TagPolicy",
+    "compare_versions",
+    "compile_linear",
+    "decide_update",
+    "parse_semver_range",
+    "parse_tag_policy",
+    "parse_version",
+]
+
 _TAG = re.compile(r"[\w][\w.-]{0,127}")
-_PARTIAL = re.compile(
-    r"[vV]?(?P<major>\d+|[xX*])(?:\.(?P<minor>\d+|[xX*])(?:\.(?P<patch>\d+|[xX*])"
-    r"(?:-(?P<pre>[0-9A-Za-z.-]+))?(?:\+(?P<build>[0-9A-Za-z.-]+))?)?)?"
-)
-_COMPARATOR = re.compile(r"(?P<op>>=|<=|==|!=|>|<|=|\^|~)?\s*(?P<version>[^\s,|]+)")
-
-Op = Literal[">=", ">", "<", "<=", "=", "!="]
-_OPS: frozenset[str] = frozenset(get_args(Op))
-
-
-def _is_op(text: str) -> TypeGuard[Op]:
-    """A range operator that is also a primitive comparator's (``^``, ``~`` and ``==`` are not)."""
-    return text in _OPS
-
-
-class InvalidPolicy(ValueError):
-    """A tag policy or version range that cannot be parsed; the message says where."""
-
-
-def parse_version(text: str) -> semver.Version | None:
-    """``text`` as a semantic version (leading ``v`` and missing minor/patch tolerated), else None."""
-    candidate = text.strip()
-    if candidate[:1] in ("v", "V"):
-        candidate = candidate[1:]
-    if not candidate or not candidate[0].isdigit():
-        return None
-    try:
-        return semver.Version.parse(candidate, optional_minor_and_patch=True)
-    except ValueError:
-        return None
-
-
-@dataclass(frozen=True)
-class Comparator:
-    op: Op
-    version: semver.Version
-
-    def holds(self, version: semver.Version) -> bool:
-        order = version.compare(self.version)
-        return {
-            ">=": order >= 0,
-            ">": order > 0,
-            "<": order < 0,
-            "<=": order <= 0,
-            "=": order == 0,
-            "!=": order != 0,
-        }[self.op]
-
-
-@dataclass(frozen=True)
-class SemverRange:
-    text: str
-    alternatives: tuple[tuple[Comparator, ...], ...]
-
-    def contains(self, version: semver.Version) -> bool:
-        return any(_set_admits(comparators, version) for comparators in self.alternatives)
-
-
-def _set_admits(comparators: tuple[Comparator, ...], version: semver.Version) -> bool:
-    if not all(comparator.holds(version) for comparator in comparators):
-        return False
-    if version.prerelease is None:
-        return True
-    core = (version.major, version.minor, version.patch)
-    return any(
-        c.version.prerelease is not None and (c.version.major, c.version.minor, c.version.patch) == core
-        for c in comparators
-    )
-
-
-def parse_semver_range(text: str) -> SemverRange:
-    """Parse an npm-style range (see the module docs) into alternatives of primitive comparators."""
-    alternatives: list[tuple[Comparator, ...]] = []
-    for alternative in text.split("||"):
-        comparators: list[Comparator] = []
-        position = 0
-        body = alternative.strip()
-        while position < len(body):
-            if body[position] in " ,\t":
-                position += 1
-                continue
-            match = _COMPARATOR.match(body, position)
-            if match is None:
-                raise InvalidPolicy(f"invalid version range {text!r} near {body[position:]!r}")
-            comparators.extend(_expand(match.group("op") or "=", match.group("version"), text))
-            position = match.end()
-        alternatives.append(tuple(comparators))
-    return SemverRange(text=text, alternatives=tuple(alternatives))
-
-
-def _expand(op: str, version_text: str, whole: str) -> list[Comparator]:
-    match = _PARTIAL.fullmatch(version_text)
-    if match is None:
-        raise InvalidPolicy(f"invalid version {version_text!r} in range {whole!r}")
-    parts = [match.group(name) for name in ("major", "minor", "patch")]
-    numbers: list[int] = []
-    for part in parts:
-        if part is None or part in "xX*":
-            break
-        numbers.append(int(part))
-    if any(part is not None and part not in "xX*" for part in parts[len(numbers) :]):
-        raise InvalidPolicy(f"invalid version {version_text!r} in range {whole!r}: a wildcard must come last")
-    pre = match.group("pre")
-
-    def version(*components: int, prerelease: str | None = None) -> semver.Version:
-        major, minor, patch = [*components, 0, 0, 0][:3]
-        # Build metadata never affects precedence, so it is left out.
-        return semver.Version(major, minor, patch, prerelease=prerelease)
-
-    if len(numbers) == 3:
-        exact = version(*numbers, prerelease=pre)
-        if op in ("=", "=="):
-            return [Comparator("=", exact)]
-        if _is_op(op):  # ">=", ">", "<", "<=" or "!=": "=" was handled above
-            return [Comparator(op, exact)]
-        if op == "~":
-            return [Comparator(">=", exact), Comparator("<", version(numbers[0], numbers[1] + 1))]
-        # Caret: the left-most non-zero component may not change.
-        if numbers[0] > 0:
-            upper = version(numbers[0] + 1)
-        elif numbers[1] > 0:
-            upper = version(0, numbers[1] + 1)
-        else:
-            upper = version(0, 0, numbers[2] + 1)
-        return [Comparator(">=", exact), Comparator("<", upper)]
-
-    if pre is not None:
-        raise InvalidPolicy(
-            f"invalid version {version_text!r} in range {whole!r}: a pre-release needs major.minor.patch"
-        )
-    if not numbers:  # ``*``: any version (subject to the pre-release rule)
-        if op in ("<", ">", "!="):
-            raise InvalidPolicy(f"{op}{version_text} in range {whole!r} matches nothing")
-        return [Comparator(">=", version(0))]
-    lower = version(*numbers)
-    # The first version after the partial one: 1 -> 2.0.0, 1.2 -> 1.3.0.
-    bumped = version(numbers[0] + 1) if len(numbers) == 1 else version(numbers[0], numbers[1] + 1)
-    if op in ("=", "==", "~") or (op == "^" and len(numbers) == 2 and numbers[0] == 0):
-        return [Comparator(">=", lower), Comparator("<", bumped)]
-    if op == "^":
-        upper = version(numbers[0] + 1) if numbers[0] > 0 or len(numbers) == 1 else bumped
-        return [Comparator(">=", lower), Comparator("<", upper)]
-    if op == ">=":
-        return [Comparator(">=", lower)]
-    if op == ">":
-        return [Comparator(">=", bumped)]
-    if op == "<":
-        return [Comparator("<", lower)]
-    if op == "<=":
-        return [Comparator("<", bumped)]
-    raise InvalidPolicy(f"!= needs a full version (major.minor.patch) in range {whole!r}")
 
 
 @dataclass(frozen=True)
@@ -362,22 +233,9 @@ def decide_update(
     if not parsed.matches(candidate_tag):
         return Decision(False, f"{candidate_tag} does not match the tag policy {parsed}", "no_match")
 
-    for rolled_back in quarantined:
-        order = compare_versions(parsed, candidate_tag, rolled_back)
-        if rolled_back == candidate_tag or order == 0:
-            return Decision(
-                False,
-                f"{candidate_tag} was rolled back and stays quarantined until someone deploys it explicitly",
-                "quarantined",
-            )
-        if order is not None and order < 0:
-            return Decision(
-                False,
-                f"{candidate_tag} is not newer than the rolled-back version {rolled_back}, "
-                "so it stays quarantined until someone deploys it explicitly",
-                "not_newer_than_quarantined",
-            )
-
+    refused = _quarantine_refusal(parsed, candidate_tag, quarantined)
+    if refused is not None:
+        return refused
     if current_version is None:
         return Decision(True, f"{candidate_tag} matches {parsed} and nothing is deployed yet", "accepted")
     order = compare_versions(parsed, candidate_tag, current_version)
@@ -397,3 +255,25 @@ def decide_update(
             "older_than_current",
         )
     return Decision(True, f"{candidate_tag} is newer than {current_version} and matches {parsed}", "accepted")
+
+
+def _quarantine_refusal(
+    policy: TagPolicy, candidate_tag: str, quarantined: Collection[str]
+) -> Decision | None:
+    """Rule 2 of :func:`decide_update`: the refusal when a rolled-back version blocks the candidate."""
+    for rolled_back in quarantined:
+        order = compare_versions(policy, candidate_tag, rolled_back)
+        if rolled_back == candidate_tag or order == 0:
+            return Decision(
+                False,
+                f"{candidate_tag} was rolled back and stays quarantined until someone deploys it explicitly",
+                "quarantined",
+            )
+        if order is not None and order < 0:
+            return Decision(
+                False,
+                f"{candidate_tag} is not newer than the rolled-back version {rolled_back}, "
+                "so it stays quarantined until someone deploys it explicitly",
+                "not_newer_than_quarantined",
+            )
+    return None

@@ -9,6 +9,8 @@ and stores what comes out. Two rules the users rely on are pinned here:
 * **Every verdict shows its evidence.** Each measurement keeps its value, its threshold, the
   stable version's value and the interval's request count; ``to_evidence()`` gives JSON-able dicts
   for the API, the PR comment and Slack.
+
+The data the verdict is made of lives in ``bot.canary.evidence`` and is re-exported here.
 """
 
 from __future__ import annotations
@@ -17,207 +19,36 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Literal
 
-MeasurementStatus = Literal["pass", "fail", "inconclusive"]
-IntervalVerdict = Literal["pass", "fail", "inconclusive"]
-AnalysisStatus = Literal["running", "passed", "failed", "stopped_inconclusive"]
+from bot.canary.evidence import (
+    AnalysisConfig,
+    AnalysisState,
+    AnalysisStatus,
+    IntervalResult,
+    IntervalVerdict,
+    Measurement,
+    MeasurementStatus,
+    MetricSpec,
+    Observation,
+    Observed,
+    number_text,
+)
 
-
-class Observation(Protocol):
-    """A query answer: ``value`` is None when there is none, and ``error`` then says why.
-
-    ``bot.adapters.prometheus.QueryOutcome`` is one; the verdict does not depend on the adapter.
-    """
-
-    @property
-    def value(self) -> float | None: ...
-
-    @property
-    def error(self) -> str | None: ...
-
-
-Observed = float | int | None | Observation
-"""What a caller may hand in for one query: a number, None (no data), or an :class:`Observation`."""
-
-
-class AnalysisConfig(Protocol):
-    """The parts of ``bot.config.schema.Canary`` the decision reads (durations in seconds)."""
-
-    @property
-    def duration(self) -> int: ...
-
-    @property
-    def failure_limit(self) -> int: ...
-
-    @property
-    def inconclusive_limit(self) -> int: ...
-
-
-@dataclass(frozen=True)
-class MetricSpec:
-    """One metric of a canary analysis: a PromQL template and what its value must satisfy.
-
-    ``min``/``max`` are absolute bounds. ``baseline_relative_max`` bounds the canary by the stable
-    version's value (canary <= relative_max x baseline); ``baseline_relative_min`` is the mirror
-    for metrics where lower is worse (throughput), used by the vLLM defaults only. A spec with no
-    bound at all is *informational*: it is measured and shown, and never decides a verdict.
-    """
-
-    name: str
-    query: str
-    min: float | None = None
-    max: float | None = None
-    baseline_relative_max: float | None = None
-    baseline_relative_min: float | None = None
-
-    def __post_init__(self) -> None:
-        if not self.name:
-            raise ValueError("a metric needs a name")
-        if not self.query.strip():
-            raise ValueError(f"metric {self.name!r} has an empty query")
-        for label, bound in (("min", self.min), ("max", self.max)):
-            if bound is not None and not math.isfinite(bound):
-                raise ValueError(f"metric {self.name!r}: {label} must be a finite number, got {bound!r}")
-        for label, ratio in (
-            ("baseline_relative_max", self.baseline_relative_max),
-            ("baseline_relative_min", self.baseline_relative_min),
-        ):
-            if ratio is not None and not (math.isfinite(ratio) and ratio > 0):
-                raise ValueError(f"metric {self.name!r}: {label} must be a positive number, got {ratio!r}")
-        if self.min is not None and self.max is not None and self.min > self.max:
-            raise ValueError(f"metric {self.name!r}: min ({self.min}) is greater than max ({self.max})")
-
-    @classmethod
-    def from_config(cls, metric: Any) -> MetricSpec:
-        """From a ``bot.config.schema.Metric`` (``name``, ``query``, ``min``, ``max``, ``baseline``)."""
-        baseline = getattr(metric, "baseline", None)
-        return cls(
-            name=metric.name,
-            query=metric.query,
-            min=metric.min,
-            max=metric.max,
-            baseline_relative_max=None if baseline is None else baseline.relative_max,
-        )
-
-    @property
-    def uses_baseline(self) -> bool:
-        return self.baseline_relative_max is not None or self.baseline_relative_min is not None
-
-    @property
-    def informational(self) -> bool:
-        return self.min is None and self.max is None and not self.uses_baseline
-
-    def threshold_text(self) -> str:
-        """Human-readable bounds, e.g. ``<= 0.2 and <= 1.5x baseline``."""
-        parts: list[str] = []
-        if self.min is not None:
-            parts.append(f">= {_number(self.min)}")
-        if self.max is not None:
-            parts.append(f"<= {_number(self.max)}")
-        if self.baseline_relative_min is not None:
-            parts.append(f">= {_number(self.baseline_relative_min)}x baseline")
-        if self.baseline_relative_max is not None:
-            parts.append(f"<= {_number(self.baseline_relative_max)}x baseline")
-        return " and ".join(parts) if parts else "none (informational)"
-
-
-@dataclass(frozen=True)
-class Measurement:
-    """One metric in one interval, with everything needed to check the verdict by hand."""
-
-    metric: str
-    value: float | None
-    threshold: str
-    baseline_value: float | None
-    sample_count: int | None
-    status: MeasurementStatus
-    reason: str
-    informational: bool = False
-    """Measured and shown, never part of the interval verdict (the spec has no bound)."""
-    min: float | None = None
-    max: float | None = None
-    baseline_relative_max: float | None = None
-    baseline_relative_min: float | None = None
-
-    def to_evidence(self) -> dict[str, Any]:
-        return {
-            "metric": self.metric,
-            "value": self.value,
-            "threshold": self.threshold,
-            "min": self.min,
-            "max": self.max,
-            "baseline_relative_max": self.baseline_relative_max,
-            "baseline_relative_min": self.baseline_relative_min,
-            "baseline_value": self.baseline_value,
-            "sample_count": self.sample_count,
-            "status": self.status,
-            "reason": self.reason,
-            "informational": self.informational,
-        }
-
-
-@dataclass(frozen=True)
-class IntervalResult:
-    """One analysis interval: its measurements and the verdict they add up to."""
-
-    index: int
-    at: datetime | None
-    measurements: tuple[Measurement, ...]
-    request_count: int | None
-    verdict: IntervalVerdict
-    reason: str = ""
-
-    def measurement(self, metric: str) -> Measurement | None:
-        return next((item for item in self.measurements if item.metric == metric), None)
-
-    @property
-    def failing(self) -> tuple[Measurement, ...]:
-        return tuple(item for item in self.measurements if item.status == "fail" and not item.informational)
-
-    def to_evidence(self) -> dict[str, Any]:
-        return {
-            "index": self.index,
-            "at": None if self.at is None else self.at.isoformat(),
-            "request_count": self.request_count,
-            "verdict": self.verdict,
-            "reason": self.reason,
-            "measurements": [item.to_evidence() for item in self.measurements],
-        }
-
-
-@dataclass(frozen=True)
-class AnalysisState:
-    """Where an analysis stands after the intervals seen so far."""
-
-    status: AnalysisStatus
-    reason: str
-    consecutive_failures: int
-    inconclusive_count: int
-    passed_count: int = 0
-    failed_count: int = 0
-    decided_by: int | None = None
-    """Index of the interval that ended the analysis (failed / stopped), if one did."""
-
-    @property
-    def finished(self) -> bool:
-        return self.status != "running"
-
-    @property
-    def needs_notification(self) -> bool:
-        """Every ending is announced; an inconclusive stop in particular must never be silent."""
-        return self.finished
-
-    def to_evidence(self) -> dict[str, Any]:
-        return {
-            "status": self.status,
-            "reason": self.reason,
-            "consecutive_failures": self.consecutive_failures,
-            "inconclusive_count": self.inconclusive_count,
-            "passed_count": self.passed_count,
-            "failed_count": self.failed_count,
-            "decided_by": self.decided_by,
-        }
+__all__ = [
+    "AnalysisConfig",
+    "AnalysisState",
+    "AnalysisStatus",
+    "IntervalResult",
+    "IntervalVerdict",
+    "Measurement",
+    "MeasurementStatus",
+    "MetricSpec",
+    "Observation",
+    "Observed",
+    "decide",
+    "evaluate_interval",
+]
 
 
 # --------------------------------------------------------------------------- one interval
@@ -244,6 +75,24 @@ def evaluate_interval(
     samples to blame the canary). Otherwise any failing metric fails it; else any metric that could
     not be decided makes it inconclusive; else it passes. Informational metrics do not take part.
     """
+    _check_specs(specs, min_requests)
+    sample_count, too_few = _request_guard(request_count, min_requests)
+    measurements = tuple(
+        _measure(spec, values.get(spec.name), baseline_values.get(spec.name), sample_count, too_few)
+        for spec in specs
+    )
+    verdict, reason = _interval_verdict(measurements, too_few)
+    return IntervalResult(
+        index=index,
+        at=at,
+        measurements=measurements,
+        request_count=sample_count,
+        verdict=verdict,
+        reason=reason,
+    )
+
+
+def _check_specs(specs: Sequence[MetricSpec], min_requests: int) -> None:
     if not specs:
         raise ValueError("an interval needs at least one metric to evaluate")
     if min_requests < 0:
@@ -253,44 +102,35 @@ def evaluate_interval(
     if repeated:
         raise ValueError(f"metric names must be unique; repeated: {', '.join(repeated)}")
 
+
+def _request_guard(request_count: Observed, min_requests: int) -> tuple[int | None, str | None]:
+    """(the interval's sample count, why it is too few to judge by, or None when enough)."""
     count_value, count_problem = _unpack(request_count)
     sample_count = None if count_value is None else max(0, round(count_value))
-    too_few: str | None = None
     if min_requests > 0:
         if sample_count is None:
-            too_few = f"request count unknown ({count_problem}); needs at least {min_requests}"
-        elif sample_count < min_requests:
-            too_few = f"too few requests: {sample_count} < min_requests {min_requests}"
+            return None, f"request count unknown ({count_problem}); needs at least {min_requests}"
+        if sample_count < min_requests:
+            return sample_count, f"too few requests: {sample_count} < min_requests {min_requests}"
+    return sample_count, None
 
-    measurements = tuple(
-        _measure(spec, values.get(spec.name), baseline_values.get(spec.name), sample_count, too_few)
-        for spec in specs
-    )
+
+def _interval_verdict(
+    measurements: Sequence[Measurement], too_few: str | None
+) -> tuple[IntervalVerdict, str]:
     deciding = [item for item in measurements if not item.informational]
     failed = [item for item in deciding if item.status == "fail"]
     undecided = [item for item in deciding if item.status == "inconclusive"]
-    verdict: IntervalVerdict
     if too_few is not None:
-        verdict, reason = "inconclusive", too_few
-    elif failed:
-        verdict = "fail"
-        reason = "; ".join(f"{item.metric}: {item.reason}" for item in failed)
-    elif undecided:
-        verdict = "inconclusive"
-        reason = "; ".join(f"{item.metric}: {item.reason}" for item in undecided)
-    elif deciding:
-        verdict, reason = "pass", "every metric within its threshold"
-    else:
-        # Only informational metrics: nothing can judge the canary.
-        verdict, reason = "inconclusive", "no metric has a threshold; nothing to decide on"
-    return IntervalResult(
-        index=index,
-        at=at,
-        measurements=measurements,
-        request_count=sample_count,
-        verdict=verdict,
-        reason=reason,
-    )
+        return "inconclusive", too_few
+    if failed:
+        return "fail", "; ".join(f"{item.metric}: {item.reason}" for item in failed)
+    if undecided:
+        return "inconclusive", "; ".join(f"{item.metric}: {item.reason}" for item in undecided)
+    if deciding:
+        return "pass", "every metric within its threshold"
+    # Only informational metrics: nothing can judge the canary.
+    return "inconclusive", "no metric has a threshold; nothing to decide on"
 
 
 def _measure(
@@ -326,35 +166,10 @@ def _measure(
     if too_few is not None:
         # The value is kept as evidence, but too few samples can neither pass nor fail a canary.
         return result("inconclusive", too_few)
-
-    violations: list[str] = []
-    satisfied: list[str] = []
-    if spec.min is not None:
-        (violations if value < spec.min else satisfied).append(
-            f"{_number(value)} {'<' if value < spec.min else '>='} min {_number(spec.min)}"
-        )
-    if spec.max is not None:
-        (violations if value > spec.max else satisfied).append(
-            f"{_number(value)} {'>' if value > spec.max else '<='} max {_number(spec.max)}"
-        )
-    undecided: list[str] = []
-    if spec.uses_baseline:
-        if baseline_value is None:
-            undecided.append(
-                f"baseline comparison inconclusive: stable version has no value ({baseline_problem})"
-            )
-        else:
-            for ratio, is_upper in ((spec.baseline_relative_max, True), (spec.baseline_relative_min, False)):
-                if ratio is None:
-                    continue
-                limit = ratio * baseline_value
-                broken = value > limit if is_upper else value < limit
-                relation = (">" if broken else "<=") if is_upper else ("<" if broken else ">=")
-                (violations if broken else satisfied).append(
-                    f"{_number(value)} {relation} {_number(ratio)}x baseline {_number(baseline_value)} "
-                    f"(= {_number(limit)})"
-                )
-
+    checks = _absolute_checks(spec, value) + _baseline_checks(spec, value, baseline_value, baseline_problem)
+    violations = [text for outcome, text in checks if outcome == "broken"]
+    satisfied = [text for outcome, text in checks if outcome == "held"]
+    undecided = [text for outcome, text in checks if outcome == "undecided"]
     # A failed check fails the metric even when another check could not be made. A missing baseline
     # makes only its own comparison inconclusive: when an absolute bound was checked and held, the
     # metric passes (with the gap stated), because the stable version is often scaled to zero after
@@ -365,6 +180,56 @@ def _measure(
     if satisfied:
         return result("pass", "; ".join(satisfied + undecided))
     return result("inconclusive", "; ".join(undecided))
+
+
+_Check = tuple[Literal["held", "broken", "undecided"], str]
+"""(how the check came out, what was compared), in the order the bounds are listed."""
+
+
+def _absolute_checks(spec: MetricSpec, value: float) -> list[_Check]:
+    checks: list[_Check] = []
+    if spec.min is not None:
+        broken = value < spec.min
+        relation = "<" if broken else ">="
+        checks.append(
+            ("broken" if broken else "held", f"{number_text(value)} {relation} min {number_text(spec.min)}")
+        )
+    if spec.max is not None:
+        broken = value > spec.max
+        relation = ">" if broken else "<="
+        checks.append(
+            ("broken" if broken else "held", f"{number_text(value)} {relation} max {number_text(spec.max)}")
+        )
+    return checks
+
+
+def _baseline_checks(
+    spec: MetricSpec, value: float, baseline_value: float | None, baseline_problem: str | None
+) -> list[_Check]:
+    if not spec.uses_baseline:
+        return []
+    if baseline_value is None:
+        return [
+            (
+                "undecided",
+                f"baseline comparison inconclusive: stable version has no value ({baseline_problem})",
+            )
+        ]
+    checks: list[_Check] = []
+    for ratio, is_upper in ((spec.baseline_relative_max, True), (spec.baseline_relative_min, False)):
+        if ratio is None:
+            continue
+        limit = ratio * baseline_value
+        broken = value > limit if is_upper else value < limit
+        relation = (">" if broken else "<=") if is_upper else ("<" if broken else ">=")
+        checks.append(
+            (
+                "broken" if broken else "held",
+                f"{number_text(value)} {relation} {number_text(ratio)}x baseline "
+                f"{number_text(baseline_value)} (= {number_text(limit)})",
+            )
+        )
+    return checks
 
 
 def _unpack(observed: Observed) -> tuple[float | None, str | None]:
@@ -412,71 +277,79 @@ def decide(
     inconclusive_limit = analysis_config.inconclusive_limit
     if failure_limit < 1 or inconclusive_limit < 1:
         raise ValueError("failure_limit and inconclusive_limit must be at least 1")
-
-    consecutive = inconclusive = passed = failed = 0
+    tally = _Tally()
     for interval in intervals:
-        if interval.verdict == "fail":
-            consecutive += 1
-            failed += 1
-            if consecutive >= failure_limit:
-                return AnalysisState(
-                    status="failed",
-                    reason=(
-                        f"{consecutive} consecutive failing intervals (failure_limit {failure_limit}); "
-                        f"last: {interval.reason}"
-                    ),
-                    consecutive_failures=consecutive,
-                    inconclusive_count=inconclusive,
-                    passed_count=passed,
-                    failed_count=failed,
-                    decided_by=interval.index,
-                )
-        elif interval.verdict == "pass":
-            consecutive = 0
-            passed += 1
-        else:
-            inconclusive += 1
-            if inconclusive >= inconclusive_limit:
-                return AnalysisState(
-                    status="stopped_inconclusive",
-                    reason=(
-                        f"{inconclusive} inconclusive intervals (inconclusive_limit {inconclusive_limit}); "
-                        f"last: {interval.reason}"
-                    ),
-                    consecutive_failures=consecutive,
-                    inconclusive_count=inconclusive,
-                    passed_count=passed,
-                    failed_count=failed,
-                    decided_by=interval.index,
-                )
+        ended = _count(tally, interval, failure_limit, inconclusive_limit)
+        if ended is not None:
+            return ended
+    if elapsed_seconds < analysis_config.duration:
+        return tally.state("running", f"{len(intervals)} intervals measured; duration not reached")
+    return _at_duration(tally, measured=len(intervals), failure_limit=failure_limit)
 
-    def state(status: AnalysisStatus, reason: str) -> AnalysisState:
+
+@dataclass
+class _Tally:
+    """The counts so far; ``consecutive`` is the current run of failing intervals."""
+
+    consecutive: int = 0
+    inconclusive: int = 0
+    passed: int = 0
+    failed: int = 0
+
+    def state(self, status: AnalysisStatus, reason: str, decided_by: int | None = None) -> AnalysisState:
         return AnalysisState(
             status=status,
             reason=reason,
-            consecutive_failures=consecutive,
-            inconclusive_count=inconclusive,
-            passed_count=passed,
-            failed_count=failed,
+            consecutive_failures=self.consecutive,
+            inconclusive_count=self.inconclusive,
+            passed_count=self.passed,
+            failed_count=self.failed,
+            decided_by=decided_by,
         )
 
-    if elapsed_seconds < analysis_config.duration:
-        return state("running", f"{len(intervals)} intervals measured; duration not reached")
-    if passed == 0:
-        what = "no interval was measured" if not intervals else "no interval had enough data to decide"
-        return state("stopped_inconclusive", f"duration reached but {what}")
-    if consecutive > 0:
-        return state(
+
+def _count(
+    tally: _Tally, interval: IntervalResult, failure_limit: int, inconclusive_limit: int
+) -> AnalysisState | None:
+    """Add ``interval`` to ``tally``; the final state when it reaches a limit, else None."""
+    if interval.verdict == "fail":
+        tally.consecutive += 1
+        tally.failed += 1
+        if tally.consecutive >= failure_limit:
+            return tally.state(
+                "failed",
+                f"{tally.consecutive} consecutive failing intervals (failure_limit {failure_limit}); "
+                f"last: {interval.reason}",
+                decided_by=interval.index,
+            )
+    elif interval.verdict == "pass":
+        tally.consecutive = 0
+        tally.passed += 1
+    else:
+        tally.inconclusive += 1
+        if tally.inconclusive >= inconclusive_limit:
+            return tally.state(
+                "stopped_inconclusive",
+                f"{tally.inconclusive} inconclusive intervals (inconclusive_limit {inconclusive_limit}); "
+                f"last: {interval.reason}",
+                decided_by=interval.index,
+            )
+    return None
+
+
+def _at_duration(tally: _Tally, *, measured: int, failure_limit: int) -> AnalysisState:
+    """The analysis once its duration has elapsed without reaching a limit."""
+    if tally.passed == 0:
+        what = "no interval was measured" if not measured else "no interval had enough data to decide"
+        return tally.state("stopped_inconclusive", f"duration reached but {what}")
+    if tally.consecutive > 0:
+        return tally.state(
             "running",
-            f"duration reached but the last decided interval failed ({consecutive} of {failure_limit}); "
-            "waiting for the next interval to decide",
+            "duration reached but the last decided interval failed "
+            f"({tally.consecutive} of {failure_limit}); waiting for the next interval to decide",
         )
-    return state(
+    return tally.state(
         "passed",
-        f"duration reached: {passed} passing, {failed} failing (never {failure_limit} in a row), "
-        f"{inconclusive} inconclusive intervals",
+        f"duration reached: {tally.passed} passing, {tally.failed} failing (never {failure_limit} in a row), "
+        f"{tally.inconclusive} inconclusive intervals",
     )
-
-
-def _number(value: float) -> str:
-    return f"{value:.6g}"

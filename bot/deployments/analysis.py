@@ -7,8 +7,8 @@ verdict in one transaction that locks the analysis row (an Alertmanager failure 
 same moment is serialised behind it). After a restart the rows are still there and the next tick
 picks them up.
 
-Ending an analysis enqueues one follow-up job (``finish:<analysis id>``) in the same transaction:
-roll back, promote, or comment. So a crash between "failed" and "reverted" only delays the revert.
+How an analysis ends (and its follow-up job) is :mod:`bot.deployments.analysis_end`; the
+readiness gate that comes before measuring is :mod:`bot.deployments.readiness_gate`.
 """
 
 from __future__ import annotations
@@ -22,10 +22,11 @@ import structlog
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.audit import record_action
 from bot.canary import IntervalResult, decide, evaluate_outcomes
 from bot.deployments import plan as plans
+from bot.deployments.analysis_end import FINISH_HANDLER, end_analysis, lock_analysis
 from bot.deployments.plan import AnalysisPlan
+from bot.deployments.readiness_gate import readiness_step
 from bot.notify import CanaryFinished, CanaryInterval
 from bot.queue import JobOffer
 from bot.services import Services
@@ -35,15 +36,6 @@ from bot.storage.types import utcnow
 log = structlog.get_logger("gitops_bot.deployments")
 
 STEP_HANDLER = "deployments.analysis_step"
-FINISH_HANDLER = "deployments.analysis_finished"
-
-# Analysis status → Deployment status when the analysis ends.
-_DEPLOYMENT_STATUS = {
-    "passed": plans.PASSED,
-    "failed": plans.FAILED,
-    "stopped_inconclusive": plans.INCONCLUSIVE,
-}
-
 
 # --------------------------------------------------------------------------- scheduling
 
@@ -102,7 +94,7 @@ def run_step(services: Services, analysis_id: int, expected_index: int | None = 
         count = _interval_count(session, analysis_id)
         started_at = analysis.started_at
     if status == "waiting_rollout":
-        _readiness_step(services, analysis_id, plan, started_at)
+        readiness_step(services, analysis_id, plan, started_at)
         return
     if expected_index is not None and expected_index != count:
         # An alert added an interval since this step was queued; the scheduler queues the next one.
@@ -148,13 +140,6 @@ def _interval_count(session: Session, analysis_id: int) -> int:
     )
 
 
-def _lock_analysis(session: Session, services: Services, analysis_id: int) -> Analysis | None:
-    statement = select(Analysis).where(Analysis.id == analysis_id)
-    if services.database.is_postgres:
-        statement = statement.with_for_update()
-    return session.execute(statement).scalar_one_or_none()
-
-
 @dataclasses.dataclass(frozen=True)
 class Appended:
     index: int
@@ -170,53 +155,24 @@ def append_interval(
     """Store one interval at the next index and apply the verdict; None when the analysis ended."""
     now = utcnow()
     with services.database.transaction() as session:
-        analysis = _lock_analysis(session, services, analysis_id)
+        analysis = lock_analysis(session, services, analysis_id)
         if analysis is None or analysis.status not in plans.ACTIVE_ANALYSIS:
             return None
         plan = AnalysisPlan.from_json(analysis.config)
-        earlier = session.execute(
-            select(AnalysisInterval.index, AnalysisInterval.verdict, AnalysisInterval.request_count)
-            .where(AnalysisInterval.analysis_id == analysis_id)
-            .order_by(AnalysisInterval.index)
-        ).all()
-        index = len(earlier)
+        history = _earlier_intervals(session, analysis_id)
+        index = len(history)
         result = dataclasses.replace(result, index=index)
         evidence = {**evidence, "index": index}
-        session.add(
-            AnalysisInterval(
-                analysis_id=analysis_id,
-                index=index,
-                at=result.at or now,
-                verdict=result.verdict,
-                request_count=result.request_count,
-                measurements=evidence,
-            )
-        )
-        history = [
-            IntervalResult(
-                index=row.index,
-                at=None,
-                measurements=(),
-                request_count=None if row.request_count is None else int(row.request_count),
-                verdict=row.verdict,
-            )
-            for row in earlier
-        ]
+        session.add(_interval_row(analysis_id, result, evidence, now))
         history.append(result)
         # Elapsed analysis time is counted in intervals, so a restart neither skips nor repeats any:
         # the analysis gets duration / interval of them (a firing alert is one, a failed one).
         state = decide(plan, history, elapsed_seconds=len(history) * plan.interval_seconds)
         deployment = session.get(Deployment, analysis.deployment_id)
         if state.finished:
-            _finish(session, services, analysis, deployment, plan, state.status, state.reason, now)
-        else:
-            planned = analysis.next_run_at or now
-            following = planned + timedelta(seconds=plan.interval_seconds)
-            if evidence.get("source") == "prometheus":
-                # Keep the cadence; after downtime, measure a full interval from now instead.
-                analysis.next_run_at = (
-                    following if following > now else now + timedelta(seconds=plan.interval_seconds)
-                )
+            end_analysis(session, services, analysis, deployment, plan, state.status, state.reason, now)
+        elif evidence.get("source") == "prometheus":
+            analysis.next_run_at = _next_measurement(analysis.next_run_at or now, plan.interval_seconds, now)
         deployment_id = analysis.deployment_id
         appended = Appended(index, result.verdict, state.status, state.reason, state.finished)
         state_evidence = state.to_evidence()
@@ -224,43 +180,45 @@ def append_interval(
     return appended
 
 
+def _earlier_intervals(session: Session, analysis_id: int) -> list[IntervalResult]:
+    """The stored intervals in order, as the decision reads them (verdict and request count)."""
+    rows = session.execute(
+        select(AnalysisInterval.index, AnalysisInterval.verdict, AnalysisInterval.request_count)
+        .where(AnalysisInterval.analysis_id == analysis_id)
+        .order_by(AnalysisInterval.index)
+    ).all()
+    return [
+        IntervalResult(
+            index=row.index,
+            at=None,
+            measurements=(),
+            request_count=None if row.request_count is None else int(row.request_count),
+            verdict=row.verdict,
+        )
+        for row in rows
+    ]
+
+
+def _interval_row(
+    analysis_id: int, result: IntervalResult, evidence: dict[str, Any], now: datetime
+) -> AnalysisInterval:
+    return AnalysisInterval(
+        analysis_id=analysis_id,
+        index=result.index,
+        at=result.at or now,
+        verdict=result.verdict,
+        request_count=result.request_count,
+        measurements=evidence,
+    )
+
+
+def _next_measurement(planned: datetime, interval_seconds: float, now: datetime) -> datetime:
+    """Keep the cadence; after downtime, measure a full interval from now instead."""
+    following = planned + timedelta(seconds=interval_seconds)
+    return following if following > now else now + timedelta(seconds=interval_seconds)
+
+
 ALERT_REASON_PREFIX = "alert firing: "
-
-
-def _finish(
-    session: Session,
-    services: Services,
-    analysis: Analysis,
-    deployment: Deployment | None,
-    plan: AnalysisPlan,
-    status: str,
-    reason: str,
-    now: datetime,
-) -> None:
-    analysis.status = status
-    analysis.reason = reason
-    analysis.finished_at = now
-    analysis.next_run_at = None
-    if deployment is not None and deployment.status == plans.ANALYSING:
-        deployment.status = _DEPLOYMENT_STATUS.get(status, plans.INCONCLUSIVE)
-        deployment.updated_at = now
-    record_action(
-        session,
-        kind=f"canary.{status}",
-        actor=plans.BOT_ACTOR,
-        repo=plan.repo,
-        target=f"{plan.deployment}@{plan.version}",
-        summary=f"canary analysis of {plan.deployment} {plan.version} {status}: {reason}",
-        outcome=status,
-        dry_run=services.dry_run,
-        details={"analysis_id": analysis.id, "deployment_id": analysis.deployment_id},
-    )
-    services.queue.enqueue(
-        session,
-        FINISH_HANDLER,
-        payload={"analysis_id": analysis.id},
-        dedupe_key=f"finish:{analysis.id}",
-    )
 
 
 def _notify_interval(
@@ -293,89 +251,6 @@ def _notify_interval(
                 next_step=plans.next_step(plan, appended.status).text,
             )
         )
-
-
-# --------------------------------------------------------------------------- readiness gate
-
-
-def _readiness_step(services: Services, analysis_id: int, plan: AnalysisPlan, started_at: datetime) -> None:
-    from bot.adapters.kubernetes import KubernetesError
-
-    readiness = plan.readiness
-    now = utcnow()
-    kubernetes = services.kubernetes()
-    if readiness is None or kubernetes is None:
-        note = (
-            "readiness gate skipped: no Kubernetes API is configured (set GITOPS_BOT_KUBERNETES_API_URL, "
-            "GITOPS_BOT_KUBECONFIG or GITOPS_BOT_KUBERNETES_IN_CLUSTER)"
-            if readiness is not None
-            else "no readiness gate"
-        )
-        _start_measuring(services, analysis_id, plan, now, note)
-        return
-    try:
-        status = kubernetes.get_status(readiness.namespace, readiness.deployment, plan.version)
-    except KubernetesError as error:
-        _end_early(services, analysis_id, "stopped_inconclusive", f"readiness gate: {error}")
-        return
-    deadline = started_at + timedelta(seconds=readiness.timeout_seconds)
-    if status.done:
-        _start_measuring(services, analysis_id, plan, now, f"rollout done: {status.reason}")
-    elif status.failed:
-        _end_early(services, analysis_id, "failed", f"rollout failed: {status.reason}")
-    elif now >= deadline:
-        _end_early(
-            services,
-            analysis_id,
-            "failed",
-            f"rollout of Deployment {readiness.namespace}/{readiness.deployment} did not finish within "
-            f"{readiness.timeout_seconds}s; last seen: {status.reason}",
-        )
-    else:
-        poll = max(0.05, services.settings.rollout_poll_seconds)
-        with services.database.transaction() as session:
-            analysis = _lock_analysis(session, services, analysis_id)
-            if analysis is not None and analysis.status == "waiting_rollout":
-                analysis.next_run_at = min(now + timedelta(seconds=poll), deadline)
-                analysis.reason = f"waiting for the rollout: {status.reason}"
-
-
-def _start_measuring(
-    services: Services, analysis_id: int, plan: AnalysisPlan, now: datetime, note: str
-) -> None:
-    with services.database.transaction() as session:
-        analysis = _lock_analysis(session, services, analysis_id)
-        if analysis is None or analysis.status != "waiting_rollout":
-            return
-        analysis.status = "running"
-        analysis.reason = note
-        analysis.next_run_at = now + timedelta(seconds=plan.interval_seconds)
-
-
-def _end_early(services: Services, analysis_id: int, status: str, reason: str) -> None:
-    """End an analysis without a metric verdict (readiness gate failed or unusable)."""
-    now = utcnow()
-    with services.database.transaction() as session:
-        analysis = _lock_analysis(session, services, analysis_id)
-        if analysis is None or analysis.status not in plans.ACTIVE_ANALYSIS:
-            return
-        plan = AnalysisPlan.from_json(analysis.config)
-        deployment = session.get(Deployment, analysis.deployment_id)
-        _finish(session, services, analysis, deployment, plan, status, reason, now)
-        deployment_id = analysis.deployment_id
-    services.notifier.notify(
-        CanaryFinished(
-            repo=plan.repo,
-            channel=plan.channel,
-            dry_run=services.dry_run,
-            deployment=plan.deployment,
-            version=plan.version,
-            deployment_id=deployment_id,
-            status=status,  # type: ignore[arg-type]
-            reason=reason,
-            next_step=plans.next_step(plan, status).text,
-        )
-    )
 
 
 # --------------------------------------------------------------------------- alerts
@@ -425,3 +300,17 @@ def record_alert(
         if append_interval(services, analysis_id, result, evidence) is not None:
             counted.append(analysis_id)
     return counted
+
+
+__all__ = [
+    "ALERT_REASON_PREFIX",
+    "FINISH_HANDLER",
+    "STEP_HANDLER",
+    "Appended",
+    "append_interval",
+    "enqueue_due_steps",
+    "interval_evidence",
+    "record_alert",
+    "run_step",
+    "step_dedupe_key",
+]

@@ -30,7 +30,13 @@ from bot.events.fields import (
     require_object,
     require_str,
 )
-from bot.events.images import normalise_registry_host, normalise_repository, split_image_reference
+from bot.events.images import (
+    bounded_key,
+    image_dedupe_key,
+    normalise_registry_host,
+    normalise_repository,
+    split_image_reference,
+)
 from bot.events.model import (
     ImagePushed,
     MalformedEvent,
@@ -39,7 +45,6 @@ from bot.events.model import (
     PullRequestComment,
     Push,
 )
-from bot.events.registry import bounded_key, image_dedupe_key
 
 SOURCE = "github"
 # GitHub documents at most this many commits in a push payload.

@@ -4,21 +4,51 @@
 read more forgivingly: registries report URLs with schemes, GHCR reports owners with
 upper-case letters, and test registries use short digests, so here paths are
 lower-cased (the distribution spec only allows lower-case repository names), schemes
-are dropped, and a missing name is the only error.
+are dropped, and a missing name is the only error. An image push is identified by its
+reference (``image_dedupe_key``), so a redelivered push is stored once.
 """
 
 from __future__ import annotations
 
-from bot.events.model import MalformedEvent
+from bot.events.fields import stable_digest
+from bot.events.model import ImagePushed, MalformedEvent
 from bot.images import DOCKER_HUB, ImageReference, looks_like_host, normalize_registry_host
 
 __all__ = [
     "DOCKER_HUB",
+    "REGISTRY_SOURCE",
     "ImageReference",
+    "bounded_key",
+    "image_dedupe_key",
     "normalise_registry_host",
     "normalise_repository",
     "split_image_reference",
 ]
+
+
+REGISTRY_SOURCE = "registry"
+"""The ``source`` of every event parsed from a container registry's webhook."""
+# The events table's dedupe_key column holds 512 characters.
+_MAX_KEY_LENGTH = 500
+
+
+def image_dedupe_key(image: ImagePushed, pushed_at: object = None) -> str:
+    """``<registry>/<repository>:<tag>@<digest>``: a retried or re-sent push is one event.
+
+    Without a digest (Docker Hub) the push time stands in for it, so re-pushing a tag
+    later is a new event while a redelivery of the same notification is not.
+    """
+    if image.digest:
+        key = image.reference
+    else:
+        key = f"{image.reference}#pushed_at={pushed_at if pushed_at is not None else image.pushed_at}"
+    return bounded_key(key)
+
+
+def bounded_key(key: str) -> str:
+    if len(key) <= _MAX_KEY_LENGTH:
+        return key
+    return f"sha256:{stable_digest(key)}"
 
 
 def _drop_scheme(text: str) -> str:

@@ -10,6 +10,8 @@ Formats, told apart by content type first and shape second:
   mode Harbor sends), batched mode, and binary mode (``ce-*`` headers, body = data).
 * Docker Hub: ``{"callback_url", "push_data", "repository"}``.
 
+Harbor's formats are read in ``bot.events.harbor``; this module tells the formats apart.
+
 Only manifest pushes become ``ImagePushed``; pulls, deletes, mounts, blob uploads and
 other Harbor events are stored as ignored with the reason.
 """
@@ -17,7 +19,7 @@ other Harbor events are stored as ignored with the reason.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlsplit
 
 from bot.events.fields import (
@@ -32,13 +34,20 @@ from bot.events.fields import (
     require_str,
     stable_digest,
 )
-from bot.events.images import DOCKER_HUB, normalise_registry_host, normalise_repository
+from bot.events.harbor import parse_cloudevent, parse_cloudevent_binary, parse_harbor_default
+from bot.events.images import (
+    DOCKER_HUB,
+    REGISTRY_SOURCE,
+    bounded_key,
+    image_dedupe_key,
+    normalise_registry_host,
+    normalise_repository,
+)
 from bot.events.model import ImagePushed, MalformedEvent, ParsedEvent
-from bot.images import looks_like_host
 
-SOURCE = "registry"
-# The events table's dedupe_key column holds 512 characters.
-_MAX_KEY_LENGTH = 500
+__all__ = ["SOURCE", "bounded_key", "image_dedupe_key", "parse_registry"]
+
+SOURCE = REGISTRY_SOURCE
 
 DISTRIBUTION_CONTENT_TYPES = frozenset(
     {
@@ -64,52 +73,17 @@ MANIFEST_MEDIA_TYPES = frozenset(
 
 _CNCF_ACTIONS = {"push": "pushed", "pull": "pulled", "delete": "deleted", "mount": "mounted"}
 
-_HARBOR_ACTIONS = {"PUSH_ARTIFACT": "pushed", "PULL_ARTIFACT": "pulled", "DELETE_ARTIFACT": "deleted"}
-# Harbor's CloudEvents ``type`` values and the default-format names they stand for.
-_HARBOR_CLOUDEVENT_TYPES = {
-    "harbor.artifact.pushed": "PUSH_ARTIFACT",
-    "harbor.artifact.pulled": "PULL_ARTIFACT",
-    "harbor.artifact.deleted": "DELETE_ARTIFACT",
-    "harbor.tag.created": "CREATE_TAG",
-    "harbor.quota.exceeded": "QUOTA_EXCEED",
-    "harbor.quota.warned": "QUOTA_WARNING",
-    "harbor.replication.status.changed": "REPLICATION",
-    "harbor.scan.failed": "SCANNING_FAILED",
-    "harbor.scan.completed": "SCANNING_COMPLETED",
-    "harbor.scan.stopped": "SCANNING_STOPPED",
-    "harbor.tag_retention.finished": "TAG_RETENTION",
-}
-
 _UNKNOWN_FORMAT = (
     'unknown registry webhook format: expected a CNCF distribution envelope ({"events": [...]}), '
     "a Harbor payload (default or CloudEvents) or a Docker Hub payload"
 )
 
 
-def image_dedupe_key(image: ImagePushed, pushed_at: object = None) -> str:
-    """``<registry>/<repository>:<tag>@<digest>``: a retried or re-sent push is one event.
-
-    Without a digest (Docker Hub) the push time stands in for it, so re-pushing a tag
-    later is a new event while a redelivery of the same notification is not.
-    """
-    if image.digest:
-        key = image.reference
-    else:
-        key = f"{image.reference}#pushed_at={pushed_at if pushed_at is not None else image.pushed_at}"
-    return bounded_key(key)
-
-
-def bounded_key(key: str) -> str:
-    if len(key) <= _MAX_KEY_LENGTH:
-        return key
-    return f"sha256:{stable_digest(key)}"
-
-
 def parse_registry(headers: Mapping[str, str], body: bytes) -> list[ParsedEvent]:
     lowered = lower_keys(headers)
     content_type = lowered.get("content-type", "").split(";", 1)[0].strip().lower()
     if "ce-specversion" in lowered:
-        return _cloudevent_binary(lowered, body)
+        return parse_cloudevent_binary(lowered, body)
     data = load_json(body, "registry webhook body")
     if content_type == CLOUDEVENTS_BATCH_CONTENT_TYPE or (
         isinstance(data, list) and all(isinstance(item, dict) and "specversion" in item for item in data)
@@ -121,16 +95,16 @@ def parse_registry(headers: Mapping[str, str], body: bytes) -> list[ParsedEvent]
         return [
             parsed
             for index, item in enumerate(data)
-            for parsed in _cloudevent(item, f"CloudEvents batch[{index}]")
+            for parsed in parse_cloudevent(item, f"CloudEvents batch[{index}]")
         ]
     if not isinstance(data, dict):
         raise MalformedEvent(f"registry webhook body must be a JSON object, got {kind_of(data)}")
     if content_type in DISTRIBUTION_CONTENT_TYPES or "events" in data:
         return _distribution_envelope(data)
     if content_type == CLOUDEVENTS_CONTENT_TYPE or "specversion" in data:
-        return _cloudevent(data, "CloudEvent")
+        return parse_cloudevent(data, "CloudEvent")
     if "event_data" in data and "type" in data:
-        return _harbor_default(data)
+        return parse_harbor_default(data)
     if "push_data" in data and "repository" in data:
         return [_docker_hub(data)]
     raise MalformedEvent(_UNKNOWN_FORMAT)
@@ -245,188 +219,6 @@ def _distribution_host(event: Mapping[str, Any], url: str | None, where: str) ->
         if netloc:
             return normalise_registry_host(netloc)
     raise MalformedEvent(f"{where} names no registry host (no request.host and no target.url)")
-
-
-# --- Harbor -----------------------------------------------------------------------------------
-
-
-def _harbor_default(data: dict[str, Any]) -> list[ParsedEvent]:
-    where = "Harbor event"
-    harbor_type = require_str(data, "type", where)
-    event_data = require_object(data, "event_data", where)
-    delivery_id = f"harbor-{stable_digest(data)[:32]}"
-    return _harbor_artifacts(
-        harbor_type=harbor_type,
-        event_data=event_data,
-        payload=data,
-        delivery_id=delivery_id,
-        occurred_at=data.get("occur_at"),
-        operator=optional_str(data, "operator", where),
-        image_format="harbor",
-        where=where,
-    )
-
-
-def _cloudevent(data: Any, where: str) -> list[ParsedEvent]:
-    if not isinstance(data, dict):
-        raise MalformedEvent(f"{where} must be a JSON object, got {kind_of(data)}")
-    specversion = require_str(data, "specversion", where)
-    if not specversion.startswith("1."):
-        raise MalformedEvent(f"{where}: unsupported CloudEvents specversion {specversion!r} (expected 1.0)")
-    ce_type = require_str(data, "type", where)
-    event_id = require_str(data, "id", where)
-    return _harbor_cloudevent(
-        ce_type=ce_type,
-        event_id=event_id,
-        payload=data,
-        event_data=data.get("data"),
-        time=data.get("time"),
-        operator=optional_str(data, "operator", where),
-        where=where,
-    )
-
-
-def _cloudevent_binary(headers: Mapping[str, str], body: bytes) -> list[ParsedEvent]:
-    """Binary content mode: attributes in ``ce-*`` headers, the body is the event's data."""
-    where = "CloudEvent (binary mode)"
-    attributes = {key[3:]: value for key, value in headers.items() if key.startswith("ce-")}
-    for required in ("specversion", "type", "id"):
-        if not attributes.get(required):
-            raise MalformedEvent(f"{where} has no ce-{required} header")
-    event_data = load_json(body, f"{where} body")
-    payload: dict[str, Any] = {**attributes, "data": event_data}
-    return _harbor_cloudevent(
-        ce_type=attributes["type"],
-        event_id=attributes["id"],
-        payload=payload,
-        event_data=event_data,
-        time=attributes.get("time"),
-        operator=attributes.get("operator") or None,
-        where=where,
-    )
-
-
-def _harbor_cloudevent(
-    *,
-    ce_type: str,
-    event_id: str,
-    payload: dict[str, Any],
-    event_data: Any,
-    time: object,
-    operator: str | None,
-    where: str,
-) -> list[ParsedEvent]:
-    harbor_type = _HARBOR_CLOUDEVENT_TYPES.get(ce_type)
-    if harbor_type is None:
-        return [
-            ParsedEvent(
-                source=SOURCE,
-                event="cloudevent",
-                action=ce_type,
-                delivery_id=event_id,
-                dedupe_key=bounded_key(f"cloudevent:{event_id}"),
-                payload=payload,
-                domain=None,
-                ignored_reason=f"CloudEvents type '{ce_type}' is not acted on",
-            )
-        ]
-    if not isinstance(event_data, dict):
-        raise MalformedEvent(f"{where} ({ce_type}) has no 'data' object")
-    return _harbor_artifacts(
-        harbor_type=harbor_type,
-        event_data=event_data,
-        payload=payload,
-        delivery_id=event_id,
-        occurred_at=time,
-        operator=operator,
-        image_format="harbor-cloudevents",
-        where=f"{where} ({ce_type})",
-    )
-
-
-def _harbor_artifacts(
-    *,
-    harbor_type: str,
-    event_data: Mapping[str, Any],
-    payload: dict[str, Any],
-    delivery_id: str,
-    occurred_at: object,
-    operator: str | None,
-    image_format: Literal["harbor", "harbor-cloudevents"],
-    where: str,
-) -> list[ParsedEvent]:
-    action = _HARBOR_ACTIONS.get(harbor_type)
-    if action != "pushed":
-        return [
-            ParsedEvent(
-                source=SOURCE,
-                event="image" if action else harbor_type.lower(),
-                action=action,
-                delivery_id=delivery_id,
-                dedupe_key=bounded_key(f"harbor-event:{delivery_id}"),
-                payload=payload,
-                domain=None,
-                ignored_reason=f"Harbor {harbor_type} events are not acted on (only PUSH_ARTIFACT)",
-            )
-        ]
-    data_where = f"{where}: data"
-    repository_info = require_object(event_data, "repository", data_where)
-    repository_where = f"{data_where}.repository"
-    repository_path = optional_str(repository_info, "repo_full_name", repository_where)
-    if repository_path is None:
-        namespace = require_str(repository_info, "namespace", repository_where)
-        name = require_str(repository_info, "name", repository_where)
-        repository_path = f"{namespace}/{name}"
-    resources = require_list(event_data, "resources", data_where)
-    if not resources:
-        raise MalformedEvent(f"{data_where} has an empty 'resources' list")
-    pushed_at = parse_time(occurred_at, f"{where}: time")
-    parsed = []
-    for index, resource in enumerate(resources):
-        resource_where = f"{data_where}.resources[{index}]"
-        if not isinstance(resource, dict):
-            raise MalformedEvent(f"{resource_where} must be an object, got {kind_of(resource)}")
-        digest = optional_str(resource, "digest", resource_where)
-        tag = optional_str(resource, "tag", resource_where)
-        # Harbor reports an artifact pushed by digest with the digest in the tag field.
-        if tag is not None and tag.startswith("sha256:"):
-            tag = None
-        if digest is None and tag is None:
-            raise MalformedEvent(f"{resource_where} has neither a 'digest' nor a 'tag'")
-        resource_url = require_str(resource, "resource_url", resource_where)
-        registry = _host_of_resource_url(resource_url, resource_where)
-        image = ImagePushed(
-            registry=registry,
-            repository=normalise_repository(registry, repository_path),
-            tag=tag,
-            digest=digest,
-            media_type=None,
-            format=image_format,
-            event_id=delivery_id,
-            pushed_at=pushed_at,
-            actor=operator,
-        )
-        parsed.append(
-            ParsedEvent(
-                source=SOURCE,
-                event="image",
-                action="pushed",
-                delivery_id=delivery_id,
-                dedupe_key=image_dedupe_key(image),
-                payload=payload,
-                domain=image,
-            )
-        )
-    return parsed
-
-
-def _host_of_resource_url(resource_url: str, where: str) -> str:
-    # "hub.harbor.com/project/repo:tag" or "...@sha256:..."; an explicit scheme is tolerated.
-    text = resource_url.split("://", 1)[-1]
-    first = text.split("/", 1)[0]
-    if "/" not in text or not looks_like_host(first):
-        raise MalformedEvent(f"{where}: 'resource_url' {resource_url!r} does not start with a registry host")
-    return normalise_registry_host(first)
 
 
 # --- Docker Hub -------------------------------------------------------------------------------

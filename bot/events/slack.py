@@ -115,6 +115,33 @@ def parse_slack_interaction(form: Mapping[str, str]) -> list[ParsedEvent]:
             )
         ]
 
+    domain = _block_actions(
+        payload, user, where, interaction_type=interaction_type, user_id=user_id, trigger_id=trigger_id
+    )
+    dedupe_key = _interaction_dedupe_key(domain, payload)
+    return [
+        ParsedEvent(
+            source=SOURCE,
+            event="interaction",
+            action=interaction_type,
+            delivery_id=trigger_id or dedupe_key,
+            dedupe_key=dedupe_key,
+            payload=payload,
+            domain=domain,
+        )
+    ]
+
+
+def _block_actions(
+    payload: Mapping[str, Any],
+    user: Mapping[str, Any],
+    where: str,
+    *,
+    interaction_type: str,
+    user_id: str,
+    trigger_id: str | None,
+) -> SlackInteraction:
+    """A ``block_actions`` payload as a domain event: the clicked actions and where they were clicked."""
     actions = tuple(
         _action(raw_action, f"{where}: actions[{index}]")
         for index, raw_action in enumerate(require_list(payload, "actions", where))
@@ -125,7 +152,7 @@ def parse_slack_interaction(form: Mapping[str, str]) -> list[ParsedEvent]:
     channel = optional_object(payload, "channel", where) or {}
     container = optional_object(payload, "container", where) or {}
     message = optional_object(payload, "message", where) or {}
-    domain = SlackInteraction(
+    return SlackInteraction(
         type=interaction_type,
         user_id=user_id,
         user_name=optional_str(user, "username", f"{where}: user")
@@ -139,25 +166,16 @@ def parse_slack_interaction(form: Mapping[str, str]) -> list[ParsedEvent]:
         trigger_id=trigger_id,
         actions=actions,
     )
+
+
+def _interaction_dedupe_key(interaction: SlackInteraction, payload: Mapping[str, Any]) -> str:
     # A click has a trigger id; without one the click's own timestamp and user identify it.
-    first_ts = next((action.action_ts for action in actions if action.action_ts), None)
-    if trigger_id:
-        dedupe_key = trigger_id
-    elif first_ts:
-        dedupe_key = f"action_ts:{first_ts}:{user_id}"
-    else:
-        dedupe_key = f"slack-{stable_digest(payload)[:32]}"
-    return [
-        ParsedEvent(
-            source=SOURCE,
-            event="interaction",
-            action=interaction_type,
-            delivery_id=trigger_id or dedupe_key,
-            dedupe_key=dedupe_key,
-            payload=payload,
-            domain=domain,
-        )
-    ]
+    if interaction.trigger_id:
+        return interaction.trigger_id
+    first_ts = next((action.action_ts for action in interaction.actions if action.action_ts), None)
+    if first_ts:
+        return f"action_ts:{first_ts}:{interaction.user_id}"
+    return f"slack-{stable_digest(payload)[:32]}"
 
 
 def _action(raw: object, where: str) -> SlackAction:

@@ -162,85 +162,106 @@ def _advance(state: StoryState, stage: str) -> str:
 def apply(state: StoryState | None, note: Notification) -> StoryState:
     """The story after ``note``. Applying the same notification twice changes nothing more."""
     current = state if state is not None else new_story(note)
-    updates: dict[str, Any] = {"dry_run": current.dry_run or note.dry_run}
+    changes = (
+        _update_changes(current, note)
+        or _canary_changes(current, note)
+        or _rollback_changes(current, note)
+        or _other_changes(current, note)
+    )
+    updated = current.model_copy(update={"dry_run": current.dry_run or note.dry_run, **changes})
+    if updated == current:
+        return current
+    return updated.model_copy(update={"revision": current.revision + 1})
 
+
+# Each rule below returns the fields ``note`` changes, or an empty dict when the note is not its kind.
+
+
+def _update_changes(current: StoryState, note: Notification) -> dict[str, Any]:
     if isinstance(note, UpdateProposed):
-        updates.update(
-            stage=_advance(current, "proposed"),
-            previous_version=note.previous_version or current.previous_version,
-            pr_number=note.pr_number or current.pr_number,
-            pr_url=note.pr_url or current.pr_url,
-            source=note.source or current.source,
-            requested_by=note.requested_by or current.requested_by,
-        )
-    elif isinstance(note, UpdateSuperseded):
-        updates.update(
-            stage=_advance(current, "superseded"),
-            pr_url=current.pr_url or note.pr_url,
-            superseded_by_version=note.superseded_by_version,
-            superseded_by_url=note.superseded_by_url,
-        )
-    elif isinstance(note, CanaryStarted):
+        return {
+            "stage": _advance(current, "proposed"),
+            "previous_version": note.previous_version or current.previous_version,
+            "pr_number": note.pr_number or current.pr_number,
+            "pr_url": note.pr_url or current.pr_url,
+            "source": note.source or current.source,
+            "requested_by": note.requested_by or current.requested_by,
+        }
+    if isinstance(note, UpdateSuperseded):
+        return {
+            "stage": _advance(current, "superseded"),
+            "pr_url": current.pr_url or note.pr_url,
+            "superseded_by_version": note.superseded_by_version,
+            "superseded_by_url": note.superseded_by_url,
+        }
+    return {}
+
+
+def _canary_changes(current: StoryState, note: Notification) -> dict[str, Any]:
+    if isinstance(note, CanaryStarted):
         canary = current.canary or CanaryProgress()
-        updates.update(
-            stage=_advance(current, "canary"),
-            deployment_id=note.deployment_id,
-            pr_url=current.pr_url or note.pr_url,
-            canary=canary.model_copy(
-                update={
-                    "interval_seconds": note.interval_seconds,
-                    "duration_seconds": note.duration_seconds,
-                    "metrics": tuple(note.metrics),
-                }
-            ),
-        )
-    elif isinstance(note, CanaryInterval):
-        updates.update(
-            stage=_advance(current, "canary"),
-            deployment_id=note.deployment_id,
-            canary=_count_interval(current.canary or CanaryProgress(), note),
-        )
-    elif isinstance(note, CanaryFinished):
-        updates.update(
-            stage=_advance(current, _FINISHED_STAGE[note.status]),
-            deployment_id=note.deployment_id,
-            outcome=note.reason,
-            next_step=note.next_step,
-        )
-    elif isinstance(note, RollbackOpened):
-        updates.update(
-            stage=_advance(current, "rolling_back"),
-            rollback_pr_url=note.pr_url or current.rollback_pr_url,
-            rollback_requested_by=note.requested_by or current.rollback_requested_by,
-            outcome=note.reason,
-        )
-    elif isinstance(note, RollbackMerged):
-        updates.update(
-            stage=_advance(current, "rolled_back"),
-            rollback_pr_url=note.pr_url or current.rollback_pr_url,
-            restored_version=note.restored_version or current.restored_version or current.previous_version,
-        )
-    elif isinstance(note, RollbackFailed):
-        updates.update(stage=_advance(current, "rollback_failed"), outcome=note.reason)
-    elif isinstance(note, PromotionOpened):
-        updates.update(
-            stage=_advance(current, "promoting"),
-            promoted_to=note.to_deployment,
-            promotion_pr_url=note.pr_url,
-        )
-    elif isinstance(note, TerraformResult):
+        timing = {
+            "interval_seconds": note.interval_seconds,
+            "duration_seconds": note.duration_seconds,
+            "metrics": tuple(note.metrics),
+        }
+        return {
+            "stage": _advance(current, "canary"),
+            "deployment_id": note.deployment_id,
+            "pr_url": current.pr_url or note.pr_url,
+            "canary": canary.model_copy(update=timing),
+        }
+    if isinstance(note, CanaryInterval):
+        return {
+            "stage": _advance(current, "canary"),
+            "deployment_id": note.deployment_id,
+            "canary": _count_interval(current.canary or CanaryProgress(), note),
+        }
+    if isinstance(note, CanaryFinished):
+        return {
+            "stage": _advance(current, _FINISHED_STAGE[note.status]),
+            "deployment_id": note.deployment_id,
+            "outcome": note.reason,
+            "next_step": note.next_step,
+        }
+    return {}
+
+
+def _rollback_changes(current: StoryState, note: Notification) -> dict[str, Any]:
+    if isinstance(note, RollbackOpened):
+        return {
+            "stage": _advance(current, "rolling_back"),
+            "rollback_pr_url": note.pr_url or current.rollback_pr_url,
+            "rollback_requested_by": note.requested_by or current.rollback_requested_by,
+            "outcome": note.reason,
+        }
+    if isinstance(note, RollbackMerged):
+        restored = note.restored_version or current.restored_version or current.previous_version
+        return {
+            "stage": _advance(current, "rolled_back"),
+            "rollback_pr_url": note.pr_url or current.rollback_pr_url,
+            "restored_version": restored,
+        }
+    if isinstance(note, RollbackFailed):
+        return {"stage": _advance(current, "rollback_failed"), "outcome": note.reason}
+    return {}
+
+
+def _other_changes(current: StoryState, note: Notification) -> dict[str, Any]:
+    if isinstance(note, PromotionOpened):
+        return {
+            "stage": _advance(current, "promoting"),
+            "promoted_to": note.to_deployment,
+            "promotion_pr_url": note.pr_url,
+        }
+    if isinstance(note, TerraformResult):
         lines = dict(current.terraform)
         lines[note.project] = TerraformLine(
             command=note.command, ok=note.ok, headline=note.headline, requested_by=note.requested_by
         )
-        updates.update(terraform=lines, pr_url=current.pr_url or note.pr_url)
-    else:  # pragma: no cover - the union is closed; a new kind must be added here
-        raise TypeError(f"no story rule for notification kind {note.kind!r}")
-
-    updated = current.model_copy(update=updates)
-    if updated == current:
-        return current
-    return updated.model_copy(update={"revision": current.revision + 1})
+        return {"terraform": lines, "pr_url": current.pr_url or note.pr_url}
+    # The union is closed; a new kind must be given a rule above.
+    raise TypeError(f"no story rule for notification kind {note.kind!r}")  # pragma: no cover
 
 
 def _count_interval(canary: CanaryProgress, note: CanaryInterval) -> CanaryProgress:

@@ -228,28 +228,22 @@ def plan_update(
     directory) to why.
     """
     version = version.strip()
-    if not _VERSION.fullmatch(version) or ".." in version or version.endswith((".", ".lock")):
-        return NoUpdate(
-            "invalid_version",
-            f"{version!r} cannot be a version: use letters, digits, '.', '_', '+' and '-' "
-            "(it becomes part of a branch name)",
-        )
-    if digest is not None and not _DIGEST.fullmatch(digest):
-        return NoUpdate("invalid_digest", f"{digest!r} is not an image digest (like sha256:<64 hex digits>)")
+    invalid = _invalid_input(version, digest)
+    if invalid is not None:
+        return invalid
 
     edits, changes, problem = _edit_targets(deployment, version, digest, files, unusable or {})
     if problem is not None:
         return problem
     previous = _current_version(edits)
-    policy = deployment.trigger.policy
-    decision = decide_update(policy, previous, version, quarantined)
-    if not decision.accept:
-        outcome = _overrule(decision, explicit=explicit, version=version, previous=previous, edits=edits)
-        if isinstance(outcome, NoUpdate):
-            return outcome
-        reason = outcome
-    else:
-        reason = decision.reason
+    decision = decide_update(deployment.trigger.policy, previous, version, quarantined)
+    reason = (
+        decision.reason
+        if decision.accept
+        else _overrule(decision, explicit=explicit, version=version, previous=previous, edits=edits)
+    )
+    if isinstance(reason, NoUpdate):
+        return reason
 
     if not any(edit.changed for edit in edits):
         return NoUpdate(
@@ -259,20 +253,9 @@ def plan_update(
             previous_version=previous,
         )
 
-    supersedes: list[PendingUpdate] = []
-    for open_update in pending:
-        if open_update.version == version:
-            continue  # our own branch: updated in place, not superseded
-        order = compare_versions(policy, open_update.version, version)
-        if order is not None and order > 0 and not explicit:
-            return NoUpdate(
-                "newer_pending",
-                f"pull request #{open_update.number} already proposes the newer {open_update.version} "
-                f"for {deployment.name}; the bot does not propose going back to {version}",
-                previous_version=previous,
-                pending=open_update,
-            )
-        supersedes.append(open_update)
+    supersedes = _superseded(pending, deployment, version, previous=previous, explicit=explicit)
+    if isinstance(supersedes, NoUpdate):
+        return supersedes
 
     return UpdatePlan(
         repo=repo,
@@ -284,10 +267,48 @@ def plan_update(
         branch=branch_for(deployment.name, version),
         edits=tuple(edits),
         files=tuple(changes),
-        supersedes=tuple(supersedes),
+        supersedes=supersedes,
         explicit=explicit,
         decision_code=decision.code,
     )
+
+
+def _invalid_input(version: str, digest: str | None) -> NoUpdate | None:
+    if not _VERSION.fullmatch(version) or ".." in version or version.endswith((".", ".lock")):
+        return NoUpdate(
+            "invalid_version",
+            f"{version!r} cannot be a version: use letters, digits, '.', '_', '+' and '-' "
+            "(it becomes part of a branch name)",
+        )
+    if digest is not None and not _DIGEST.fullmatch(digest):
+        return NoUpdate("invalid_digest", f"{digest!r} is not an image digest (like sha256:<64 hex digits>)")
+    return None
+
+
+def _superseded(
+    pending: Sequence[PendingUpdate],
+    deployment: Deployment,
+    version: str,
+    *,
+    previous: str | None,
+    explicit: bool,
+) -> tuple[PendingUpdate, ...] | NoUpdate:
+    """The open updates this one replaces; or why not, when one already proposes a newer version."""
+    supersedes: list[PendingUpdate] = []
+    for open_update in pending:
+        if open_update.version == version:
+            continue  # our own branch: updated in place, not superseded
+        order = compare_versions(deployment.trigger.policy, open_update.version, version)
+        if order is not None and order > 0 and not explicit:
+            return NoUpdate(
+                "newer_pending",
+                f"pull request #{open_update.number} already proposes the newer {open_update.version} "
+                f"for {deployment.name}; the bot does not propose going back to {version}",
+                previous_version=previous,
+                pending=open_update,
+            )
+        supersedes.append(open_update)
+    return tuple(supersedes)
 
 
 def _edit_targets(

@@ -21,6 +21,7 @@ The notices are parameters so the caller can pass text rendered from templates.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.adapters.forge.port import MAX_COMMENT_LENGTH, Comment, Forge
@@ -215,7 +216,13 @@ def split_comment(
     parts = split_at(0)
     if max_comments is None or len(parts) <= max_comments:
         return parts
+    return _keep_the_end(body, split_at, max_comments=max_comments, limit=limit)
 
+
+def _keep_the_end(
+    body: str, split_at: Callable[[int], list[str]], *, max_comments: int, limit: int
+) -> list[str]:
+    """The parts of the shortest tail of ``body`` that fits in ``max_comments`` comments."""
     # The smallest start whose tail fits in max_comments parts. Dropping text from the front
     # never needs more parts, so a binary search over the start offset finds it.
     low, high = 1, len(body)

@@ -13,19 +13,16 @@ Blocking API, meant for worker threads::
 from __future__ import annotations
 
 from bot.adapters.git.askpass import ASKPASS_SCRIPT, askpass_env, install_askpass
+from bot.adapters.git.context import TokenProvider
 from bot.adapters.git.errors import GitError, GitTimeout, MirrorLockTimeout, PushRejected, UnknownRevision
+from bot.adapters.git.identity import GitIdentity
 from bot.adapters.git.locking import file_lock
+from bot.adapters.git.mirror import Mirror
 from bot.adapters.git.remotes import RemoteRepo, parse_remote, redact
+from bot.adapters.git.revert import RevertOutcome, RevertResult
 from bot.adapters.git.runner import GitOutput, GitRunner, git_environment
-from bot.adapters.git.workspace import (
-    GitIdentity,
-    GitWorkspaces,
-    Mirror,
-    RevertOutcome,
-    RevertResult,
-    TokenProvider,
-    WorkTree,
-)
+from bot.adapters.git.workspace import GitWorkspaces
+from bot.adapters.git.worktree import WorkTree
 
 __all__ = [
     "ASKPASS_SCRIPT",

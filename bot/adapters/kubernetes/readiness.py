@@ -5,10 +5,10 @@
 :func:`bot.adapters.kubernetes.rollout.rollout_status` (``kubectl rollout status`` semantics
 plus the "does it run the new version yet" check).
 
-Every instance owns its own ``kubernetes.client.Configuration`` and ``ApiClient``: the
-configuration is loaded with the ``client_configuration=`` forms of ``load_kube_config`` and
-``load_incluster_config``, so nothing touches the client library's process-wide default and one
-process can watch several clusters. The urllib3 pool behind an ``ApiClient`` is thread-safe, so
+Every instance owns its own ``kubernetes.client.Configuration``
+(:func:`bot.adapters.kubernetes.configuration.build_configuration`) and ``ApiClient``, so nothing
+touches the client library's process-wide default and one process can watch several clusters.
+The urllib3 pool behind an ``ApiClient`` is thread-safe, so
 one instance may serve several worker threads.
 
 **Everything here blocks** (HTTP calls and the wait loop); async callers run it in a thread
@@ -41,10 +41,15 @@ from typing import Any
 import structlog
 import urllib3
 from kubernetes import client as k8s_client
-from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
-from kubernetes.config.config_exception import ConfigException
 
+from bot.adapters.kubernetes.configuration import build_configuration
+from bot.adapters.kubernetes.errors import (
+    KubernetesAccessDenied,
+    KubernetesConfigError,
+    KubernetesError,
+    KubernetesUnavailable,
+)
 from bot.adapters.kubernetes.rollout import (
     InvalidDeploymentObject,
     RolloutPhase,
@@ -60,102 +65,6 @@ _RBAC_HINT = (
     "the bot's identity needs `get` on `deployments` in API group `apps` in namespace {namespace} "
     "(a Role with apiGroups: [apps], resources: [deployments], verbs: [get], bound by a RoleBinding)"
 )
-
-
-class KubernetesError(Exception):
-    """The Kubernetes API could not be used; the message says why and what to do."""
-
-
-class KubernetesConfigError(KubernetesError, ValueError):
-    """The connection parameters (host, kubeconfig, in-cluster environment) are unusable."""
-
-
-class KubernetesAccessDenied(KubernetesError):
-    """401 or 403: the credentials are wrong, or RBAC does not let the bot read the Deployment."""
-
-    def __init__(self, message: str, *, status: int, namespace: str, name: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.namespace = namespace
-        self.name = name
-
-
-class KubernetesUnavailable(KubernetesError):
-    """The API could not be reached, timed out, or answered 429/5xx — worth retrying later."""
-
-
-def build_configuration(
-    *,
-    in_cluster: bool = False,
-    kubeconfig: str | os.PathLike[str] | None = None,
-    context: str | None = None,
-    host: str | None = None,
-    token: str | None = None,
-    ca_cert: str | os.PathLike[str] | None = None,
-    verify_ssl: bool = True,
-) -> k8s_client.Configuration:
-    """A fresh ``Configuration`` from exactly one source: ``in_cluster``, ``kubeconfig`` (+ optional
-    ``context``), or ``host`` (+ optional bearer ``token``, ``ca_cert`` file, ``verify_ssl``)."""
-    sources = [
-        name
-        for name, given in (
-            ("in_cluster", in_cluster),
-            ("kubeconfig", kubeconfig is not None),
-            ("host", host is not None),
-        )
-        if given
-    ]
-    if len(sources) != 1:
-        raise KubernetesConfigError(
-            "give exactly one way to reach the Kubernetes API: in_cluster=True, a kubeconfig path, "
-            f"or a host URL (got {', '.join(sources) if sources else 'none'})"
-        )
-    if host is None and (token is not None or ca_cert is not None or not verify_ssl):
-        raise KubernetesConfigError("token, ca_cert and verify_ssl apply only together with host")
-    if context is not None and kubeconfig is None:
-        raise KubernetesConfigError("context applies only together with a kubeconfig path")
-
-    configuration = k8s_client.Configuration()
-    if in_cluster:
-        try:
-            k8s_config.load_incluster_config(client_configuration=configuration)
-        except ConfigException as error:
-            raise KubernetesConfigError(
-                f"cannot use the in-cluster Kubernetes configuration ({error}); is the bot running in "
-                "a pod with a service account token mounted?"
-            ) from error
-    elif kubeconfig is not None:
-        path = os.fspath(kubeconfig)
-        if not os.path.isfile(path):
-            raise KubernetesConfigError(f"kubeconfig file {path} does not exist")
-        try:
-            # persist_config=False: never write refreshed credentials back into the operator's file.
-            k8s_config.load_kube_config(
-                config_file=path, context=context, client_configuration=configuration, persist_config=False
-            )
-        except (ConfigException, OSError, ValueError) as error:
-            raise KubernetesConfigError(f"cannot load kubeconfig {path}: {error}") from error
-    else:
-        assert host is not None
-        url = host.strip().rstrip("/")
-        if not url.startswith(("http://", "https://")):
-            raise KubernetesConfigError(
-                f"Kubernetes API host must be an http:// or https:// URL, got {host!r}"
-            )
-        configuration.host = url
-        if token:
-            configuration.api_key = {"BearerToken": token}
-            configuration.api_key_prefix = {"BearerToken": "Bearer"}
-        if ca_cert is not None:
-            ca_path = os.fspath(ca_cert)
-            if not os.path.isfile(ca_path):
-                raise KubernetesConfigError(f"CA certificate file {ca_path} does not exist")
-            configuration.ssl_ca_cert = ca_path
-        configuration.verify_ssl = verify_ssl
-    # The wait loop retries until its deadline; urllib3's own retries would only stretch a single
-    # request past it.
-    configuration.retries = 1
-    return configuration
 
 
 class KubernetesReadiness:
@@ -436,3 +345,14 @@ def _describe_network_error(error: BaseException) -> str:
 
 def _seconds(value: float) -> str:
     return f"{value:g}s"
+
+
+__all__ = [
+    "KubernetesAccessDenied",
+    "KubernetesConfigError",
+    "KubernetesError",
+    "KubernetesReadiness",
+    "KubernetesUnavailable",
+    "ProgressCallback",
+    "build_configuration",
+]

@@ -141,18 +141,13 @@ def rollout_status(
     the version (for charts that tag pods with it, e.g. ``app.kubernetes.io/version``).
     Raises :class:`InvalidDeploymentObject` when the object is not shaped like a Deployment.
     """
-    if not isinstance(deployment_obj, Mapping):
-        raise InvalidDeploymentObject(f"expected a Deployment object (a mapping), got {type(deployment_obj)}")
-    kind = deployment_obj.get("kind")
-    if kind is not None and kind != "Deployment":
-        raise InvalidDeploymentObject(f"expected kind Deployment, got {kind!r}")
+    _check_kind(deployment_obj)
     metadata = _mapping(deployment_obj, "metadata")
     spec = _mapping(deployment_obj, "spec")
     status = _mapping(deployment_obj, "status")
     template = _mapping(spec, "template", "spec.")
     template_metadata = _mapping(template, "metadata", "spec.template.")
-    pod_spec = _mapping(template, "spec", "spec.template.")
-    containers = _containers(pod_spec)
+    containers = _containers(_mapping(template, "spec", "spec.template."))
 
     name = _optional_str(metadata, "name", "metadata.")
     namespace = _optional_str(metadata, "namespace", "metadata.")
@@ -168,25 +163,8 @@ def rollout_status(
         version_label=version_label,
         version_annotation=version_annotation,
     )
-
-    generation = _count(metadata, "generation", "metadata.")
-    observed = _count(status, "observedGeneration", "status.")
-    desired = _count(spec, "replicas", "spec.") if spec.get("replicas") is not None else None
-    replicas = _count(status, "replicas", "status.")
-    updated = _count(status, "updatedReplicas", "status.")
-    available = _count(status, "availableReplicas", "status.")
-
-    phase, reason = _classify(
-        shown=shown,
-        version_reason=version_reason,
-        generation=generation,
-        observed=observed,
-        progressing=_condition(status, "Progressing"),
-        desired=desired,
-        replicas=replicas,
-        updated=updated,
-        available=available,
-    )
+    counts = _Counts.read(metadata, spec, status)
+    phase, reason = _classify(shown, version_reason, counts, _condition(status, "Progressing"))
     return RolloutStatus(
         phase=phase,
         reason=reason,
@@ -194,31 +172,58 @@ def rollout_status(
         name=name,
         expected_version=expected_version,
         version_seen=version_seen,
-        generation=generation,
-        observed_generation=observed,
-        desired_replicas=desired,
-        replicas=replicas,
-        updated_replicas=updated,
+        generation=counts.generation,
+        observed_generation=counts.observed,
+        desired_replicas=counts.desired,
+        replicas=counts.replicas,
+        updated_replicas=counts.updated,
         ready_replicas=_count(status, "readyReplicas", "status."),
-        available_replicas=available,
+        available_replicas=counts.available,
         unavailable_replicas=_count(status, "unavailableReplicas", "status."),
         image=image,
         revision=annotations.get(REVISION_ANNOTATION),
     )
 
 
+def _check_kind(deployment_obj: object) -> None:
+    if not isinstance(deployment_obj, Mapping):
+        raise InvalidDeploymentObject(f"expected a Deployment object (a mapping), got {type(deployment_obj)}")
+    kind = deployment_obj.get("kind")
+    if kind is not None and kind != "Deployment":
+        raise InvalidDeploymentObject(f"expected kind Deployment, got {kind!r}")
+
+
+@dataclass(frozen=True)
+class _Counts:
+    """The generation and replica counts kubectl's checks compare."""
+
+    generation: int
+    observed: int
+    desired: int | None
+    replicas: int
+    updated: int
+    available: int
+
+    @classmethod
+    def read(cls, metadata: Mapping[str, Any], spec: Mapping[str, Any], status: Mapping[str, Any]) -> _Counts:
+        return cls(
+            generation=_count(metadata, "generation", "metadata."),
+            observed=_count(status, "observedGeneration", "status."),
+            desired=_count(spec, "replicas", "spec.") if spec.get("replicas") is not None else None,
+            replicas=_count(status, "replicas", "status."),
+            updated=_count(status, "updatedReplicas", "status."),
+            available=_count(status, "availableReplicas", "status."),
+        )
+
+
 def _classify(
-    *,
     shown: str,
     version_reason: str | None,
-    generation: int,
-    observed: int,
+    counts: _Counts,
     progressing: Mapping[str, Any] | None,
-    desired: int | None,
-    replicas: int,
-    updated: int,
-    available: int,
 ) -> tuple[RolloutPhase, str]:
+    generation, observed, desired = counts.generation, counts.observed, counts.desired
+    replicas, updated, available = counts.replicas, counts.updated, counts.available
     if version_reason is not None:
         return RolloutPhase.WAITING, version_reason
     # kubectl: `if deployment.Generation <= deployment.Status.ObservedGeneration { ... }`.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from bot.adapters.terraform_cli.environment import DEFAULT_INHERITED_ENV, build_environment
+from bot.adapters.terraform_cli.parallel import run_plans
 from bot.adapters.terraform_cli.plan_summary import (
     OutputChange,
     PlanJSONError,
@@ -11,7 +13,6 @@ from bot.adapters.terraform_cli.plan_summary import (
     summarize_plan,
 )
 from bot.adapters.terraform_cli.runner import (
-    DEFAULT_INHERITED_ENV,
     DEFAULT_WORKSPACE,
     ApplyResult,
     OnLine,
@@ -21,9 +22,7 @@ from bot.adapters.terraform_cli.runner import (
     StepResult,
     StepTimeouts,
     TerraformRunner,
-    build_environment,
     default_planfile,
-    run_plans,
 )
 from bot.adapters.terraform_cli.safety import (
     ALLOWED_EXTRA_ARGS,

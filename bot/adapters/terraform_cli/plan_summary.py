@@ -116,50 +116,72 @@ def summarize_plan(plan: Mapping[str, Any]) -> PlanSummary:
     version = plan.get("format_version")
     if not isinstance(version, str) or version.split(".", 1)[0] != "1":
         raise PlanJSONError(f"unsupported plan format_version {version!r} (expected 1.x)")
-    add = change = destroy = imports = forget = 0
-    resources: list[ResourceChange] = []
+    resources = _resource_changes(plan)
+    outputs = _output_changes(plan)
+    terraform_version = plan.get("terraform_version")
+    return PlanSummary(
+        **_tally(resources),
+        resources=tuple(r for r in resources if r.action != "no-op" or r.importing or r.previous_address),
+        outputs=tuple(outputs),
+        terraform_version=str(terraform_version) if terraform_version else None,
+        errored=bool(plan.get("errored", False)),
+    )
+
+
+def _resource_changes(plan: Mapping[str, Any]) -> list[ResourceChange]:
+    """Every entry of ``resource_changes``, no-ops included, in the plan's order."""
     raw_changes = plan.get("resource_changes")
     raw_changes = [] if raw_changes is None else raw_changes
     if not isinstance(raw_changes, list):
         raise PlanJSONError("resource_changes must be a list")
-    for index, raw in enumerate(raw_changes):
-        entry = _mapping(raw, f"resource_changes[{index}]")
-        address = str(entry.get("address", ""))
-        where = f"resource_changes[{index}] ({address})"
-        change_block = _mapping(entry.get("change"), f"{where}.change")
-        actions = tuple(str(a) for a in change_block.get("actions") or ())
-        action = _action(actions, where)
-        mode = str(entry.get("mode", "managed"))
-        importing = isinstance(change_block.get("importing"), Mapping)
-        previous = entry.get("previous_address")
-        resource = ResourceChange(
-            address=address,
-            action=action,
-            actions=actions,
-            mode=mode,
-            importing=importing,
-            previous_address=str(previous) if previous else None,
-            action_reason=str(entry["action_reason"]) if entry.get("action_reason") else None,
-        )
-        if action != "no-op" or importing or resource.previous_address:
-            resources.append(resource)
-        if mode == "data":
+    return [_resource_change(raw, index) for index, raw in enumerate(raw_changes)]
+
+
+def _resource_change(raw: object, index: int) -> ResourceChange:
+    entry = _mapping(raw, f"resource_changes[{index}]")
+    address = str(entry.get("address", ""))
+    where = f"resource_changes[{index}] ({address})"
+    change_block = _mapping(entry.get("change"), f"{where}.change")
+    actions = tuple(str(a) for a in change_block.get("actions") or ())
+    previous = entry.get("previous_address")
+    return ResourceChange(
+        address=address,
+        action=_action(actions, where),
+        actions=actions,
+        mode=str(entry.get("mode", "managed")),
+        importing=isinstance(change_block.get("importing"), Mapping),
+        previous_address=str(previous) if previous else None,
+        action_reason=str(entry["action_reason"]) if entry.get("action_reason") else None,
+    )
+
+
+def _tally(resources: Sequence[ResourceChange]) -> dict[str, int]:
+    """The headline counts, as Terraform counts them: managed resources only (see the module docs)."""
+    counts = dict.fromkeys(("add", "change", "destroy", "imports", "forget"), 0)
+    for resource in resources:
+        if resource.mode == "data":
             continue
-        if importing:
-            imports += 1
-        if action == "create":
-            add += 1
-        elif action == "update":
-            change += 1
-        elif action == "delete":
-            destroy += 1
-        elif action == "replace":
-            add += 1
-            destroy += 1
-        elif action == "forget":
-            forget += 1
-            if "create" in actions:
-                add += 1
+        if resource.importing:
+            counts["imports"] += 1
+        match resource.action:
+            case "create":
+                counts["add"] += 1
+            case "update":
+                counts["change"] += 1
+            case "delete":
+                counts["destroy"] += 1
+            case "replace":
+                counts["add"] += 1
+                counts["destroy"] += 1
+            case "forget":
+                counts["forget"] += 1
+                if "create" in resource.actions:
+                    counts["add"] += 1
+    return counts
+
+
+def _output_changes(plan: Mapping[str, Any]) -> list[OutputChange]:
+    """The outputs the plan changes (no-ops left out)."""
     outputs: list[OutputChange] = []
     raw_outputs = plan.get("output_changes")
     raw_outputs = _mapping({} if raw_outputs is None else raw_outputs, "output_changes")
@@ -170,18 +192,7 @@ def summarize_plan(plan: Mapping[str, Any]) -> PlanSummary:
             continue
         sensitive = bool(entry.get("before_sensitive")) or bool(entry.get("after_sensitive"))
         outputs.append(OutputChange(name=str(name), action=action, sensitive=sensitive))
-    terraform_version = plan.get("terraform_version")
-    return PlanSummary(
-        add=add,
-        change=change,
-        destroy=destroy,
-        imports=imports,
-        forget=forget,
-        resources=tuple(resources),
-        outputs=tuple(outputs),
-        terraform_version=str(terraform_version) if terraform_version else None,
-        errored=bool(plan.get("errored", False)),
-    )
+    return outputs
 
 
 def parse_plan_json(text: str) -> PlanSummary:

@@ -25,17 +25,9 @@ cannot read the bot's secrets; ``local`` runs it as a plain child process. When 
 started a command loses its lease (:mod:`bot.cancellation`), the command's process group is
 stopped and ``JobCancelled`` is raised: two workers never run the same command.
 
-The environment is built, not inherited wholesale: only ``inherit_env`` patterns (PATH,
-HOME, locale, CA bundles and the Terraform CLI configuration by default) are copied from the
-bot's environment, so the bot's own secrets do not reach configurations from pull requests;
-credentials Terraform needs (cloud credentials, ``TF_TOKEN_*`` registry tokens, proxies) are
-passed by adding patterns (``GITOPS_BOT_TERRAFORM_ENV_PASSTHROUGH``) or explicitly (``env``).
-``TF_WORKSPACE`` and ``TF_CLI_ARGS*`` are never inherited: they would silently change which
-state is used or which flags run. The runner sets ``TF_IN_AUTOMATION=1``, ``TF_INPUT=0`` and
-``CHECKPOINT_DISABLE=1`` (no version check calls home).
-
-Extra arguments from comments are checked against an allowlist (:mod:`bot.adapters.terraform_cli.safety`),
-and a ``-var-file`` must resolve, symlinks followed, to a file inside the project directory.
+The environment is built, not inherited wholesale (:mod:`bot.adapters.terraform_cli.environment`),
+and extra arguments from comments are checked before anything runs
+(:mod:`bot.adapters.terraform_cli.arguments`).
 
 A working directory belongs to one run at a time: callers give each (project, workspace)
 plan its own checkout, as Atlantis does.
@@ -45,16 +37,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fnmatch
 import os
 import shutil
 import signal
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import structlog
 
+from bot.adapters.terraform_cli.arguments import (
+    check_workspace,
+    checked_extra_args,
+    step_failure,
+    var_files_problem,
+)
+from bot.adapters.terraform_cli.environment import DEFAULT_INHERITED_ENV, build_environment
 from bot.adapters.terraform_cli.plan_summary import PlanJSONError, parse_plan_json
 from bot.adapters.terraform_cli.process import OutputCollector, interrupt, pump_lines, signal_group
 from bot.adapters.terraform_cli.results import (
@@ -67,59 +65,17 @@ from bot.adapters.terraform_cli.results import (
     StepResult,
     StepTimeouts,
 )
-from bot.adapters.terraform_cli.safety import (
-    ExtraArgsRefused,
-    check_extra_args,
-    is_valid_workspace,
-    var_file_problem,
-)
 from bot.adapters.terraform_cli.sandbox import Executor, SandboxExecutor, SandboxUnavailable
 from bot.cancellation import JobCancelled, current_stop
 
 log = structlog.get_logger("gitops_bot.terraform")
 
-DEFAULT_INHERITED_ENV: tuple[str, ...] = (
-    "PATH",
-    "HOME",
-    "USER",
-    "LOGNAME",
-    "LANG",
-    "LC_*",
-    "TZ",
-    "TMPDIR",
-    "SSL_CERT_FILE",
-    "SSL_CERT_DIR",
-    "TF_CLI_CONFIG_FILE",
-    "TF_PLUGIN_CACHE_DIR",
-    "TF_LOG",
-)
-_NEVER_INHERITED = ("TF_WORKSPACE", "TF_CLI_ARGS", "TF_CLI_ARGS_*")
-_FORCED_ENV = {"TF_IN_AUTOMATION": "1", "TF_INPUT": "0", "CHECKPOINT_DISABLE": "1"}
 _PIPE_DRAIN_SECONDS = 5.0
 _STOP_POLL_SECONDS = 0.2
 
 
 def default_planfile(directory: Path, workspace: str) -> Path:
     return directory / f"gitops-bot-{workspace}.tfplan"
-
-
-def build_environment(
-    source: Mapping[str, str],
-    *,
-    inherit: Iterable[str] = DEFAULT_INHERITED_ENV,
-    extra: Mapping[str, str] | None = None,
-) -> dict[str, str]:
-    """The environment Terraform runs with (pure): inherited patterns, forced values, ``extra``."""
-    patterns = tuple(inherit)
-    env = {
-        name: value
-        for name, value in source.items()
-        if any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
-        and not any(fnmatch.fnmatchcase(name, pattern) for pattern in _NEVER_INHERITED)
-    }
-    env.update(_FORCED_ENV)
-    env.update(extra or {})
-    return env
 
 
 class TerraformRunner:
@@ -303,7 +259,7 @@ class TerraformRunner:
         on_line: OnLine | None = None,
         root: Path | None = None,
     ) -> StepResult:
-        _check_workspace(workspace)
+        check_workspace(workspace)
         args = ["workspace", "select", *(["-or-create"] if create else []), "-no-color", workspace]
         return await self.run("workspace", args, cwd=directory, on_line=on_line, root=root)
 
@@ -333,8 +289,8 @@ class TerraformRunner:
 
         ``planfile`` (default: inside ``directory``) must be inside ``root`` when sandboxed.
         """
-        _check_workspace(workspace)
-        extra = _checked_extra_args(extra_args)
+        check_workspace(workspace)
+        extra = checked_extra_args(extra_args)
         directory = directory.resolve()
         root = (root or directory).resolve()
         planfile = (planfile or default_planfile(directory, workspace)).resolve()
@@ -346,26 +302,26 @@ class TerraformRunner:
             planfile.unlink(missing_ok=True)
             return PlanResult(directory, workspace, False, None, None, tuple(steps), error=message)
 
-        problem = _var_file_problem(directory, extra)
+        problem = var_files_problem(directory, extra)
         if problem is not None:
             return failed(problem)
         steps.append(await self.init(directory, on_line=on_line, root=root))
         if not steps[-1].ok:
-            return failed(_failure("terraform init", steps[-1]))
+            return failed(step_failure("terraform init", steps[-1]))
         if workspace != DEFAULT_WORKSPACE:
             steps.append(await self.select_workspace(directory, workspace, on_line=on_line, root=root))
             if not steps[-1].ok:
-                return failed(_failure(f"selecting workspace {workspace!r}", steps[-1]))
+                return failed(step_failure(f"selecting workspace {workspace!r}", steps[-1]))
         args = ["plan", "-input=false", "-no-color", f"-out={planfile}", "-detailed-exitcode", *extra]
         plan = await self.run("plan", args, cwd=directory, on_line=on_line, workspace=workspace, root=root)
         steps.append(plan)
         # -detailed-exitcode: 0 no changes, 2 changes (a success), anything else an error.
         if plan.timed_out or plan.exit_code not in (0, 2):
-            return failed(_failure("terraform plan", plan))
+            return failed(step_failure("terraform plan", plan))
         show = await self.show_plan(directory, planfile, workspace=workspace, root=root)
         steps.append(show)
         if not show.ok:
-            return failed(_failure("terraform show -json", show))
+            return failed(step_failure("terraform show -json", show))
         try:
             summary = parse_plan_json(show.stdout)
         except PlanJSONError as error:
@@ -383,8 +339,8 @@ class TerraformRunner:
         root: Path | None = None,
     ) -> ApplyResult:
         """Apply the saved ``planfile`` (and nothing else) in ``directory``."""
-        _check_workspace(workspace)
-        extra = _checked_extra_args(extra_args)
+        check_workspace(workspace)
+        extra = checked_extra_args(extra_args)
         directory = directory.resolve()
         root = (root or directory).resolve()
         planfile = planfile.resolve()
@@ -393,7 +349,7 @@ class TerraformRunner:
             return ApplyResult(
                 directory, workspace, planfile, (), error=f"there is no saved plan at {planfile}; plan first"
             )
-        problem = _var_file_problem(directory, extra)
+        problem = var_files_problem(directory, extra)
         if problem is not None:
             return ApplyResult(directory, workspace, planfile, (), error=problem)
         if workspace != DEFAULT_WORKSPACE:
@@ -401,76 +357,13 @@ class TerraformRunner:
                 await self.select_workspace(directory, workspace, create=False, on_line=on_line, root=root)
             )
             if not steps[-1].ok:
-                message = _failure(f"selecting workspace {workspace!r}", steps[-1])
+                message = step_failure(f"selecting workspace {workspace!r}", steps[-1])
                 return ApplyResult(directory, workspace, planfile, tuple(steps), error=message)
         args = ["apply", "-input=false", "-no-color", *extra, str(planfile)]
         result = await self.run("apply", args, cwd=directory, on_line=on_line, workspace=workspace, root=root)
         steps.append(result)
-        error = None if result.ok else _failure("terraform apply", result)
+        error = None if result.ok else step_failure("terraform apply", result)
         return ApplyResult(directory, workspace, planfile, tuple(steps), error=error)
-
-
-def _check_workspace(workspace: str) -> None:
-    if not is_valid_workspace(workspace):
-        raise ValueError(f"invalid Terraform workspace name {workspace!r}")
-
-
-def _checked_extra_args(extra_args: Sequence[str]) -> tuple[str, ...]:
-    """The allowlisted arguments in their one-word form; ValueError naming the refused one."""
-    checked = check_extra_args(extra_args)
-    if isinstance(checked, ExtraArgsRefused):
-        raise ValueError(checked.message)
-    return checked
-
-
-def _var_file_problem(directory: Path, extra_args: Sequence[str]) -> str | None:
-    for arg in extra_args:
-        if arg.startswith("-var-file="):
-            problem = var_file_problem(directory, arg.removeprefix("-var-file="))
-            if problem is not None:
-                return problem
-    return None
-
-
-def _failure(what: str, step: StepResult) -> str:
-    if step.timed_out:
-        return f"{what} timed out and was stopped"
-    if step.exit_code == 127 and step.duration == 0.0:
-        return step.output.strip()
-    if step.exit_code < 0:
-        return f"{what} was killed by signal {-step.exit_code}"
-    return f"{what} failed with exit code {step.exit_code}"
-
-
-async def run_plans(
-    runner: TerraformRunner, requests: Sequence[PlanRequest], *, max_parallel: int = 3
-) -> list[PlanResult]:
-    """Plan several projects, at most ``max_parallel`` at a time; results in request order.
-
-    Cancelling the caller cancels every plan (and stops its Terraform processes).
-    """
-    if max_parallel < 1:
-        raise ValueError("max_parallel must be at least 1")
-    gate = asyncio.Semaphore(max_parallel)
-
-    async def one(request: PlanRequest) -> PlanResult:
-        async with gate:
-            return await runner.plan(
-                request.directory,
-                workspace=request.workspace,
-                planfile=request.planfile,
-                extra_args=request.extra_args,
-                on_line=request.on_line,
-                root=request.root,
-            )
-
-    try:
-        async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(one(request)) for request in requests]
-    except* JobCancelled as cancelled:
-        # One stop signal stops every plan; the caller sees one JobCancelled, not a group.
-        raise cancelled.exceptions[0] from None
-    return [task.result() for task in tasks]
 
 
 __all__ = [
@@ -486,5 +379,4 @@ __all__ = [
     "TerraformRunner",
     "build_environment",
     "default_planfile",
-    "run_plans",
 ]

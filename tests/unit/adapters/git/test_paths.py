@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from bot.adapters.git import GitIdentity
-from bot.adapters.git.workspace import _check_ref, _repo_relpath
+from bot.adapters.git.paths import check_ref, repo_relpath
 
 
 @pytest.mark.parametrize(
@@ -16,7 +16,7 @@ from bot.adapters.git.workspace import _check_ref, _repo_relpath
     ],
 )
 def test_repository_paths(path: str, expected: str) -> None:
-    assert _repo_relpath(path) == expected
+    assert repo_relpath(path) == expected
 
 
 @pytest.mark.parametrize(
@@ -24,13 +24,13 @@ def test_repository_paths(path: str, expected: str) -> None:
 )
 def test_bad_repository_paths(path: str) -> None:
     with pytest.raises(ValueError):
-        _repo_relpath(path)
+        repo_relpath(path)
 
 
 @pytest.mark.parametrize("ref", ["", "-rf", "--upload-pack=evil", "main branch", "a\nb"])
 def test_refs_that_git_would_misread_are_refused(ref: str) -> None:
     with pytest.raises(ValueError, match="invalid git ref"):
-        _check_ref(ref)
+        check_ref(ref)
 
 
 @pytest.mark.parametrize(

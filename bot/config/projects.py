@@ -1,0 +1,55 @@
+"""Terraform projects in ``.gitops-bot.yaml``: root modules, with Atlantis's meaning of each key."""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+from typing import Any, Literal
+
+from pydantic import model_validator
+
+from bot.config.fields import NonEmpty, ProjectName, RelativePath, StrictModel, WorkspaceName
+
+# Path relative to the project dir, fnmatch-style, as Atlantis's autoplan.when_modified.
+DEFAULT_WHEN_MODIFIED: tuple[str, ...] = ("*.tf*", "*.tofu", ".terraform.lock.hcl")
+
+
+class Autoplan(StrictModel):
+    enabled: bool = True
+    when_modified: tuple[NonEmpty, ...] = DEFAULT_WHEN_MODIFIED
+    """Patterns relative to the project dir; a PR touching a matching file plans the project."""
+
+
+ApplyRequirement = Literal["approved", "mergeable", "undiverged"]
+ApplyOn = Literal["comment", "merge"]
+
+
+class Project(StrictModel):
+    """A Terraform root module, with Atlantis's meaning of each key."""
+
+    name: ProjectName
+    """Defaults to ``dir`` (``dir/workspace`` when the workspace is not ``default``)."""
+    dir: RelativePath
+    workspace: WorkspaceName = "default"
+    autoplan: Autoplan = Autoplan()
+    apply_requirements: tuple[ApplyRequirement, ...] = ()
+    """As Atlantis: none by default; ``permissions.apply`` still limits who may apply."""
+    apply_on: ApplyOn = "comment"
+    """``comment``: applied by ``/gitops apply``. ``merge``: the plan of the merged head is applied
+    when the pull request merges, so the default branch equals the applied state; ``/gitops apply``
+    is then refused for the project."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_name(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "name" not in data and isinstance(data.get("dir"), str):
+            data = dict(data)
+            directory = str(PurePosixPath(data["dir"])) if data["dir"].strip() else data["dir"]
+            workspace = data.get("workspace", "default")
+            data["name"] = directory if workspace == "default" else f"{directory}/{workspace}"
+        return data
+
+    @model_validator(mode="after")
+    def _no_repeated_requirements(self) -> Project:
+        if len(set(self.apply_requirements)) != len(self.apply_requirements):
+            raise ValueError("apply_requirements lists a requirement twice")
+        return self
