@@ -11,6 +11,7 @@ routing table imports nothing of what handlers use.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from bot.adapters.kubernetes import KubernetesReadiness
     from bot.adapters.prometheus import PrometheusQueries
     from bot.adapters.terraform_cli import TerraformRunner
+    from bot.adapters.terraform_cli.binaries import BinaryMissing
     from bot.adapters.terraform_cli.sandbox import Executor, ExecutorStatus
     from bot.redaction import Redactor
 
@@ -75,6 +77,7 @@ class Services:
     forge_factory: GitHubForgeFactory | None = None
     git_workspaces: GitWorkspaces | None = None
     terraform_runner: TerraformRunner | None = None
+    versioned_terraform_runners: dict[str, TerraformRunner] = field(default_factory=dict)
     prometheus_client: PrometheusQueries | None = None
     kubernetes_client: KubernetesReadiness | None = None
     secret_redactor: Redactor | None = None
@@ -149,7 +152,48 @@ class Services:
                 )
             return self.git_workspaces
 
-    def terraform(self) -> TerraformRunner:
+    def terraform(self, binary: str | None = None) -> TerraformRunner:
+        """The runner for ``binary`` (default ``GITOPS_BOT_TERRAFORM_BIN``), one per binary.
+
+        Another binary (a project's pinned version) gets a runner like the default one, on the same
+        executor: the same sandbox, timeouts and environment.
+        """
+        default = self._default_terraform()
+        if binary is None or binary == default.binary:
+            return default
+        with self._lock:
+            runner = self.versioned_terraform_runners.get(binary)
+            if runner is None:
+                from bot.adapters.terraform_cli import TerraformRunner
+
+                runner = TerraformRunner(
+                    binary,
+                    timeouts=default.timeouts,
+                    kill_grace_seconds=default.kill_grace_seconds,
+                    inherit_env=default.inherit_env,
+                    env=default.extra_env,
+                    max_output_chars=default.max_output_chars,
+                    executor=default.executor,
+                )
+                self.versioned_terraform_runners[binary] = runner
+            return runner
+
+    def terraform_for(self, version: str | None) -> TerraformRunner | BinaryMissing:
+        """The runner for a project's ``terraform_version`` (the default one without), or why none."""
+        if version is None:
+            return self.terraform()
+        from bot.adapters.terraform_cli.binaries import find_versioned_binary
+
+        settings = self.settings
+        found = find_versioned_binary(
+            version,
+            settings.terraform_bin,
+            bin_dir=settings.terraform_bin_dir,
+            path_env=os.environ.get("PATH"),
+        )
+        return self.terraform(str(found)) if isinstance(found, Path) else found
+
+    def _default_terraform(self) -> TerraformRunner:
         with self._lock:
             if self.terraform_runner is None:
                 from bot.adapters.terraform_cli import StepTimeouts, TerraformRunner

@@ -48,6 +48,9 @@ class Settings(BaseSettings):
 
     prometheus_url: str = "http://127.0.0.1:9090"
     terraform_bin: str = "terraform"
+    # Where projects' pinned versions (terraform_version: 1.15.5 → terraform-1.15.5 or tofu-1.15.5)
+    # are looked for first; then PATH.
+    terraform_bin_dir: Path | None = None
     data_dir: Path = Path("./.gitops-bot")
 
     repo_allowlist: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -78,6 +81,8 @@ class Settings(BaseSettings):
     terraform_plan_timeout_seconds: float = 1800.0
     terraform_apply_timeout_seconds: float = 3600.0
     terraform_kill_grace_seconds: float = 10.0
+    # How long a saved plan (stored in the database) may be applied; older ones: plan again.
+    terraform_plan_ttl_seconds: float = Field(default=7 * 24 * 3600.0, gt=0)
     # Extra environment variable patterns passed to terraform (e.g. AWS_*,GOOGLE_*,ARM_*).
     terraform_env_passthrough: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # sandbox: every terraform command in bubblewrap (sees only its work tree, none of the bot's

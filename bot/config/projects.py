@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import PurePosixPath
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import model_validator
+from pydantic import AfterValidator, model_validator
 
 from bot.config.fields import NonEmpty, ProjectName, RelativePath, StrictModel, WorkspaceName
 
@@ -19,6 +20,18 @@ class Autoplan(StrictModel):
     """Patterns relative to the project dir; a PR touching a matching file plans the project."""
 
 
+# An exact release (pre-releases too: 1.10.0-rc1): it names a file, terraform-<version>, so nothing
+# else (no constraint, no path) may reach the binary lookup.
+_EXACT_VERSION = re.compile(r"\d+\.\d+\.\d+(?:-[0-9A-Za-z]+(?:\.[0-9A-Za-z]+)*)?")
+
+
+def _exact_version(value: str) -> str:
+    if not _EXACT_VERSION.fullmatch(value):
+        raise ValueError(f"{value!r} is not an exact Terraform version such as 1.15.5 (or 1.10.0-rc1)")
+    return value
+
+
+TerraformVersion = Annotated[str, AfterValidator(_exact_version)]
 ApplyRequirement = Literal["approved", "mergeable", "undiverged"]
 ApplyOn = Literal["comment", "merge"]
 
@@ -37,6 +50,10 @@ class Project(StrictModel):
     """``comment``: applied by ``/gitops apply``. ``merge``: the plan of the merged head is applied
     when the pull request merges, so the default branch equals the applied state; ``/gitops apply``
     is then refused for the project."""
+    terraform_version: TerraformVersion | None = None
+    """Atlantis's key: plan and apply with ``terraform-<version>`` (``tofu-<version>`` when the bot
+    runs OpenTofu) instead of the default binary; when this bot has no such binary the project is
+    refused, never run with another version."""
 
     @model_validator(mode="before")
     @classmethod

@@ -6,7 +6,17 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from bot.storage.types import JSONDocument, UTCDateTime, utcnow
@@ -228,6 +238,7 @@ class Plan(Base):
     __tablename__ = "plans"
     __table_args__ = (
         UniqueConstraint("repo", "pr_number", "dir", "workspace", "project", name="uq_plans_target"),
+        Index("ix_plans_expires_at", "expires_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -239,7 +250,13 @@ class Plan(Base):
     head_sha: Mapped[str] = mapped_column(String(64))
     base_sha: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16))  # PlanStatus
-    planfile: Mapped[str | None] = mapped_column(String(2048))
+    # The binary plan file itself, so that any replica (or this one after a restart) can apply
+    # it. It can be megabytes: deferred, so listing plans never loads it; it never goes into a
+    # JSON answer or a log line. Present (with its digest and size) until applied or expired.
+    planfile_data: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    planfile_sha256: Mapped[str | None] = mapped_column(String(64))
+    planfile_size: Mapped[int | None] = mapped_column(Integer)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     summary: Mapped[Any | None] = mapped_column(JSONDocument)
     output: Mapped[str | None] = mapped_column(Text)
     requested_by: Mapped[str | None] = mapped_column(String(255))

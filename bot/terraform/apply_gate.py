@@ -1,8 +1,8 @@
 """Whether a saved plan may be applied: pure functions over facts the workflow gathers.
 
 ``apply_gate`` is the decision ``apply`` makes for each saved plan, in Atlantis's order: a project
-applied on merge waits for the merge, a plan without changes has nothing to apply, a failed plan
-must be made again, a plan made at an older head is stale, and then the project's
+applied on merge waits for the merge, a plan without changes has nothing to apply, a failed or
+expired plan must be made again, a plan made at an older head is stale, and then the project's
 ``apply_requirements`` (approved, mergeable, undiverged) must hold. Taking the lock comes after
 the gate, in the workflow: it is a write, not a decision.
 
@@ -31,6 +31,7 @@ class Verdict(StrEnum):
     AWAITS_MERGE = "awaits_merge"
     PLAN_FAILED = "plan_failed"
     STALE = "stale"
+    EXPIRED = "expired"
     REQUIREMENTS_UNMET = "requirements_unmet"
     CHECK_BASE = "check_base"
 
@@ -53,6 +54,7 @@ class PlanFacts:
     has_planfile: bool
     head_sha: str
     base_sha: str | None
+    expired: bool = False  # older than GITOPS_BOT_TERRAFORM_PLAN_TTL_SECONDS
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,8 @@ def _plan_refusal(
         )
     if plan.status == "no_changes":
         return GateDecision(Verdict.NO_CHANGES, "No changes to apply.")
+    if plan.status == "planned" and plan.expired:
+        return GateDecision(Verdict.EXPIRED, f"the plan has expired; run `{executable} plan` again")
     if plan.status != "planned" or not plan.has_planfile:
         return GateDecision(Verdict.PLAN_FAILED, f"its last plan failed: run `{executable} plan` again")
     if plan.head_sha != pull.head_sha:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from bot.adapters.forge import post_comment
 from bot.adapters.forge.port import Forge, PullRequest
 from bot.adapters.terraform_cli import ApplyResult, StepResult, TerraformRunner, default_planfile
+from bot.adapters.terraform_cli.binaries import BinaryMissing
 from bot.config.permissions import at_least
 from bot.terraform.apply_gate import (
     GateDecision,
@@ -28,7 +29,7 @@ from bot.terraform.apply_gate import (
     target_of,
     untouched,
 )
-from bot.terraform.planning import lock_key, project_directory
+from bot.terraform.planning import lock_key, project_directory, terraform_runner_for
 from bot.terraform.projects import ProjectTarget, configured_targets
 from bot.terraform.reporting import (
     audit_results,
@@ -42,10 +43,11 @@ from bot.terraform.results import APPLIED, ProjectResult, Status, TerraformReque
 from bot.terraform.store import PlanStore, SavedPlan, plan_store
 
 if TYPE_CHECKING:
+    from bot.config import RepoConfig
     from bot.services import Services
 
 
-PLAN_GONE = "the saved plan is no longer on this bot (made on another replica or lost in a restart)"
+PLAN_GONE = "the saved plan is no longer stored (expired, discarded or replaced by a newer plan)"
 
 
 def apply_pull_request(
@@ -74,7 +76,7 @@ def apply_pull_request(
     pull = pull_facts(pr, approved=_approved(forge, repo, pr), merged=on_merge)
     results, to_apply = _gate(services, repo, pr, saved, configured, pull, executable, requested_by)
     if to_apply:
-        results += _apply_targets(services, plans, repo, pr, to_apply, extra_args)
+        results += _apply_targets(services, plans, config, repo, pr, to_apply, extra_args)
     succeeded = set_final_status(forge, repo, pr, "apply", results, APPLIED)
     body = render(
         services, "apply_comment.md.j2", results=results, executable=executable, requested_by=requested_by
@@ -146,19 +148,26 @@ def _untouched_on_base(services: Services, repo: str, plan: SavedPlan, pr: PullR
 def _apply_targets(
     services: Services,
     plans: PlanStore,
+    config: RepoConfig | None,
     repo: str,
     pr: PullRequest,
     items: list[tuple[ProjectTarget, SavedPlan]],
     extra_args: tuple[str, ...],
 ) -> list[ProjectResult]:
-    runner = services.terraform()
     url = services.settings.clone_url(repo)
     with services.git().worktree(url, pr.head_sha) as tree:
         root = tree.path.resolve()
-        return [
-            _apply_one(services, runner, plans, repo, pr.number, root, target, plan, extra_args)
-            for target, plan in items
-        ]
+        results = []
+        for target, plan in items:
+            # The project's pinned Terraform version applies what it planned; none installed: refused.
+            runner = terraform_runner_for(services, config, target)
+            if isinstance(runner, BinaryMissing):
+                results.append(ProjectResult(target, "apply_failed", runner.message))
+                continue
+            results.append(
+                _apply_one(services, runner, plans, repo, pr.number, root, target, plan, extra_args)
+            )
+        return results
 
 
 def _apply_one(
@@ -175,7 +184,8 @@ def _apply_one(
     directory = project_directory(root, target)
     if isinstance(directory, str):
         return ProjectResult(target, "apply_failed", directory)
-    # The saved plan goes into the work tree: the only place a sandboxed Terraform reads.
+    # The saved plan (from the database, whichever replica made it) goes into the work tree: the
+    # only place a sandboxed Terraform reads.
     planfile = default_planfile(directory, target.workspace)
     if not plans.place_planfile(plan, planfile):
         return ProjectResult(target, "apply_failed", f"{PLAN_GONE}: plan again")

@@ -18,7 +18,8 @@ import structlog
 
 from bot.adapters.forge import post_comment
 from bot.adapters.forge.port import Forge, PullRequest
-from bot.adapters.terraform_cli import PlanRequest, PlanResult, run_plans
+from bot.adapters.terraform_cli import PlanRequest, PlanResult, TerraformRunner, run_plans
+from bot.adapters.terraform_cli.binaries import BinaryMissing
 from bot.terraform.locks import LockKey
 from bot.terraform.projects import ProjectTarget, select_targets
 from bot.terraform.reporting import (
@@ -34,6 +35,7 @@ from bot.terraform.results import PLANNED, ProjectResult, Status, TerraformReque
 from bot.terraform.store import NewPlan, PlanStore, plan_store
 
 if TYPE_CHECKING:
+    from bot.config import RepoConfig
     from bot.services import Services
 
 log = structlog.get_logger("gitops_bot.terraform")
@@ -61,7 +63,7 @@ def plan_pull_request(
     # Read before planning: a new plan of a project replaces its row, comment ids included.
     previous = plans.comment_ids(repo, number, selected)
     if runnable:
-        results += _plan_targets(services, plans, repo, pr, runnable, extra_args, requested_by)
+        results += _plan_targets(services, plans, config, repo, pr, runnable, extra_args, requested_by)
     results = _in_selected_order(results, selected)
     succeeded = set_final_status(forge, repo, pr, "plan", results, PLANNED)
     comment = PlanComment(executable, verbose=verbose, requested_by=requested_by)
@@ -82,6 +84,17 @@ class PlanComment:
 
 def lock_key(repo: str, target: ProjectTarget) -> LockKey:
     return LockKey(repo, target.dir, target.workspace, target.name)
+
+
+def terraform_runner_for(
+    services: Services, config: RepoConfig | None, target: ProjectTarget
+) -> TerraformRunner | BinaryMissing:
+    """The runner of the project's ``terraform_version`` (the default one without), or why none.
+
+    A pinned version that is not installed refuses the project: never a silent fallback.
+    """
+    project = config.project(target.name) if config is not None and target.name else None
+    return services.terraform_for(project.terraform_version if project is not None else None)
 
 
 def _take_locks(
@@ -155,6 +168,7 @@ def project_directory(tree_root: Path, target: ProjectTarget) -> Path | str:
 def _plan_targets(
     services: Services,
     plans: PlanStore,
+    config: RepoConfig | None,
     repo: str,
     pr: PullRequest,
     targets: list[ProjectTarget],
@@ -167,37 +181,46 @@ def _plan_targets(
             # The branch moved since the event: plan what the pull request shows now.
             log.info("terraform.head_moved", repo=repo, number=pr.number, head=tree.head())
         head = tree.head()
-        results, runnable = _plan_requests(services, repo, pr.number, tree.path, head, targets, extra_args)
+        results, runnable = _plan_requests(
+            services, config, repo, pr.number, tree.path, head, targets, extra_args
+        )
         planned = asyncio.run(
             run_plans(
                 services.terraform(),
-                [request for _, request in runnable],
+                [request for _, request, _ in runnable],
                 max_parallel=services.settings.terraform_max_parallel_plans,
+                runners=[runner for _, _, runner in runnable],
             )
         )
-        for (target, _request), outcome in zip(runnable, planned, strict=True):
+        for (target, _request, _runner), outcome in zip(runnable, planned, strict=True):
             results.append(_save_plan(services, plans, repo, pr, head, target, outcome, requested_by))
     return results
 
 
 def _plan_requests(
     services: Services,
+    config: RepoConfig | None,
     repo: str,
     number: int,
     tree_path: Path,
     head: str,
     targets: Sequence[ProjectTarget],
     extra_args: tuple[str, ...],
-) -> tuple[list[ProjectResult], list[tuple[ProjectTarget, PlanRequest]]]:
-    """A plan request per target whose directory may be used; a failed result for the others."""
+) -> tuple[list[ProjectResult], list[tuple[ProjectTarget, PlanRequest, TerraformRunner]]]:
+    """A plan request (and its runner) per target whose directory and Terraform version may be
+    used; a failed result for the others."""
     failed: list[ProjectResult] = []
-    runnable: list[tuple[ProjectTarget, PlanRequest]] = []
+    runnable: list[tuple[ProjectTarget, PlanRequest, TerraformRunner]] = []
     for target in targets:
         directory = project_directory(tree_path, target)
         if isinstance(directory, str):
             failed.append(ProjectResult(target, "failed", f"{directory} at {head[:12]}"))
             continue
-        # The plan file is written inside the work tree (all a sandbox may write), then kept.
+        runner = terraform_runner_for(services, config, target)
+        if isinstance(runner, BinaryMissing):
+            failed.append(ProjectResult(target, "failed", runner.message))
+            continue
+        # The plan file is written inside the work tree (all a sandbox may write), then stored.
         request = PlanRequest(
             directory=directory,
             workspace=target.workspace,
@@ -205,7 +228,7 @@ def _plan_requests(
             on_line=job_log(services, repo, number, target),
             root=tree_path.resolve(),
         )
-        runnable.append((target, request))
+        runnable.append((target, request, runner))
     return failed, runnable
 
 
@@ -219,16 +242,18 @@ def _save_plan(
     outcome: PlanResult,
     requested_by: str,
 ) -> ProjectResult:
-    """Keep the plan file and record the plan made at ``head``; its result for the comment."""
+    """Record the plan made at ``head`` with its plan file (stored, so any replica can apply it);
+    its result for the comment."""
     output = services.redactor().redact(outcome.output)
-    kept = plans.keep_planfile(repo, pr.number, target, outcome.planfile)
     status: Status
     if outcome.ok:
         status = "planned" if outcome.has_changes else "no_changes"
         headline = plan_headline(outcome.summary)
     else:
         status, headline = "failed", outcome.error or "terraform plan failed"
+    # Only a plan with changes is ever applied: the others' plan files are not worth storing.
+    planfile = outcome.planfile if status == "planned" else None
     plans.save(
-        repo, pr.number, target, NewPlan(head, pr.base_sha, status, kept, headline, output, requested_by)
+        repo, pr.number, target, NewPlan(head, pr.base_sha, status, planfile, headline, output, requested_by)
     )
     return ProjectResult(target, status, headline, output)

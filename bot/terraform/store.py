@@ -1,21 +1,24 @@
-"""The saved plans of pull requests: their ``plans`` rows and their plan files.
+"""The saved plans of pull requests: their ``plans`` rows, plan files included.
 
 Every read and write of a saved plan goes through :class:`PlanStore` (as every lock goes through
 :class:`bot.terraform.locks.LockStore`). A project has one row per pull request, replaced by each
-new plan; its plan file lives under ``GITOPS_BOT_DATA_DIR/plans``, outside any work tree, tied to
-the head sha it was made at. Reads hand out :class:`SavedPlan` values, never live rows.
+new plan and tied to the head sha it was made at. The binary plan file is stored in that row (not
+on the planning replica's disk), so any replica, or this one after a restart, can apply it; it
+expires after ``GITOPS_BOT_TERRAFORM_PLAN_TTL_SECONDS`` and is dropped once applied. Reads hand
+out :class:`SavedPlan` values, never live rows, and never the plan file's bytes: those are only
+ever written to the work tree that applies them (:meth:`PlanStore.place_planfile`).
 """
 
 from __future__ import annotations
 
 import hashlib
-import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Select, delete, select
+from sqlalchemy import Select, delete, select, update
 from sqlalchemy.orm import Session
 
 from bot.storage.db import Database
@@ -33,18 +36,27 @@ OUTPUT_LIMIT = 200_000
 
 @dataclass(frozen=True)
 class SavedPlan:
+    """A project's saved plan as read at one moment (``expired`` is as of that moment)."""
+
     id: int
     project: str
     dir: str
     workspace: str
     status: str
-    planfile: str | None
     head_sha: str
     base_sha: str | None
+    planfile_sha256: str | None  # the stored plan file's digest; None: no file to apply
+    planfile_size: int | None
+    expires_at: datetime | None
+    expired: bool
+
+    @property
+    def has_planfile(self) -> bool:
+        return self.planfile_sha256 is not None
 
     @property
     def facts(self) -> PlanFacts:
-        return PlanFacts(self.status, bool(self.planfile), self.head_sha, self.base_sha)
+        return PlanFacts(self.status, self.has_planfile, self.head_sha, self.base_sha, expired=self.expired)
 
 
 @dataclass(frozen=True)
@@ -54,37 +66,64 @@ class NewPlan:
     head_sha: str
     base_sha: str
     status: str
-    planfile: str | None
+    planfile: Path | None  # the plan file Terraform wrote in the work tree (read when saved)
     headline: str
     output: str
     requested_by: str
 
 
-def _saved(row: Plan) -> SavedPlan:
+@dataclass(frozen=True)
+class PlanFile:
+    """A plan file's bytes with their digest and size (what a ``plans`` row stores)."""
+
+    data: bytes
+    sha256: str
+
+    @classmethod
+    def read(cls, path: Path | None) -> PlanFile | None:
+        if path is None or not path.is_file():
+            return None
+        data = path.read_bytes()
+        return cls(data, hashlib.sha256(data).hexdigest())
+
+
+def _saved(row: Plan, now: datetime) -> SavedPlan:
     return SavedPlan(
         id=row.id,
         project=row.project,
         dir=row.dir,
         workspace=row.workspace,
         status=row.status,
-        planfile=row.planfile,
         head_sha=row.head_sha,
         base_sha=row.base_sha,
+        planfile_sha256=row.planfile_sha256,
+        planfile_size=row.planfile_size,
+        expires_at=row.expires_at,
+        expired=is_expired(row.expires_at, now),
     )
 
 
+def is_expired(expires_at: datetime | None, now: datetime) -> bool:
+    """A plan with no expiry (saved before plans expired) never expires by time."""
+    return expires_at is not None and expires_at <= now
+
+
 def plan_store(services: Services) -> PlanStore:
-    return PlanStore(services.database, Path(services.settings.data_dir))
+    return PlanStore(services.database, ttl_seconds=services.settings.terraform_plan_ttl_seconds)
 
 
 class PlanStore:
-    def __init__(self, database: Database, data_dir: Path) -> None:
+    def __init__(
+        self, database: Database, *, ttl_seconds: float, clock: Callable[[], datetime] = utcnow
+    ) -> None:
         self.database = database
-        self.plans_dir = data_dir.absolute() / "plans"
+        self.ttl = timedelta(seconds=ttl_seconds)
+        self.clock = clock
 
     def for_pull(self, repo: str, number: int) -> list[SavedPlan]:
+        now = self.clock()
         with self.database.sessions() as session:
-            return [_saved(row) for row in session.scalars(_of_pull(repo, number))]
+            return [_saved(row, now) for row in session.scalars(_of_pull(repo, number))]
 
     def comment_ids(self, repo: str, number: int, targets: Sequence[ProjectTarget]) -> set[int]:
         """The comments showing the targets' current plans (a new plan supersedes them)."""
@@ -102,19 +141,13 @@ class PlanStore:
             for row in _target_rows(session, repo, number, targets):
                 row.summary = {**(row.summary or {}), "comment_ids": comment_ids}
 
-    def keep_planfile(self, repo: str, number: int, target: ProjectTarget, made: Path | None) -> str | None:
-        """Move a plan file out of the work tree (which is removed) to where apply finds it."""
-        if made is None or not made.is_file():
-            return None
-        digest = hashlib.sha256(f"{repo}#{number}|{target.key}".encode()).hexdigest()[:32]
-        kept = self.plans_dir / f"{digest}.tfplan"
-        kept.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(made, kept)
-        return str(kept)
-
     def save(self, repo: str, number: int, target: ProjectTarget, plan: NewPlan) -> None:
-        """Record the target's new plan, replacing the one before (comment ids included)."""
+        """Record the target's new plan with its plan file, replacing the one before (comment ids
+        included); expired plan files of every pull request are dropped on the way."""
+        planfile = PlanFile.read(plan.planfile)
+        now = self.clock()
         with self.database.transaction() as session:
+            _drop_expired_files(session, now)
             row = session.scalar(
                 _of_pull(repo, number).where(
                     Plan.dir == target.dir, Plan.workspace == target.workspace, Plan.project == target.name
@@ -132,36 +165,68 @@ class PlanStore:
             row.head_sha = plan.head_sha
             row.base_sha = plan.base_sha
             row.status = plan.status
-            row.planfile = plan.planfile
+            _store_file(row, planfile)
             row.summary = {"headline": plan.headline}
             row.output = plan.output[-OUTPUT_LIMIT:]
             row.requested_by = plan.requested_by
-            row.created_at = utcnow()
+            row.created_at = now
+            row.expires_at = now + self.ttl
 
     def place_planfile(self, plan: SavedPlan, destination: Path) -> bool:
-        """Copy the saved plan file to ``destination``; False when this bot no longer has it."""
-        if not plan.planfile or not Path(plan.planfile).is_file():
+        """Write the saved plan file to ``destination`` (the work tree that applies it); False when
+        it is no longer stored: applied, expired, discarded or replaced by a newer plan since."""
+        if plan.planfile_sha256 is None:
             return False
-        shutil.copyfile(plan.planfile, destination)
+        with self.database.sessions() as session:
+            data = session.scalar(
+                select(Plan.planfile_data).where(
+                    Plan.id == plan.id,
+                    Plan.planfile_sha256 == plan.planfile_sha256,
+                    Plan.expires_at > self.clock(),
+                )
+            )
+        if data is None or hashlib.sha256(data).hexdigest() != plan.planfile_sha256:
+            return False
+        destination.write_bytes(data)
         return True
 
     def record_apply(self, plan: SavedPlan, *, applied: bool, output: str) -> None:
-        """An apply ran: keep its outcome; an applied plan file is spent and removed."""
+        """An apply ran: keep its outcome; the plan file is spent either way (a plan whose apply
+        failed must be made again), so it is dropped."""
         with self.database.transaction() as session:
             stored = session.get(Plan, plan.id)
             if stored is not None:
                 stored.status = "applied" if applied else "apply_failed"
                 stored.output = output[-OUTPUT_LIMIT:]
-        if applied:
-            Path(plan.planfile or "").unlink(missing_ok=True)
+                _store_file(stored, None)
+                if applied:
+                    stored.applied_at = self.clock()
 
     def discard_pull(self, repo: str, number: int) -> None:
-        """Forget every plan of the pull request, files included (``unlock``, merge, close)."""
+        """Forget every plan of the pull request, plan files included (``unlock``, merge, close)."""
         with self.database.transaction() as session:
-            for row in session.scalars(_of_pull(repo, number)):
-                if row.planfile:
-                    Path(row.planfile).unlink(missing_ok=True)
             session.execute(delete(Plan).where(Plan.repo == repo, Plan.pr_number == number))
+
+    def drop_expired_files(self) -> int:
+        """Drop the plan files that expired (their rows stay, so apply can say "plan again")."""
+        with self.database.transaction() as session:
+            return _drop_expired_files(session, self.clock())
+
+
+def _store_file(row: Plan, planfile: PlanFile | None) -> None:
+    row.planfile_data = planfile.data if planfile else None
+    row.planfile_sha256 = planfile.sha256 if planfile else None
+    row.planfile_size = len(planfile.data) if planfile else None
+
+
+def _drop_expired_files(session: Session, now: datetime) -> int:
+    result = session.execute(
+        update(Plan)
+        .where(Plan.expires_at <= now, Plan.planfile_sha256.is_not(None))
+        .values(planfile_data=None, planfile_sha256=None, planfile_size=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def _of_pull(repo: str, number: int) -> Select[Plan]:

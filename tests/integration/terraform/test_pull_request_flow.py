@@ -111,6 +111,7 @@ def test_autoplan_comments_the_plan_and_takes_the_lock(env: BotEnv) -> None:
     assert "**Plan: 1 to add, 0 to change, 0 to destroy.**" in plan
     assert "<details><summary>Show output</summary>" in plan and "terraform_data.gpu_pool" in plan
     assert "`/gitops apply -p staging`" in plan
+    assert "To delete this plan and lock, comment `/gitops unlock`" in plan
     assert statuses(env, number)["gitops-bot/plan"] == ("success", "1/1 projects planned")
     (lock,) = env.services.locks.list(REPO)
     assert (lock.key.dir, lock.pr_number) == ("terraform/staging", number)
@@ -124,7 +125,9 @@ def test_autoplan_comments_the_plan_and_takes_the_lock(env: BotEnv) -> None:
 
     # Unlock on the first frees it; the second can plan.
     assert "Released this pull request's locks" in say(env, number, "/gitops unlock")
-    assert "Plan: 1 to add" in say(env, other, "atlantis plan -p staging")
+    replanned = say(env, other, "atlantis plan -p staging")
+    # The executable the user typed is the one the comment suggests.
+    assert "Plan: 1 to add" in replanned and "comment `atlantis unlock`" in replanned
 
 
 def test_apply_needs_approval_then_applies_the_saved_plan(env: BotEnv) -> None:
@@ -143,7 +146,9 @@ def test_apply_needs_approval_then_applies_the_saved_plan(env: BotEnv) -> None:
 def test_a_plan_made_at_an_older_head_is_stale(env: BotEnv) -> None:
     number = open_pr(env, "prod-gpus", {"terraform/prod/main.tf": BIGGER})
     assert comments(env, number) == []  # prod does not autoplan
-    assert "Plan: 1 to add" in say(env, number, "/gitops plan -p prod")
+    planned = say(env, number, "/gitops plan -p prod")
+    assert "Plan: 1 to add" in planned
+    assert "To delete this plan and lock, comment `/gitops unlock`" in planned
     env.standin.commit(REPO, "prod-gpus", {"README.md": "infra, more\n"}, "docs")
     env.run_jobs()
     env.standin.add_review(REPO, number, "alice", "APPROVED")
@@ -310,6 +315,9 @@ def test_several_projects_plan_in_parallel_into_one_comment(env: BotEnv) -> None
     (plan,) = comments(env, number)
     assert "Ran Plan for project `staging`" in plan and "Ran Plan for project `shared`" in plan
     assert "To apply every planned project: `/gitops apply`" in plan
+    # Unlock releases every lock of the pull request: one line for all, none per project.
+    assert "To release the locks and discard the plans: `/gitops unlock`" in plan
+    assert "To delete this plan and lock" not in plan
     assert statuses(env, number)["gitops-bot/plan"] == ("success", "2/2 projects planned")
     assert len(env.services.locks.list(REPO)) == 2
 

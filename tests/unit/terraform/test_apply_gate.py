@@ -90,6 +90,36 @@ def project(*requirements: str, apply_on: str = "comment") -> ProjectTarget:
             f"the plan is stale: it was made at {OLD[:12]}, the pull request is now at {HEAD[:12]}; "
             "run `/gitops plan` again",
         ),
+        # an expired plan (its file dropped or not yet) must be made again, stale or not
+        (
+            replace(PLANNED, expired=True),
+            READY,
+            project(*ALL),
+            Verdict.EXPIRED,
+            "the plan has expired; run `/gitops plan` again",
+        ),
+        (
+            replace(PLANNED, expired=True, has_planfile=False, head_sha=OLD),
+            replace(READY, approved=False),
+            project("approved"),
+            Verdict.EXPIRED,
+            "the plan has expired; run `/gitops plan` again",
+        ),
+        # an expired plan without changes still has nothing to apply; a failed one still failed
+        (
+            replace(PLANNED, status="no_changes", expired=True),
+            READY,
+            project(),
+            Verdict.NO_CHANGES,
+            "No changes to apply.",
+        ),
+        (
+            replace(PLANNED, status="applied", expired=True, has_planfile=False),
+            READY,
+            project(),
+            Verdict.PLAN_FAILED,
+            None,
+        ),
         # a stale plan is refused as stale even when the requirements fail too
         (
             replace(PLANNED, head_sha=OLD),
