@@ -1,10 +1,11 @@
 """Pull request comments: ``/gitops …`` (and ``atlantis …``) through the one runner.
 
 Two jobs look at every comment, as they always have (their handler names are stored in job
-rows): the Terraform one runs ``plan``, ``apply`` and ``unlock`` and answers every help, usage
-and mistyped invocation, whatever the command; the deployments one runs ``rollback``,
-``promote`` and ``status``. Both gate the same way (no bots, allowed repositories only, nothing
-performed in dry run) and hand the command to :func:`bot.commands.execute.execute`.
+rows): the Terraform one runs ``plan``, ``apply``, ``unlock`` and ``approve_policies`` and
+answers every help, usage and mistyped invocation, whatever the command; the deployments one
+runs ``rollback``, ``promote`` and ``status``. Both gate the same way (no bots, allowed
+repositories only, nothing performed in dry run) and hand the command to
+:func:`bot.commands.execute.execute`.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from bot.terraform.results import TerraformRequest
 if TYPE_CHECKING:
     from bot.services import Services
 
-TERRAFORM_COMMANDS = frozenset({"plan", "apply", "unlock"})
+TERRAFORM_COMMANDS = frozenset({"plan", "apply", "unlock", "approve_policies"})
 DEPLOYMENT_COMMANDS = frozenset({"rollback", "promote", "status"})
 
 
@@ -165,6 +166,19 @@ def _unlock(run: CommentRun) -> str:
     return f"🔓 Released this pull request's locks ({where}) and discarded its plans."
 
 
+def _approve_policies(run: CommentRun) -> str:
+    from bot.terraform.pull_requests import approve_policies
+
+    event = run.event
+    return approve_policies(
+        run.services,
+        repo=event.repo,
+        number=event.pr_number,
+        approved_by=event.author,
+        installation_id=event.installation_id,
+    )
+
+
 def _rollback(run: CommentRun) -> str | None:
     from bot.deployments.rollback import request_rollback
 
@@ -220,6 +234,7 @@ TERRAFORM_WORK: dict[str, Callable[[CommentRun], str | None]] = {
     "plan": _plan,
     "apply": _apply,
     "unlock": _unlock,
+    "approve_policies": _approve_policies,
 }
 DEPLOYMENT_WORK: dict[str, Callable[[CommentRun], str | None]] = {
     "rollback": _rollback,

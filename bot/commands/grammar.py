@@ -27,7 +27,7 @@ with "did you mean ``/gitops``" rather than run. Where we differ from Atlantis o
 - ``--auto-merge-disabled`` (and ``--auto-merge-method``) are refused with an explanation:
   the bot does not merge a pull request after apply, so there is nothing to disable;
 - ``rollback`` and ``promote`` take an optional deployment name; ``status`` and ``unlock``
-  take nothing (as Atlantis's ``unlock``).
+  take nothing (as Atlantis's ``unlock``); nor does ``approve_policies`` (Atlantis's name).
 """
 
 from __future__ import annotations
@@ -48,7 +48,16 @@ UsageKind = Literal["help", "command_help", "error"]
 GITOPS_EXECUTABLE = "/gitops"
 ATLANTIS_EXECUTABLE = "atlantis"
 
-COMMENT_COMMANDS: tuple[str, ...] = ("plan", "apply", "unlock", "rollback", "promote", "status", "help")
+COMMENT_COMMANDS: tuple[str, ...] = (
+    "plan",
+    "apply",
+    "unlock",
+    "approve_policies",
+    "rollback",
+    "promote",
+    "status",
+    "help",
+)
 HELP_WORDS = frozenset({"help", "-h", "--help"})
 
 PROJECT = FlagSpec("project", "p", takes_value=True)
@@ -61,6 +70,7 @@ COMMAND_FLAGS: Mapping[str, tuple[FlagSpec, ...]] = {
     "plan": (WORKSPACE, DIR, PROJECT, VERBOSE),
     "apply": (WORKSPACE, DIR, PROJECT, VERBOSE),
     "unlock": (),
+    "approve_policies": (),
     "rollback": (),
     "promote": (),
     "status": (),

@@ -24,6 +24,7 @@ DEFAULT_PERMISSIONS: Mapping[str, Sequence[str]] = {
     "rollback": ("write",),
     "promote": ("write",),
     "deploy": ("maintain",),
+    "approve_policies": ("maintain",),
     "status": ("read",),
     "locks": ("read",),
     "help": ("none",),

@@ -36,6 +36,7 @@ from bot.config.fields import (
     format_duration,
     parse_duration,
 )
+from bot.config.policies import Policy
 from bot.config.projects import DEFAULT_WHEN_MODIFIED, ApplyOn, ApplyRequirement, Autoplan, Project
 from bot.edits.paths import format_path, parse_path
 
@@ -55,6 +56,7 @@ __all__ = [
     "ModelTrigger",
     "Notify",
     "Permissions",
+    "Policy",
     "Project",
     "Promote",
     "PullRequestSettings",
@@ -81,7 +83,7 @@ class Notify(StrictModel):
     slack: SlackNotify | None = None
 
 
-Command = Literal["plan", "apply", "unlock", "rollback", "promote", "deploy"]
+Command = Literal["plan", "apply", "unlock", "rollback", "promote", "deploy", "approve_policies"]
 
 
 class Permissions(StrictModel):
@@ -94,6 +96,8 @@ class Permissions(StrictModel):
     promote: tuple[PermissionEntry, ...] = ("write",)
     deploy: tuple[PermissionEntry, ...] = ("maintain",)
     """``deploy`` also lifts a rolled-back version's quarantine, hence the stricter default."""
+    approve_policies: tuple[PermissionEntry, ...] = ("maintain",)
+    """Lets an apply past failing policies: a maintainer's call, as Atlantis's policy owners."""
 
     def allows(
         self, command: Command, *, login: str, permission: str | None = None, teams: Collection[str] = ()
@@ -113,6 +117,7 @@ class RepoConfig(StrictModel):
     users: dict[SlackUserId, GitHubLogin] = Field(default_factory=dict)
     """Slack user id → GitHub login, so Slack commands are checked against the same permissions."""
     permissions: Permissions = Permissions()
+    policies: tuple[Policy, ...] = ()
 
     @model_validator(mode="after")
     def _cross_references(self, info: ValidationInfo) -> RepoConfig:
@@ -164,6 +169,7 @@ class RepoConfig(StrictModel):
         for index, deployment in enumerate(self.deployments):
             problems.extend(_deployment_problems(index, deployment, names))
             problems.extend(_promotion_cycle(index, deployment, self))
+        problems.extend(_policy_problems(self.policies, seen_projects))
         return problems
 
     # ----------------------------------------------------------------- lookups
@@ -194,6 +200,24 @@ class RepoConfig(StrictModel):
 
     def github_login(self, slack_user_id: str) -> str | None:
         return self.users.get(slack_user_id)
+
+
+def _policy_problems(
+    policies: tuple[Policy, ...], projects: dict[str, int]
+) -> list[tuple[tuple[str | int, ...], str]]:
+    """Policy names are unique and name only configured projects."""
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    seen: set[str] = set()
+    for index, policy in enumerate(policies):
+        if policy.name in seen:
+            problems.append((("policies", index, "name"), f"policy name {policy.name!r} is already used"))
+        seen.add(policy.name)
+        for position, project in enumerate(policy.projects):
+            if project not in projects:
+                problems.append(
+                    (("policies", index, "projects", position), f"no project is named {project!r}")
+                )
+    return problems
 
 
 def _deployment_problems(

@@ -263,6 +263,10 @@ class Plan(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The policy checks' outcomes (JSON, bot.terraform.policy_results), and the head sha at which
+    # someone with ``approve_policies`` let failing ones through (a new plan clears it).
+    policy_results: Mapped[str | None] = mapped_column(Text)
+    policies_approved_sha: Mapped[str | None] = mapped_column(String(64))
 
 
 # -- deployments, canary analysis, rollback -----------------------------------------------

@@ -34,6 +34,7 @@ class Verdict(StrEnum):
     EXPIRED = "expired"
     REQUIREMENTS_UNMET = "requirements_unmet"
     CHECK_BASE = "check_base"
+    POLICY_FAILED = "policy_failed"
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,20 @@ def _plan_refusal(
             f"{pull.head_sha[:12]}; run `{executable} plan` again",
         )
     return None
+
+
+def policy_refusal(
+    *, policies_failed: bool, approved_at: str | None, head_sha: str, executable: str
+) -> GateDecision | None:
+    """Failing policies block apply until ``approve_policies`` is given at the current head: an
+    approval recorded at an older head sha was for other code, so a push takes it back."""
+    if not policies_failed or approved_at == head_sha:
+        return None
+    return GateDecision(
+        Verdict.POLICY_FAILED,
+        f"policy checks failed; someone with the `approve_policies` permission may comment "
+        f"`{executable} approve_policies`",
+    )
 
 
 def requirements_to_check(project: ProjectTarget, *, merged: bool) -> tuple[str, ...]:

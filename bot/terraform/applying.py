@@ -25,6 +25,7 @@ from bot.terraform.apply_gate import (
     apply_gate,
     head_approvers,
     named_plans,
+    policy_refusal,
     pull_facts,
     target_of,
     untouched,
@@ -136,7 +137,15 @@ def _decide(
     if decision.verdict is Verdict.CHECK_BASE:
         undiverged = _untouched_on_base(services, repo, plan, pr)
         decision = apply_gate(plan.facts, pull, target, executable=executable, undiverged=undiverged)
-    return decision
+    if decision.verdict is not Verdict.APPLY:
+        return decision
+    refused = policy_refusal(
+        policies_failed=plan.policies_failed,
+        approved_at=plan.policies_approved_sha,
+        head_sha=pr.head_sha,
+        executable=executable,
+    )
+    return refused or decision
 
 
 def _untouched_on_base(services: Services, repo: str, plan: SavedPlan, pr: PullRequest) -> bool:

@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import structlog
 
@@ -21,6 +21,8 @@ from bot.adapters.forge.port import Forge, PullRequest
 from bot.adapters.terraform_cli import PlanRequest, PlanResult, TerraformRunner, run_plans
 from bot.adapters.terraform_cli.binaries import BinaryMissing
 from bot.terraform.locks import LockKey
+from bot.terraform.policy_checks import check_plans
+from bot.terraform.policy_results import PolicyOutcome, comment_lines
 from bot.terraform.projects import ProjectTarget, select_targets
 from bot.terraform.reporting import (
     audit_results,
@@ -192,8 +194,14 @@ def _plan_targets(
                 runners=[runner for _, _, runner in runnable],
             )
         )
-        for (target, _request, _runner), outcome in zip(runnable, planned, strict=True):
-            results.append(_save_plan(services, plans, repo, pr, head, target, outcome, requested_by))
+        made = [(target, outcome) for (target, _, _), outcome in zip(runnable, planned, strict=True)]
+        # The policies come from the default branch (a work tree of its own), never the head.
+        checked = check_plans(services, repo, config, made)
+        for target, outcome in made:
+            # Saved while the work tree (where Terraform wrote the plan file) still exists.
+            new = _new_plan(services, pr, head, outcome, requested_by, checked.get(target.key, ()))
+            plans.save(repo, pr.number, target, new)
+            results.append(_result(services, target, new))
     return results
 
 
@@ -232,18 +240,15 @@ def _plan_requests(
     return failed, runnable
 
 
-def _save_plan(
+def _new_plan(
     services: Services,
-    plans: PlanStore,
-    repo: str,
     pr: PullRequest,
     head: str,
-    target: ProjectTarget,
     outcome: PlanResult,
     requested_by: str,
-) -> ProjectResult:
-    """Record the plan made at ``head`` with its plan file (stored, so any replica can apply it);
-    its result for the comment."""
+    policy_outcomes: tuple[PolicyOutcome, ...],
+) -> NewPlan:
+    """The plan made at ``head`` as stored (its plan file too, so any replica can apply it)."""
     output = services.redactor().redact(outcome.output)
     status: Status
     if outcome.ok:
@@ -253,7 +258,12 @@ def _save_plan(
         status, headline = "failed", outcome.error or "terraform plan failed"
     # Only a plan with changes is ever applied: the others' plan files are not worth storing.
     planfile = outcome.planfile if status == "planned" else None
-    plans.save(
-        repo, pr.number, target, NewPlan(head, pr.base_sha, status, planfile, headline, output, requested_by)
-    )
-    return ProjectResult(target, status, headline, output)
+    return NewPlan(head, pr.base_sha, status, planfile, headline, output, requested_by, policy_outcomes)
+
+
+def _result(services: Services, target: ProjectTarget, plan: NewPlan) -> ProjectResult:
+    """What the plan comment shows of it, the policy checks' ❌/⚠️ lines included (redacted: a
+    policy's message may quote the plan's values)."""
+    redact = services.redactor().redact
+    lines = tuple(redact(line) for line in comment_lines(plan.policy_outcomes))
+    return ProjectResult(target, cast(Status, plan.status), plan.headline, plan.output, policy_lines=lines)

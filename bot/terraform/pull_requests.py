@@ -5,7 +5,8 @@ plan judged by the pure :mod:`bot.terraform.apply_gate`) run in a work tree at t
 head; saved plans and their files are :mod:`bot.terraform.store`'s, locks are
 :mod:`bot.terraform.locks`'s; what the pull request is told (one comment per command, split at
 65,536 characters, commit statuses ``gitops-bot/plan`` and ``gitops-bot/apply``) is
-:mod:`bot.terraform.reporting`'s. ``unlock`` and the end of a pull request are here.
+:mod:`bot.terraform.reporting`'s. ``unlock`` and the end of a pull request are here; ``approve_policies`` is
+:mod:`bot.terraform.policy_checks`'s.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING
 from bot.terraform.applying import apply_pull_request
 from bot.terraform.locks import LockInfo
 from bot.terraform.planning import plan_pull_request
+from bot.terraform.policy_checks import approve_policies
 from bot.terraform.results import ProjectResult
 from bot.terraform.store import plan_store
 
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ProjectResult",
     "apply_pull_request",
+    "approve_policies",
     "plan_pull_request",
     "release_pull_request",
     "unlock_pull_request",

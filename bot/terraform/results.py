@@ -44,6 +44,7 @@ class ProjectResult:
     headline: str
     output: str = ""
     lock: LockInfo | None = None
+    policy_lines: tuple[str, ...] = ()  # the plan comment's ❌/⚠️ lines of its policy checks
 
     @property
     def ok(self) -> bool:

@@ -25,6 +25,7 @@ from bot.storage.db import Database
 from bot.storage.models import Plan
 from bot.storage.types import utcnow
 from bot.terraform.apply_gate import PlanFacts
+from bot.terraform.policy_results import PolicyOutcome, blocks_apply, from_json, to_json
 from bot.terraform.projects import ProjectTarget
 
 if TYPE_CHECKING:
@@ -49,6 +50,12 @@ class SavedPlan:
     planfile_size: int | None
     expires_at: datetime | None
     expired: bool
+    policy_outcomes: tuple[PolicyOutcome, ...] = ()
+    policies_approved_sha: str | None = None  # where ``approve_policies`` let failures through
+
+    @property
+    def policies_failed(self) -> bool:
+        return blocks_apply(self.policy_outcomes)
 
     @property
     def has_planfile(self) -> bool:
@@ -70,6 +77,7 @@ class NewPlan:
     headline: str
     output: str
     requested_by: str
+    policy_outcomes: tuple[PolicyOutcome, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -100,6 +108,8 @@ def _saved(row: Plan, now: datetime) -> SavedPlan:
         planfile_size=row.planfile_size,
         expires_at=row.expires_at,
         expired=is_expired(row.expires_at, now),
+        policy_outcomes=from_json(row.policy_results),
+        policies_approved_sha=row.policies_approved_sha,
     )
 
 
@@ -169,6 +179,8 @@ class PlanStore:
             row.summary = {"headline": plan.headline}
             row.output = plan.output[-OUTPUT_LIMIT:]
             row.requested_by = plan.requested_by
+            row.policy_results = to_json(plan.policy_outcomes) if plan.policy_outcomes else None
+            row.policies_approved_sha = None  # an approval was for the plan it replaces
             row.created_at = now
             row.expires_at = now + self.ttl
 
@@ -201,6 +213,18 @@ class PlanStore:
                 _store_file(stored, None)
                 if applied:
                     stored.applied_at = self.clock()
+
+    def approve_policies(self, repo: str, number: int, head_sha: str) -> list[SavedPlan]:
+        """Let the pull request's plans whose policies failed be applied at ``head_sha`` (its
+        current head: a later push makes new plans, which clears this); the plans approved."""
+        now = self.clock()
+        approved = []
+        with self.database.transaction() as session:
+            for row in session.scalars(_of_pull(repo, number)):
+                if blocks_apply(from_json(row.policy_results)):
+                    row.policies_approved_sha = head_sha
+                    approved.append(_saved(row, now))
+        return approved
 
     def discard_pull(self, repo: str, number: int) -> None:
         """Forget every plan of the pull request, plan files included (``unlock``, merge, close)."""

@@ -32,6 +32,9 @@ from bot.adapters.forge.port import (
     ForgeError,
     ForgeNotFound,
     ForgeValidationError,
+    Issue,
+    IssueChange,
+    IssueSpec,
     MergeMethod,
     MergeRefusal,
     MergeResult,
@@ -124,6 +127,7 @@ class FakeForge:
     comments: list[PostedComment] = field(default_factory=list)
     reactions: list[Reaction] = field(default_factory=list)
     statuses: list[SetStatus] = field(default_factory=list)
+    issues: dict[tuple[str, int], Issue] = field(default_factory=dict)  # plain issues, never PRs
     calls: list[ForgeCall] = field(default_factory=list)
     # method → the error its next call raises (one-shot), for the forge-failure branches.
     failures: dict[str, ForgeError] = field(default_factory=dict)
@@ -387,7 +391,46 @@ class FakeForge:
         with self._lock:
             self.statuses.append(SetStatus(repo, sha, status))
 
+    def find_open_issue(self, repo: str, title: str) -> Issue | None:
+        self._record("find_open_issue", repo=repo, title=title)
+        with self._lock:
+            return self._open_issue(repo, title)
+
+    def open_or_update_issue(self, repo: str, spec: IssueSpec) -> IssueChange:
+        self._record("open_or_update_issue", repo=repo, spec=spec)
+        _check_comment_length(spec.body)
+        with self._lock:
+            existing = self._open_issue(repo, spec.title)
+            if existing is None:
+                number = next(self._ids)
+                created = Issue(
+                    number, spec.title, spec.body, "open", f"https://github.com/{repo}/issues/{number}"
+                )
+                self.issues[(repo, number)] = created
+                return IssueChange(created, ChangeOutcome.CREATED)
+            if existing.body == spec.body:
+                return IssueChange(existing, ChangeOutcome.UNCHANGED)
+            updated = replace(existing, body=spec.body)
+            self.issues[(repo, existing.number)] = updated
+            return IssueChange(updated, ChangeOutcome.UPDATED)
+
+    def close_issue(self, repo: str, number: int, *, body: str | None = None) -> None:
+        self._record("close_issue", repo=repo, number=number, body=body)
+        with self._lock:
+            issue = self.issues.get((repo, number))
+            if issue is None:
+                raise ForgeNotFound(f"no issue {number} in {repo}", status=404)
+            self.issues[(repo, number)] = replace(
+                issue, state="closed", body=issue.body if body is None else body
+            )
+
     # -- internals -------------------------------------------------------------------------
+
+    def _open_issue(self, repo: str, title: str) -> Issue | None:
+        found = [
+            i for (r, _), i in self.issues.items() if r == repo and i.state == "open" and i.title == title
+        ]
+        return min(found, key=lambda issue: issue.number) if found else None
 
     def _record(self, method: str, /, **arguments: Any) -> None:
         with self._lock:

@@ -29,7 +29,8 @@ Test hooks (all thread-safe):
 * faults: ``fail_next`` (any status), ``rate_limit_next`` (429), ``secondary_rate_limit_next`` (403);
   a comment or PR body over 65,536 characters is refused with GitHub's 422 by itself;
 * read-back: ``requests``, ``pull``, ``pulls``, ``comments``, ``reactions``, ``statuses``,
-  ``labels``, ``issued_tokens``, ``repo_path``/``repo_url`` (``file://`` URL to push to).
+  ``labels``, ``issues`` (plain issues: ``github_standin_issues``), ``issued_tokens``,
+  ``repo_path``/``repo_url`` (``file://`` URL to push to).
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ import httpx
 import jwt
 
 from tests.support import github_standin_git as bare_git
+from tests.support.github_standin_issues import IssuesMixin, PlainIssue
 
 DOCS = "https://docs.github.com/rest"
 REACTION_CONTENTS = frozenset({"+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"})
@@ -266,7 +268,7 @@ class WebhookTarget:
 Handler = Callable[..., tuple[int, Any, dict[str, str]]]
 
 
-class GitHubStandIn:
+class GitHubStandIn(IssuesMixin):
     """See the module docstring. Use as a context manager, or call ``start``/``stop``."""
 
     def __init__(
@@ -286,6 +288,7 @@ class GitHubStandIn:
         self._repos: dict[str, Repo] = {}
         self._pulls: dict[tuple[str, int], Pull] = {}
         self._issue_numbers: dict[str, int] = {}
+        self._plain_issues: dict[tuple[str, int], PlainIssue] = {}  # issues that are not PRs
         self._comments: dict[int, IssueComment] = {}
         self._reviews: dict[tuple[str, int], list[ReviewRecord]] = {}
         self._statuses: dict[str, list[dict[str, Any]]] = {}
@@ -1489,6 +1492,7 @@ class GitHubStandIn:
                 self._h_membership,
             ),
         ]
+        table += self._issue_routes(repo)
         return [(verb, re.compile(pattern), handler) for verb, pattern, handler in table]
 
     # -- handlers: App -----------------------------------------------------------------------------

@@ -16,6 +16,9 @@ from bot.adapters.forge.port import (
     Comment,
     CommitStatus,
     Forge,
+    Issue,
+    IssueChange,
+    IssueSpec,
     MergeMethod,
     MergeResult,
     PullRequest,
@@ -69,6 +72,9 @@ class DryRunForge(Forge):
     def is_team_member(self, org: str, team_slug: str, login: str) -> bool:
         return self.forge.is_team_member(org, team_slug, login)
 
+    def find_open_issue(self, repo: str, title: str) -> Issue | None:
+        return self.forge.find_open_issue(repo, title)
+
     # -- writes --------------------------------------------------------------------------
 
     def open_or_update_pull_request(self, repo: str, spec: PullRequestSpec) -> PullRequestChange:
@@ -100,3 +106,9 @@ class DryRunForge(Forge):
 
     def set_commit_status(self, repo: str, sha: str, status: CommitStatus) -> None:
         _refuse("set_commit_status")
+
+    def open_or_update_issue(self, repo: str, spec: IssueSpec) -> IssueChange:
+        _refuse("open_or_update_issue")
+
+    def close_issue(self, repo: str, number: int, *, body: str | None = None) -> None:
+        _refuse("close_issue")

@@ -182,6 +182,37 @@ class Comment:
 
 
 @dataclass(frozen=True)
+class Issue:
+    """An issue (never a pull request, though GitHub lists those among issues too)."""
+
+    number: int
+    title: str
+    body: str
+    state: str  # "open" | "closed"
+    html_url: str
+
+
+@dataclass(frozen=True)
+class IssueSpec:
+    """What the bot's issue should say; ``open_or_update_issue`` makes it so, one per title."""
+
+    title: str
+    body: str
+
+    def __post_init__(self) -> None:
+        if not self.title.strip():
+            raise ValueError("an issue needs a title")
+        if len(self.body) > MAX_COMMENT_LENGTH:
+            raise ValueError(f"an issue body may have at most {MAX_COMMENT_LENGTH} characters")
+
+
+@dataclass(frozen=True)
+class IssueChange:
+    issue: Issue
+    outcome: ChangeOutcome
+
+
+@dataclass(frozen=True)
 class CommitStatus:
     state: CommitState
     context: str
@@ -299,6 +330,18 @@ class Forge(Protocol):
     def add_reaction(self, repo: str, comment_id: int, reaction: str = "eyes") -> None: ...
 
     def set_commit_status(self, repo: str, sha: str, status: CommitStatus) -> None: ...
+
+    def find_open_issue(self, repo: str, title: str) -> Issue | None:
+        """The open issue (not pull request) titled exactly ``title``, the oldest when several."""
+        ...
+
+    def open_or_update_issue(self, repo: str, spec: IssueSpec) -> IssueChange:
+        """Idempotent by title: opens the issue, or brings the open one's body up to ``spec``."""
+        ...
+
+    def close_issue(self, repo: str, number: int, *, body: str | None = None) -> None:
+        """Closes the issue, replacing its body first when ``body`` is given (one request)."""
+        ...
 
     def list_reviews(self, repo: str, number: int) -> tuple[Review, ...]: ...
 

@@ -59,6 +59,8 @@ def test_not_for_us(body: str) -> None:
         ("@GitOps-Bot plan", command(via="gitops")),  # logins are case-insensitive
         ("atlantis apply", command("apply")),
         ("atlantis unlock", command("unlock")),
+        ("atlantis approve_policies", command("approve_policies")),
+        ("/gitops approve_policies", command("approve_policies", via="gitops")),
         ("/gitops status", command("status", via="gitops")),
         ("/gitops rollback", command("rollback", via="gitops")),
         (
@@ -178,6 +180,7 @@ def test_help(body: str) -> None:
         ("atlantis apply -h", "apply"),
         ("/gitops apply --help", "apply"),
         ("/gitops unlock --help", "unlock"),
+        ("/gitops approve_policies --help", "approve_policies"),
         ("/gitops status -h", "status"),
     ],
 )
@@ -245,6 +248,8 @@ ERRORS = [
     ("atlantis apply arg arg2 --", "apply", "unknown argument(s) \N{EN DASH} arg arg2"),
     ("atlantis plan --verbose false", "plan", "unknown argument(s) \N{EN DASH} false"),
     ("atlantis unlock now", "unlock", "unknown argument(s) \N{EN DASH} now"),
+    ("/gitops approve_policies now", "approve_policies", "unknown argument(s) \N{EN DASH} now"),
+    ("/gitops approve_policies -p staging", "approve_policies", "unknown shorthand flag: 'p' in -p"),
     ("/gitops rollback a b", "rollback", "unknown argument(s) \N{EN DASH} b"),
     ("/gitops rollback 'bad name'", "rollback", 'invalid deployment name "bad name"'),
     # -p with -d or -w.

@@ -54,7 +54,8 @@ def test_unknown_command_lists_the_commands(templates) -> None:
     text = render_comment_reply(reply, templates)
     assert 'Error: unknown command "paln".' in text
     assert "Run 'atlantis --help' for usage." in text
-    assert "Available commands: plan, apply, unlock, rollback, promote, status, help" in text
+    listed = "plan, apply, unlock, approve_policies, rollback, promote, status, help"
+    assert f"Available commands: {listed}" in text
 
 
 def test_flagless_command_usage(templates) -> None:

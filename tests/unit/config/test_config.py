@@ -253,7 +253,7 @@ def _errors(text: str) -> list[str]:
         (
             "version: 1\npermissions:\n  destroy: [admin]\n",
             ".gitops-bot.yaml:3:3: permissions.destroy: unknown key 'destroy' (allowed: plan, apply, unlock, "
-            "rollback, promote, deploy); did you mean 'deploy'?",
+            "rollback, promote, deploy, approve_policies); did you mean 'deploy'?",
         ),
         ("version: 2\n", ".gitops-bot.yaml:1:1: version: Input should be 1"),
         ("projects: []\n", ".gitops-bot.yaml:1:1: version: required key is missing"),
@@ -387,7 +387,8 @@ def test_check_config_file(tmp_path: Path) -> None:
             8,
             1,
             "extra",
-            "unknown key 'extra' (allowed: version, projects, deployments, notify, users, permissions)",
+            "unknown key 'extra' (allowed: version, projects, deployments, notify, users, permissions, "
+            "policies)",
         )
     ]
     missing = check_config_file(tmp_path / "absent.yaml")
@@ -396,3 +397,21 @@ def test_check_config_file(tmp_path: Path) -> None:
 
 def test_config_error_text_without_key() -> None:
     assert str(ConfigError("f.yaml", 2, 3, "", "YAML syntax error: x")) == "f.yaml:2:3: YAML syntax error: x"
+
+
+def test_policies_name_configured_projects() -> None:
+    config = RepoConfig.model_validate(
+        {
+            "version": 1,
+            "projects": [{"name": "staging", "dir": "terraform/staging"}],
+            "policies": [{"name": "gpu-limits", "paths": ["policies/"], "projects": ["staging"]}],
+        }
+    )
+    assert config.policies[0].applies_to("staging")
+    assert config.permissions.approve_policies == ("maintain",)
+    with pytest.raises(ValidationError, match="no project is named 'prod'"):
+        RepoConfig.model_validate(
+            {"version": 1, "policies": [{"name": "gpu-limits", "paths": ["policies/"], "projects": ["prod"]}]}
+        )
+    with pytest.raises(ValidationError):
+        RepoConfig.model_validate({"version": 1, "policies": [{"name": "p", "paths": []}]})

@@ -12,7 +12,8 @@ content-creating requests).
 
 Modules: :mod:`.adapter` (the port's methods), :mod:`.pull_requests` (bringing a pull request up
 to date; what a refused merge means), :mod:`.convert` (PyGithub objects as port data),
-:mod:`.errors` (PyGithub errors as port errors), :mod:`.factory` (clients and credentials).
+:mod:`.errors` (PyGithub errors as port errors), :mod:`.issues` (issues, never pull requests),
+:mod:`.factory` (clients and credentials).
 """
 
 from __future__ import annotations

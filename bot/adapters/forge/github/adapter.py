@@ -20,6 +20,10 @@ from bot.adapters.forge.github.convert import (
     to_review,
 )
 from bot.adapters.forge.github.errors import error_message, translated
+from bot.adapters.forge.github.issues import close as close_issue
+from bot.adapters.forge.github.issues import find_open as find_open_issue
+from bot.adapters.forge.github.issues import open_or_update as open_or_update_issue
+from bot.adapters.forge.github.issues import to_issue
 from bot.adapters.forge.github.pull_requests import add_labels_and_reviewers, bring_up_to_date, merge_refusal
 from bot.adapters.forge.port import (
     MAX_COMMENT_LENGTH,
@@ -29,6 +33,9 @@ from bot.adapters.forge.port import (
     Comment,
     CommitStatus,
     ForgeValidationError,
+    Issue,
+    IssueChange,
+    IssueSpec,
     MergeMethod,
     MergeResult,
     PullRequest,
@@ -269,6 +276,21 @@ class GitHubForge:
             payload["target_url"] = status.target_url
         with translated():
             self._request("POST", f"/repos/{owner}/{name}/statuses/{urllib.parse.quote(sha)}", input=payload)
+
+    def find_open_issue(self, repo: str, title: str) -> Issue | None:
+        with translated():
+            found = find_open_issue(self._repo(repo), title)
+            return to_issue(found) if found is not None else None
+
+    def open_or_update_issue(self, repo: str, spec: IssueSpec) -> IssueChange:
+        if comment_length(spec.body) > MAX_COMMENT_LENGTH:
+            raise ValueError(f"an issue body may have at most {MAX_COMMENT_LENGTH} characters")
+        with translated():
+            return open_or_update_issue(self._repo(repo), spec)
+
+    def close_issue(self, repo: str, number: int, *, body: str | None = None) -> None:
+        with translated():
+            close_issue(self._repo(repo), number, body)
 
     def _issue_comment(self, repo: str, comment_id: int) -> Any:
         owner, name = split_full_name(repo)

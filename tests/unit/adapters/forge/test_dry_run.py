@@ -25,6 +25,7 @@ READS = {
     "review_summary",
     "permission_level",
     "is_team_member",
+    "find_open_issue",
 }
 WRITES = {
     "open_or_update_pull_request",
@@ -34,6 +35,8 @@ WRITES = {
     "edit_comment",
     "add_reaction",
     "set_commit_status",
+    "open_or_update_issue",
+    "close_issue",
 }
 
 # A value for every required parameter of the port's methods, by name.
@@ -51,6 +54,7 @@ ARGUMENTS: dict[str, Any] = {
     "org": "acme",
     "team_slug": "sre",
     "login": "bob",
+    "title": "Drift in staging",
 }
 
 
