@@ -23,7 +23,7 @@ from bot.pagination import MAX_LIMIT, BadRequest, Cursor, PageRequest, next_link
 from bot.services import Services
 from bot.storage.availability import diagnose
 from bot.storage.db import Database
-from bot.storage.models import Action, Analysis, AnalysisInterval, Deployment, Event
+from bot.storage.models import Action, Analysis, AnalysisInterval, Deployment, DriftCheck, Event
 from bot.storage.types import utcnow
 from bot.terraform.locks import LockInfo, LockStore
 
@@ -44,6 +44,20 @@ def event_json(row: Event) -> dict[str, Any]:
         "error": row.error,
         "received_at": row.received_at.isoformat(),
         "finished_at": row.finished_at.isoformat() if row.finished_at else None,
+    }
+
+
+def drift_json(row: DriftCheck) -> dict[str, Any]:
+    return {
+        "repo": row.repo,
+        "project": row.project,
+        "dir": row.dir,
+        "workspace": row.workspace,
+        "status": row.status,
+        "headline": row.headline,
+        "head_sha": row.head_sha,
+        "issue_number": row.issue_number,
+        "checked_at": row.checked_at.isoformat(),
     }
 
 
@@ -195,6 +209,7 @@ def build_api_router(services: Services) -> APIRouter:
     add_event_routes(router, services.database)
     add_deployment_routes(router, services.database)
     add_lock_routes(router, services)
+    add_drift_routes(router, services)
     add_dashboard_route(router, services)
     return router
 
@@ -315,6 +330,20 @@ def add_lock_routes(router: APIRouter, services: Services) -> None:
     ) -> Response:
         page = parse_page(limit, cursor)
         items, last = await run_in_threadpool(newest_locks, services.locks, page)
+        return page_response(request, items, page, last)
+
+
+def add_drift_routes(router: APIRouter, services: Services) -> None:
+    @router.get("/api/drift")
+    @answered(services.database)
+    async def api_drift(
+        request: Request, limit: str | None = LIMIT_QUERY, cursor: str | None = CURSOR_QUERY
+    ) -> Response:
+        """The latest drift check of each scheduled project, most recently checked first."""
+        page = parse_page(limit, cursor)
+        items, last = await run_in_threadpool(
+            newest_rows, services.database, DriftCheck, DriftCheck.checked_at, drift_json, page
+        )
         return page_response(request, items, page, last)
 
 

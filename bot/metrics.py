@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -64,6 +64,12 @@ class Metrics:
             "gitops_bot_jobs_finished",
             "Job attempts finished, by handler and outcome (done, retry, dead, lease_lost).",
             ["handler", "outcome"],
+            registry=self.registry,
+        )
+        self.drift_detected = Gauge(
+            "gitops_bot_drift_detected",
+            "1 when a project's last drift check planned changes on the default branch, else 0.",
+            ["repo", "project"],
             registry=self.registry,
         )
 

@@ -1,17 +1,27 @@
 """Pull request events for Terraform: autoplan when a pull request opens or changes; on merge,
 apply the projects with ``apply_on: merge``; release its locks and discard its plans when it
-merges or closes."""
+merges or closes. Drift detection: the leader's periodic task enqueues the due checks, and each
+check plans a project on the default branch (:mod:`bot.terraform.drift`)."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from bot.events.model import PullRequestChanged
 from bot.jobs import HandlerContext
 from bot.routing import Router
+from bot.terraform import drift
+from bot.terraform.drift_schedule import CHECK_HANDLER
 from bot.terraform.projects import modified_projects
 from bot.terraform.pull_requests import apply_pull_request, plan_pull_request, release_pull_request
 from bot.terraform.results import TerraformRequest
 
+if TYPE_CHECKING:
+    from bot.services import Services
+
 router = Router()
+
+DRIFT_DUE_EVERY_SECONDS = 60
 
 AUTOPLAN_ACTIONS = frozenset({"opened", "synchronize", "reopened"})
 
@@ -65,3 +75,14 @@ def pull_request(ctx: HandlerContext) -> None:
         return
     request = TerraformRequest(event.repo, event.number, event.author, config, event.installation_id)
     plan_pull_request(services, request, autoplan=True)
+
+
+@router.register("internal", "terraform", "drift_check", name=CHECK_HANDLER)
+def drift_check(ctx: HandlerContext) -> None:
+    drift.check_drift(ctx.services, str(ctx.payload["repo"]), str(ctx.payload["project"]))
+
+
+@router.periodic("terraform.drift_due", every_seconds=DRIFT_DUE_EVERY_SECONDS)
+def drift_due(services: Services) -> None:
+    """Leader only: one drift check per scheduled project whose slot came (deduplicated)."""
+    drift.enqueue_due_checks(services)

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, model_validator
 
 from bot.config.fields import NonEmpty, ProjectName, RelativePath, StrictModel, WorkspaceName
+from bot.terraform.drift_schedule import check_schedule
 
 # Path relative to the project dir, fnmatch-style, as Atlantis's autoplan.when_modified.
 DEFAULT_WHEN_MODIFIED: tuple[str, ...] = ("*.tf*", "*.tofu", ".terraform.lock.hcl")
@@ -33,6 +34,17 @@ def _exact_version(value: str) -> str:
 
 TerraformVersion = Annotated[str, AfterValidator(_exact_version)]
 ApplyRequirement = Literal["approved", "mergeable", "undiverged"]
+DriftSchedule = Annotated[str, AfterValidator(check_schedule)]
+
+
+class Drift(StrictModel):
+    """Drift detection: the project is planned on the default branch on this schedule, and an
+    issue "Drift in <project>" says what the plan would change (closed once it plans no change)."""
+
+    schedule: DriftSchedule
+    """A five-field cron expression in UTC, such as ``"0 */6 * * *"``."""
+
+
 ApplyOn = Literal["comment", "merge"]
 
 
@@ -54,6 +66,8 @@ class Project(StrictModel):
     """Atlantis's key: plan and apply with ``terraform-<version>`` (``tofu-<version>`` when the bot
     runs OpenTofu) instead of the default binary; when this bot has no such binary the project is
     refused, never run with another version."""
+    drift: Drift | None = None
+    """When set, the project is checked for drift on ``drift.schedule`` (none without)."""
 
     @model_validator(mode="before")
     @classmethod

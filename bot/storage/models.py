@@ -269,6 +269,24 @@ class Plan(Base):
     policies_approved_sha: Mapped[str | None] = mapped_column(String(64))
 
 
+class DriftCheck(Base):
+    """The latest drift check of a project: its plan on the default branch, and its drift issue."""
+
+    __tablename__ = "drift_checks"
+    __table_args__ = (UniqueConstraint("repo", "project", name="uq_drift_checks_project"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    repo: Mapped[str] = mapped_column(String(255))
+    project: Mapped[str] = mapped_column(String(255))
+    dir: Mapped[str] = mapped_column(String(1024))
+    workspace: Mapped[str] = mapped_column(String(255))
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status: Mapped[str] = mapped_column(String(16))  # drift_schedule.DriftStatus
+    headline: Mapped[str] = mapped_column(Text, default="")
+    head_sha: Mapped[str | None] = mapped_column(String(64))
+    issue_number: Mapped[int | None] = mapped_column(Integer)
+
+
 # -- deployments, canary analysis, rollback -----------------------------------------------
 
 
