@@ -39,10 +39,11 @@ def check_schedule(value: str) -> str:
     """The schedule, stripped; ValueError unless it is a five-field cron expression (or a nickname
     such as ``@daily``): croniter would read a sixth field as seconds, which a drift check has no
     use for."""
-    five_fields = len(value.split()) == 5 or value.strip().startswith("@")
-    if not five_fields or not croniter.is_valid(value):
+    schedule = value.strip()
+    five_fields = len(schedule.split()) == 5 or schedule.startswith("@")
+    if not five_fields or not croniter.is_valid(schedule):
         raise ValueError(f'{value!r} is not a cron schedule such as "0 */6 * * *" (five fields, UTC)')
-    return value.strip()
+    return schedule
 
 
 def schedule_slot(schedule: str, now: datetime) -> datetime:

@@ -101,7 +101,7 @@ def test_the_issue_title() -> None:
     assert issue_title("serving-staging") == "Drift in serving-staging"
 
 
-@pytest.mark.parametrize("schedule", ["0 */6 * * *", "@hourly", " 15 3 * * 1-5 "])
+@pytest.mark.parametrize("schedule", ["0 */6 * * *", "@hourly", " 15 3 * * 1-5 ", " @daily "])
 def test_a_valid_schedule_is_accepted(schedule: str) -> None:
     assert check_schedule(schedule) == schedule.strip()
 
