@@ -29,6 +29,7 @@ from bot.notify import Notifier
 from bot.queue import JobQueue, RetryPolicy
 from bot.repoconfig import LoadedConfig, RepoConfigLoader
 from bot.settings import Settings
+from bot.shipped import TEMPLATES, shipped_directory
 from bot.storage.db import Database
 from bot.terraform.locks import LockStore
 
@@ -43,16 +44,12 @@ if TYPE_CHECKING:
     from bot.adapters.terraform_cli.sandbox import Executor, ExecutorStatus
     from bot.redaction import Redactor
 
+
 # The repository's templates/ folder, installed inside the bot (pyproject.toml's package-dir), so
 # an installed wheel finds it as well as an editable install does.
-TEMPLATES_PACKAGE = "bot._templates"
-
-
 def template_environment(directory: Path | None = None) -> jinja2.Environment:
     """The templates in ``directory``, or by default the ones installed with the bot."""
-    loader: jinja2.BaseLoader = (
-        jinja2.FileSystemLoader(str(directory)) if directory else jinja2.PackageLoader(TEMPLATES_PACKAGE, ".")
-    )
+    loader = jinja2.FileSystemLoader(str(directory or shipped_directory(TEMPLATES)))
     return jinja2.Environment(
         loader=loader,
         autoescape=jinja2.select_autoescape(["html"]),

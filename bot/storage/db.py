@@ -6,7 +6,6 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -16,20 +15,14 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-# The repository's migrations/ folder, installed inside the bot (pyproject.toml's package-dir).
-MIGRATIONS_PACKAGE = "bot._migrations"
+from bot.shipped import MIGRATIONS, shipped_directory
+
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 
 def migrations_directory() -> Path:
-    """Where alembic finds env.py and versions/, in the wheel's install or the editable checkout.
-
-    Alembic reads them as files, so the package must be unpacked on disk (pip always does so).
-    """
-    location = resources.files(MIGRATIONS_PACKAGE)
-    if not isinstance(location, Path):
-        raise RuntimeError(f"{MIGRATIONS_PACKAGE} is not a directory on disk ({location!r})")
-    return location
+    """Where Alembic finds env.py and versions/ (installed, or in a source checkout)."""
+    return shipped_directory(MIGRATIONS)
 
 
 def alembic_config(database_url: str) -> Config:

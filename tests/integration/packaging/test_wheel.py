@@ -51,6 +51,7 @@ class Installed:
     wheel: Path
     venv: Path
     elsewhere: Path  # a working directory outside the checkout
+    checkout: Path  # the sources the wheel was built from
 
     def bin(self, name: str) -> Path:
         return self.venv / "bin" / name
@@ -62,10 +63,12 @@ class Installed:
         env.update({f"GITOPS_BOT_{name.upper()}": value for name, value in settings.items()})
         return env
 
-    def run(self, *command: str | Path, **settings: str) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *command: str | Path, cwd: Path | None = None, **settings: str
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [str(part) for part in command],
-            cwd=self.elsewhere,
+            cwd=cwd or self.elsewhere,
             env=self.env(**settings),
             capture_output=True,
             text=True,
@@ -109,7 +112,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
     _pip("--python", venv / "bin" / "python", "install", wheel)
     elsewhere = work / "elsewhere"
     elsewhere.mkdir()
-    yield Installed(wheel=wheel, venv=venv, elsewhere=elsewhere)
+    yield Installed(wheel=wheel, venv=venv, elsewhere=elsewhere, checkout=source)
 
 
 @pytest.mark.parametrize("folder", ["templates", "migrations"])
@@ -193,3 +196,20 @@ def _wait_ready(
             last = repr(exc)
         time.sleep(0.2)
     raise AssertionError(f"serve never became ready ({last}): {log.read_text(errors='replace')[-3000:]}")
+
+
+def test_python_m_bot_in_the_checkout_migrates_and_renders(installed: Installed) -> None:
+    """In the repository, `python -m bot` imports the checkout's bot, which has no bot._migrations or
+    bot._templates: the top-level folders are used there (this failed with "No module named
+    'bot._migrations'")."""
+    database = f"sqlite:///{installed.elsewhere / 'from-checkout.db'}"
+    migrated = installed.run(
+        installed.bin("python"), "-m", "bot", "migrate", cwd=installed.checkout, database_url=database
+    )
+    assert migrated.returncode == 0, migrated.stderr[-3000:]
+    assert "database schema at revision" in migrated.stdout
+    rendered = installed.run(installed.bin("python"), "-c", RENDER, cwd=installed.checkout)
+    assert rendered.returncode == 0, rendered.stderr[-3000:]
+    answer = json.loads(rendered.stdout)
+    assert Path(answer["bot"]).is_relative_to(installed.checkout)  # the checkout's bot, not the wheel's
+    assert "Did you mean `plan`?" in answer["text"]
