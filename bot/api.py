@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from bot.pagination import MAX_LIMIT, BadRequest, Cursor, PageRequest, next_link, parse_id, parse_page
 from bot.services import Services
-from bot.storage.availability import diagnose
+from bot.storage.availability import database_readiness, diagnose
 from bot.storage.db import Database
 from bot.storage.models import Action, Analysis, AnalysisInterval, Deployment, DriftCheck, Event
 from bot.storage.types import utcnow
@@ -224,23 +224,13 @@ def add_health_routes(router: APIRouter, services: Services) -> None:
         # How pull requests' Terraform runs is a detail, not a readiness condition: without a
         # sandbox only terraform commands are refused; everything else is served.
         details = {"terraform": (await run_in_threadpool(services.terraform_status)).as_json()}
-        try:
-            state = await run_in_threadpool(services.database.schema_state)
-        except Exception as exc:
-            body = {"status": "unavailable", "error": f"database unreachable: {exc}", "details": details}
-            return JSONResponse(body, 503)
-        if not state.up_to_date:
-            return JSONResponse(
-                {
-                    "status": "unavailable",
-                    "error": "database schema is behind: run `gitops-bot migrate`",
-                    "current": state.current,
-                    "head": state.head,
-                    "details": details,
-                },
-                503,
-            )
-        return JSONResponse({"status": "ready", "schema": state.current, "details": details})
+        readiness = await run_in_threadpool(database_readiness, services.database)
+        if readiness.problem is None:
+            return JSONResponse({"status": "ready", "schema": readiness.current, "details": details})
+        body = {"status": "unavailable", "error": readiness.problem, "details": details}
+        if readiness.head is not None:
+            body |= {"current": readiness.current, "head": readiness.head}
+        return JSONResponse(body, 503)
 
 
 def add_metrics_route(router: APIRouter, services: Services) -> None:

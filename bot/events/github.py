@@ -32,7 +32,7 @@ from bot.events.fields import (
 )
 from bot.events.images import (
     bounded_key,
-    image_dedupe_key,
+    image_pushed_event,
     normalise_registry_host,
     normalise_repository,
     split_image_reference,
@@ -319,17 +319,7 @@ def _package(
         or parse_time(package.get("updated_at"), f"{package_where}.updated_at"),
         actor=optional_str(sender, "login", f"{where}: sender") if sender else None,
     )
-    return [
-        ParsedEvent(
-            source="registry",
-            event="image",
-            action="pushed",
-            delivery_id=delivery_id,
-            dedupe_key=image_dedupe_key(image),
-            payload=payload,
-            domain=image,
-        )
-    ]
+    return [image_pushed_event(image, delivery_id=delivery_id, payload=payload)]
 
 
 def _package_image(package: Mapping[str, Any], version: Mapping[str, Any], where: str) -> tuple[str, str]:

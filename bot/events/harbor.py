@@ -25,7 +25,7 @@ from bot.events.fields import (
 from bot.events.images import (
     REGISTRY_SOURCE,
     bounded_key,
-    image_dedupe_key,
+    image_pushed_event,
     normalise_registry_host,
     normalise_repository,
 )
@@ -176,17 +176,7 @@ def _harbor_artifacts(
             pushed_at=pushed_at,
             operator=operator,
         )
-        parsed.append(
-            ParsedEvent(
-                source=REGISTRY_SOURCE,
-                event="image",
-                action="pushed",
-                delivery_id=delivery_id,
-                dedupe_key=image_dedupe_key(image),
-                payload=payload,
-                domain=image,
-            )
-        )
+        parsed.append(image_pushed_event(image, delivery_id=delivery_id, payload=payload))
     return parsed
 
 

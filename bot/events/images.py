@@ -10,8 +10,10 @@ reference (``image_dedupe_key``), so a redelivered push is stored once.
 
 from __future__ import annotations
 
+from typing import Any
+
 from bot.events.fields import stable_digest
-from bot.events.model import ImagePushed, MalformedEvent
+from bot.events.model import ImagePushed, MalformedEvent, ParsedEvent
 from bot.images import DOCKER_HUB, ImageReference, looks_like_host, normalize_registry_host
 
 __all__ = [
@@ -43,6 +45,21 @@ def image_dedupe_key(image: ImagePushed, pushed_at: object = None) -> str:
     else:
         key = f"{image.reference}#pushed_at={pushed_at if pushed_at is not None else image.pushed_at}"
     return bounded_key(key)
+
+
+def image_pushed_event(
+    image: ImagePushed, *, delivery_id: str, payload: dict[str, Any], pushed_at: object = None
+) -> ParsedEvent:
+    """The stored form of a push, whichever registry reported it (one dedupe key for all of them)."""
+    return ParsedEvent(
+        source=REGISTRY_SOURCE,
+        event="image",
+        action="pushed",
+        delivery_id=delivery_id,
+        dedupe_key=image_dedupe_key(image, pushed_at),
+        payload=payload,
+        domain=image,
+    )
 
 
 def bounded_key(key: str) -> str:

@@ -40,6 +40,7 @@ from bot.events.images import (
     REGISTRY_SOURCE,
     bounded_key,
     image_dedupe_key,
+    image_pushed_event,
     normalise_registry_host,
     normalise_repository,
 )
@@ -174,15 +175,7 @@ def _distribution_event(event: dict[str, Any], where: str) -> ParsedEvent:
         pushed_at=parse_time(event.get("timestamp"), f"{where}: timestamp"),
         actor=optional_str(actor, "name", f"{where}: actor"),
     )
-    return ParsedEvent(
-        source=SOURCE,
-        event="image",
-        action="pushed",
-        delivery_id=event_id,
-        dedupe_key=image_dedupe_key(image),
-        payload=event,
-        domain=image,
-    )
+    return image_pushed_event(image, delivery_id=event_id, payload=event)
 
 
 def _is_blob(media_type: str | None, url: str | None, tag: str | None) -> bool | None:
@@ -250,12 +243,4 @@ def _docker_hub(data: dict[str, Any]) -> ParsedEvent:
         pushed_at=parse_time(raw_pushed_at, f"{where}: push_data.pushed_at"),
         actor=optional_str(push_data, "pusher", f"{where}: push_data"),
     )
-    return ParsedEvent(
-        source=SOURCE,
-        event="image",
-        action="pushed",
-        delivery_id=delivery_id,
-        dedupe_key=image_dedupe_key(image, raw_pushed_at),
-        payload=data,
-        domain=image,
-    )
+    return image_pushed_event(image, delivery_id=delivery_id, payload=data, pushed_at=raw_pushed_at)

@@ -28,20 +28,29 @@ def short_error(error: BaseException) -> str:
     return text.splitlines()[0] if text else type(cause).__name__
 
 
-def database_problem(database: Database) -> str | None:
-    """Why the database cannot serve requests now, in /readyz's words; None when it can."""
+@dataclass(frozen=True)
+class Readiness:
+    """The answer ``/readyz`` gives about the database, and the reason every other route uses."""
+
+    problem: str | None  # None: reachable and migrated
+    current: str | None = None  # the schema revisions, when they could be read
+    head: str | None = None
+
+
+def database_readiness(database: Database) -> Readiness:
+    """Whether the database can serve requests now, and why not (does I/O: call it off the loop)."""
     try:
         state = database.schema_state()
     except Exception as exc:  # any failure to connect or read the version table means "away"
-        return f"database unreachable: {short_error(exc)}"
+        return Readiness(f"database unreachable: {short_error(exc)}")
     if not state.up_to_date:
-        return "database schema is behind: run `gitops-bot migrate`"
-    return None
+        return Readiness("database schema is behind: run `gitops-bot migrate`", state.current, state.head)
+    return Readiness(None, state.current, state.head)
 
 
 def diagnose(database: Database, error: SQLAlchemyError) -> DatabaseFailure:
     """What to answer for ``error``, raised by a request's database work. Does I/O: call it off the loop."""
-    problem = database_problem(database)
+    problem = database_readiness(database).problem
     if problem is not None:
         return DatabaseFailure(503, problem)
     if isinstance(error, DataError):

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.storage.models import Action
+from tests.integration.terraform.test_pull_request_flow import MAIN_TF, comments, say
 from tests.support.botenv import BotEnv, bot_env
 from tests.support.requirements import require
 from tests.support.terraform_shim import TerraformShim
@@ -47,16 +48,6 @@ warn contains msg if {
 \tmsg := sprintf("%s: more than 2 GPU nodes cost more", [change.address])
 }
 """
-MAIN_TF = """\
-variable "gpu_nodes" {
-  type    = number
-  default = 2
-}
-
-resource "terraform_data" "gpu_pool" {
-  input = var.gpu_nodes
-}
-"""
 FILES = {
     ".gitops-bot.yaml": CONFIG,
     "policies/gpu.rego": POLICY,
@@ -69,21 +60,10 @@ WARNED = "⚠️ `gpu-limits`: terraform_data.gpu_pool: more than 2 GPU nodes co
 @pytest.fixture
 def env(tmp_path: Path, sqlite_database_url: str, terraform_shim: TerraformShim) -> Iterator[BotEnv]:
     require(shutil.which("git") is not None, "the git executable")
-    pytest.importorskip("regopy")
     with bot_env(tmp_path, sqlite_database_url, repo=REPO, files=FILES, gitops_repos=[]) as built:
         for login, role in (("dev", "write"), ("alice", "write"), ("boss", "maintain")):
             built.standin.set_permission(REPO, login, role)
         yield built
-
-
-def comments(env: BotEnv, number: int) -> list[str]:
-    return [c.body for c in env.standin.comments(REPO, number)]
-
-
-def say(env: BotEnv, number: int, body: str, user: str = "dev") -> str:
-    env.standin.post_comment_as(user, REPO, number, body)
-    env.run_jobs()
-    return comments(env, number)[-1]
 
 
 def push(env: BotEnv, files: dict[str, str]) -> None:
