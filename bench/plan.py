@@ -12,6 +12,10 @@ no provider downloads), the GitHub stand-in over real git, the bot's real Terraf
 2. ``/gitops plan -p p00`` posted as a comment on the stand-in, with the whole bot serving
    (intake, queue, workers): time from the comment's webhook answered to the plan comment
    existing on the pull request, over ``--latency-runs`` runs.
+3. The same ``/gitops plan`` with ``GITOPS_BOT_TERRAFORM_EXECUTOR=kubernetes``: each project a
+   Kubernetes Job, ``--jobs`` at a time, on the Kubernetes API stand-in whose Jobs really run
+   (``gitops-bot terraform-job`` in a bubblewrap sandbox, fetching its work tree from the bot
+   served over HTTP and sending its result back). Skipped, saying why, without bubblewrap.
 """
 
 from __future__ import annotations
@@ -32,7 +36,9 @@ from bot.config import load_repo_config  # noqa: E402
 from bot.logging import configure_logging  # noqa: E402
 from bot.terraform.pull_requests import plan_pull_request  # noqa: E402
 from bot.terraform.results import TerraformRequest  # noqa: E402
+from tests.support.botenv import free_port, served  # noqa: E402
 from tests.support.github_standin import GitHubStandIn  # noqa: E402
+from tests.support.kubernetes_standin import KubernetesStandIn  # noqa: E402
 from tests.support.terraform_shim import write_offline_cli_config, write_terraform_shim  # noqa: E402
 
 REPO = "acme/infra"
@@ -54,6 +60,51 @@ def comment_to_plan(github: GitHubStandIn, number: int, run: int) -> float:
     return time.perf_counter() - accepted
 
 
+def plan_as_jobs(
+    root: Path, github: GitHubStandIn, database_url: str, number: int, repo_config: object, jobs: int
+) -> None:
+    """``/gitops plan`` of every project, each as a Kubernetes Job, ``jobs`` at a time."""
+    import shutil
+
+    from bot.app import create_app
+    from bot.services import build_services
+
+    if shutil.which("bwrap") is None:
+        print("  Kubernetes Jobs: skipped (the stand-in runs pods in bubblewrap, which is not installed)")
+        return
+    port = free_port()
+    with KubernetesStandIn(
+        expose_paths=[root / "bin", root / "terraform.tfrc"], hide_paths=[root]
+    ) as cluster:
+        cluster.jobs.put_secret(
+            "runs", "env", {"CHECKPOINT_DISABLE": "1", "TF_CLI_CONFIG_FILE": str(root / "terraform.tfrc")}
+        )
+        settings = bot_settings(
+            root,
+            github,
+            database_url,
+            terraform_max_parallel_plans=jobs,
+            terraform_executor="kubernetes",
+            terraform_job_namespace="runs",
+            terraform_job_image="gitops-bot:bench",
+            terraform_job_env_secret="env",
+            terraform_job_callback_url=f"http://127.0.0.1:{port}",
+            terraform_job_poll_seconds=0.1,
+            kubernetes_api_url=cluster.url,
+        )
+        services = build_services(settings)
+        with served(create_app(settings, services=services), port=port):
+            started = time.perf_counter()
+            results = plan_pull_request(services, TerraformRequest(REPO, number, "dev", repo_config))  # type: ignore[arg-type]
+            elapsed = time.perf_counter() - started
+        ok = sum(1 for result in results if result.ok)
+        print(
+            f"  Kubernetes Jobs, {jobs} at a time: {elapsed:.1f} s ({ok}/{len(results)} planned)", flush=True
+        )
+        services.locks.release_pull(REPO, number)
+        services.close()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -61,6 +112,7 @@ def main() -> int:
     parser.add_argument("--projects", type=int, default=20)
     parser.add_argument("--pools", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--latency-runs", type=int, default=5)
+    parser.add_argument("--jobs", type=int, default=4, help="Kubernetes Jobs at a time (0: skip)")
     args = parser.parse_args()
     configure_logging("WARNING", json=False)
 
@@ -92,6 +144,9 @@ def main() -> int:
                 print(f"  pool {pool}: {elapsed:.1f} s ({ok}/{len(results)} planned)", flush=True)
                 services.locks.release_pull(REPO, number)
                 services.close()
+            if args.jobs:
+                os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+                plan_as_jobs(root, github, database_url, number, repo_config, args.jobs)
 
             with serving(bot_settings(root, github, database_url), github):
                 github.flush()

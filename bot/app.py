@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from bot.adapters.terraform_jobs.routes import build_terraform_jobs_router
 from bot.api import build_api_router
 from bot.intake.routes import build_intake_router
 from bot.intake.store import EventStore, GroupCommitWriter
@@ -55,4 +56,7 @@ def create_app(
     app.state.runtime = runtime
     app.include_router(build_intake_router(services, writer, on_enqueued=runtime.wake if runtime else None))
     app.include_router(build_api_router(services))
+    # The pods of Terraform Jobs (GITOPS_BOT_TERRAFORM_EXECUTOR=kubernetes) fetch and report here;
+    # without runs every request is a 404.
+    app.include_router(build_terraform_jobs_router())
     return app

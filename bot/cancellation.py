@@ -3,7 +3,8 @@
 The worker sets ``current_stop`` to the job's ``HandlerContext.cancelled`` event for the
 handler's thread (and the event loops it runs), so the Terraform runner can stop its process
 group the moment the job's lease is lost or taken over by another worker, instead of letting
-two Terraforms run the same command. It is a context variable, not a global: each handler
+two Terraforms run the same command, or the job is cancelled (``/gitops cancel``, seen by the
+worker's heartbeat in the job's row). It is a context variable, not a global: each handler
 thread, and every task started from it, sees its own job's event.
 """
 
@@ -20,7 +21,7 @@ T = TypeVar("T")
 
 
 class JobCancelled(Exception):
-    """The job lost its lease while a child process ran; the process was stopped."""
+    """The job lost its lease, or was cancelled, while a child process ran; the process was stopped."""
 
 
 def run_with_stop(stop: threading.Event, func: Callable[..., T], *args: object) -> T:

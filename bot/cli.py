@@ -188,6 +188,13 @@ def cmd_send_event(args: argparse.Namespace) -> int:
     return 0 if response.is_success else 1
 
 
+def cmd_terraform_job(_args: argparse.Namespace) -> int:
+    # No Settings: the pod has no bot configuration, only its run's GITOPS_BOT_JOB_* variables.
+    from bot.adapters.terraform_jobs.pod import main as run_job
+
+    return run_job()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gitops-bot", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -222,6 +229,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     send.add_argument("--url", default="http://127.0.0.1:8080")
     send.set_defaults(func=cmd_send_event)
+
+    terraform_job = commands.add_parser(
+        "terraform-job", help="run one Terraform plan or apply inside a Kubernetes Job (the Job runs it)"
+    )
+    terraform_job.set_defaults(func=cmd_terraform_job)
     return parser
 
 

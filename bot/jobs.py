@@ -51,7 +51,7 @@ class HandlerContext:
     job: ClaimedJob
     event: StoredEventView | None
     log: structlog.stdlib.BoundLogger
-    # Set when the lease was lost or the worker is stopping; long handlers check it.
+    # Set when the lease was lost or the job was cancelled; long handlers check it.
     cancelled: threading.Event = field(default_factory=threading.Event)
 
     @property

@@ -62,7 +62,7 @@ class Metrics:
         )
         self.jobs_finished = Counter(
             "gitops_bot_jobs_finished",
-            "Job attempts finished, by handler and outcome (done, retry, dead, lease_lost).",
+            "Job attempts finished, by handler and outcome (done, retry, dead, lease_lost, cancelled).",
             ["handler", "outcome"],
             registry=self.registry,
         )

@@ -9,13 +9,20 @@ claimable condition, so the update is conditional either way.
 A claim holds a lease. The worker renews it with heartbeats; when a worker dies, its
 lease runs out and another worker claims the job again. Every claim gets a fresh
 lease token, so a worker whose lease was taken over cannot complete or fail the job.
+
+A person may cancel jobs (``/gitops cancel``): ``cancel`` moves them to ``cancelled`` in one
+transaction, whichever replica runs them. A queued one is then never claimed; a running one's
+owner is fenced exactly as after a takeover (its heartbeat, ``holds``, ``complete`` and
+``fail`` all match ``running`` only), so its worker sets the job's stop signal and the
+Terraform it started is stopped; ``cancellation`` tells that worker why. A cancelled job is
+finished, for its event too, and is never retried.
 """
 
 from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -40,6 +47,25 @@ class ClaimedJob:
     attempts: int
     max_attempts: int
     lease_owner: str
+
+
+@dataclass(frozen=True)
+class UnfinishedJob:
+    """A queued or running job, with its event's domain form (JSON) to tell what it is about."""
+
+    id: int
+    handler: str
+    status: str  # JobStatus.QUEUED or JobStatus.RUNNING
+    payload: Mapping[str, Any] | None
+    event_domain: Mapping[str, Any] | None
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    """The jobs ``cancel`` moved to ``cancelled``, by the status they had then."""
+
+    queued: tuple[int, ...]
+    running: tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -200,13 +226,22 @@ class JobQueue:
             lease_owner=owner,
         )
 
+    def holds(self, job: ClaimedJob) -> bool:
+        """Whether ``job`` is still this claim's and running (a read: it renews nothing)."""
+        with self.database.sessions() as session:
+            found = session.execute(select(Job.id).where(*self._owned(job))).first()
+        return found is not None
+
+    def _owned(self, job: ClaimedJob) -> tuple[Any, ...]:
+        return (Job.id == job.id, Job.lease_owner == job.lease_owner, Job.status == JobStatus.RUNNING)
+
     def heartbeat(self, job: ClaimedJob) -> bool:
-        """Extend the lease; False means the lease was lost and the work must stop."""
+        """Extend the lease; False means the lease was lost or the job cancelled: stop the work."""
         now = utcnow()
         with self.database.transaction() as session:
             result = session.execute(
                 update(Job)
-                .where(Job.id == job.id, Job.lease_owner == job.lease_owner, Job.status == JobStatus.RUNNING)
+                .where(*self._owned(job))
                 .values(lease_expires_at=now + self.lease, updated_at=now)
                 .execution_options(synchronize_session=False)
             )
@@ -217,7 +252,7 @@ class JobQueue:
         with self.database.transaction() as session:
             result = session.execute(
                 update(Job)
-                .where(Job.id == job.id, Job.lease_owner == job.lease_owner, Job.status == JobStatus.RUNNING)
+                .where(*self._owned(job))
                 .values(status=JobStatus.DONE, finished_at=now, updated_at=now, lease_expires_at=None)
                 .execution_options(synchronize_session=False)
             )
@@ -245,7 +280,7 @@ class JobQueue:
         with self.database.transaction() as session:
             result = session.execute(
                 update(Job)
-                .where(Job.id == job.id, Job.lease_owner == job.lease_owner, Job.status == JobStatus.RUNNING)
+                .where(*self._owned(job))
                 .values(**values)
                 .execution_options(synchronize_session=False)
             )
@@ -261,13 +296,69 @@ class JobQueue:
         return JobStatus.DEAD if dead else JobStatus.QUEUED
 
     def _finish_event_if_done(self, session: Session, event_id: int, now: datetime) -> None:
-        unfinished = exists().where(Job.event_id == event_id, Job.status != JobStatus.DONE)
+        finished = (JobStatus.DONE, JobStatus.CANCELLED)
+        unfinished = exists().where(Job.event_id == event_id, Job.status.not_in(finished))
         session.execute(
             update(Event)
             .where(Event.id == event_id, Event.status == EventStatus.QUEUED, ~unfinished)
             .values(status=EventStatus.DONE, finished_at=now)
             .execution_options(synchronize_session=False)
         )
+
+    # -- cancelling --------------------------------------------------------------------
+
+    def unfinished(self, handlers: Collection[str]) -> list[UnfinishedJob]:
+        """The queued and running jobs of ``handlers``, oldest first."""
+        query = (
+            select(Job.id, Job.handler, Job.status, Job.payload, Event.domain)
+            .outerjoin(Event, Event.id == Job.event_id)
+            .where(Job.handler.in_(list(handlers)), Job.status.in_([JobStatus.QUEUED, JobStatus.RUNNING]))
+            .order_by(Job.id)
+        )
+        with self.database.sessions() as session:
+            rows = session.execute(query).all()
+        return [UnfinishedJob(row.id, row.handler, row.status, row.payload, row.domain) for row in rows]
+
+    def cancel(self, job_ids: Collection[int], reason: str) -> Cancelled:
+        """Move the jobs still queued or running among ``job_ids`` to ``cancelled``, with ``reason``.
+
+        One transaction, the queued ones first: a job claimed meanwhile is caught by the second
+        statement as running (on PostgreSQL each statement sees what committed before it)."""
+        if not job_ids:
+            return Cancelled((), ())
+        now = utcnow()
+        values = {
+            "status": JobStatus.CANCELLED,
+            "last_error": reason[-MAX_ERROR_CHARS:],
+            "finished_at": now,
+            "updated_at": now,
+            "lease_expires_at": None,
+        }
+        moved: dict[str, tuple[int, ...]] = {}
+        with self.database.transaction() as session:
+            for status in (JobStatus.QUEUED, JobStatus.RUNNING):
+                statement = (
+                    update(Job)
+                    .where(Job.id.in_(list(job_ids)), Job.status == status)
+                    .values(**values)
+                    .returning(Job.id, Job.event_id)
+                    .execution_options(synchronize_session=False)
+                )
+                rows = session.execute(statement).all()
+                moved[status] = tuple(sorted(row.id for row in rows))
+                for event_id in {row.event_id for row in rows if row.event_id is not None}:
+                    self._finish_event_if_done(session, event_id, now)
+        return Cancelled(moved[JobStatus.QUEUED], moved[JobStatus.RUNNING])
+
+    def cancellation(self, job: ClaimedJob) -> str | None:
+        """Why this claim's job was cancelled, or None when it was not (its lease was lost)."""
+        with self.database.sessions() as session:
+            row = session.execute(
+                select(Job.last_error).where(
+                    Job.id == job.id, Job.lease_owner == job.lease_owner, Job.status == JobStatus.CANCELLED
+                )
+            ).first()
+        return None if row is None else (row.last_error or "cancelled")
 
     # -- observing ---------------------------------------------------------------------
 

@@ -53,7 +53,9 @@ def announce_terraform_executor(services: Services) -> None:
     status = services.terraform_status()
     if not status.ok:
         log.error("terraform.sandbox_unavailable", detail=status.detail, refused="terraform commands")
-    elif status.mode != "sandbox":
+    elif status.mode == "local":
         log.warning("terraform.not_isolated", executor=status.mode, detail=status.detail)
+    elif status.mode == "kubernetes":
+        log.info("terraform.kubernetes_jobs", executor=status.mode, detail=status.detail)
     else:
         log.info("terraform.sandboxed", executor=status.mode, detail=status.detail)

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from bot.adapters.git import GitWorkspaces
     from bot.adapters.kubernetes import KubernetesReadiness
     from bot.adapters.prometheus import PrometheusQueries
-    from bot.adapters.terraform_cli import TerraformRunner
+    from bot.adapters.terraform_cli import TerraformOperations
     from bot.adapters.terraform_cli.binaries import BinaryMissing
     from bot.adapters.terraform_cli.sandbox import Executor, ExecutorStatus
     from bot.redaction import Redactor
@@ -73,8 +73,8 @@ class Services:
     repo_configs: RepoConfigLoader
     forge_factory: GitHubForgeFactory | None = None
     git_workspaces: GitWorkspaces | None = None
-    terraform_runner: TerraformRunner | None = None
-    versioned_terraform_runners: dict[str, TerraformRunner] = field(default_factory=dict)
+    terraform_runner: TerraformOperations | None = None
+    versioned_terraform_runners: dict[str, TerraformOperations] = field(default_factory=dict)
     prometheus_client: PrometheusQueries | None = None
     kubernetes_client: KubernetesReadiness | None = None
     secret_redactor: Redactor | None = None
@@ -149,11 +149,11 @@ class Services:
                 )
             return self.git_workspaces
 
-    def terraform(self, binary: str | None = None) -> TerraformRunner:
+    def terraform(self, binary: str | None = None) -> TerraformOperations:
         """The runner for ``binary`` (default ``GITOPS_BOT_TERRAFORM_BIN``), one per binary.
 
-        Another binary (a project's pinned version) gets a runner like the default one, on the same
-        executor: the same sandbox, timeouts and environment.
+        Another binary (a project's pinned version) gets a runner like the default one: the same
+        executor (sandbox, or Kubernetes Jobs), timeouts and environment.
         """
         default = self._default_terraform()
         if binary is None or binary == default.binary:
@@ -161,21 +161,11 @@ class Services:
         with self._lock:
             runner = self.versioned_terraform_runners.get(binary)
             if runner is None:
-                from bot.adapters.terraform_cli import TerraformRunner
-
-                runner = TerraformRunner(
-                    binary,
-                    timeouts=default.timeouts,
-                    kill_grace_seconds=default.kill_grace_seconds,
-                    inherit_env=default.inherit_env,
-                    env=default.extra_env,
-                    max_output_chars=default.max_output_chars,
-                    executor=default.executor,
-                )
+                runner = default.with_binary(binary)
                 self.versioned_terraform_runners[binary] = runner
             return runner
 
-    def terraform_for(self, version: str | None) -> TerraformRunner | BinaryMissing:
+    def terraform_for(self, version: str | None) -> TerraformOperations | BinaryMissing:
         """The runner for a project's ``terraform_version`` (the default one without), or why none."""
         if version is None:
             return self.terraform()
@@ -190,20 +180,26 @@ class Services:
         )
         return self.terraform(str(found)) if isinstance(found, Path) else found
 
-    def _default_terraform(self) -> TerraformRunner:
+    def _default_terraform(self) -> TerraformOperations:
         with self._lock:
             if self.terraform_runner is None:
                 from bot.adapters.terraform_cli import StepTimeouts, TerraformRunner
                 from bot.adapters.terraform_cli.environment import DEFAULT_INHERITED_ENV
 
                 settings = self.settings
+                timeouts = StepTimeouts(
+                    init=settings.terraform_init_timeout_seconds,
+                    plan=settings.terraform_plan_timeout_seconds,
+                    apply=settings.terraform_apply_timeout_seconds,
+                )
+                if settings.terraform_executor == "kubernetes":
+                    from bot.adapters.terraform_jobs.setup import job_runner
+
+                    self.terraform_runner = job_runner(settings, self.database, timeouts)
+                    return self.terraform_runner
                 self.terraform_runner = TerraformRunner(
                     settings.terraform_bin,
-                    timeouts=StepTimeouts(
-                        init=settings.terraform_init_timeout_seconds,
-                        plan=settings.terraform_plan_timeout_seconds,
-                        apply=settings.terraform_apply_timeout_seconds,
-                    ),
+                    timeouts=timeouts,
                     kill_grace_seconds=settings.terraform_kill_grace_seconds,
                     inherit_env=(*DEFAULT_INHERITED_ENV, *settings.terraform_env_passthrough),
                     executor=terraform_executor(settings),
@@ -212,7 +208,7 @@ class Services:
 
     def terraform_status(self) -> ExecutorStatus:
         """Whether terraform commands can run here, and how isolated (probed once)."""
-        return self.terraform().executor.status()
+        return self.terraform().status()
 
     def redactor(self) -> Redactor:
         """Hides every configured secret, in its encoded forms too, from what pull requests are shown."""

@@ -87,9 +87,33 @@ class Settings(BaseSettings):
     terraform_env_passthrough: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # sandbox: every terraform command in bubblewrap (sees only its work tree, none of the bot's
     # secrets); local: a plain child process, announced at start-up, in /readyz and on every plan.
-    terraform_executor: Literal["sandbox", "local"] = "sandbox"
+    # kubernetes: each plan and apply runs as a Job in terraform_job_namespace (the job_* settings).
+    terraform_executor: Literal["sandbox", "local", "kubernetes"] = "sandbox"
     # More paths the sandbox hides (mounted secret directories or files), comma-separated.
     terraform_sandbox_hide: Annotated[list[Path], NoDecode] = Field(default_factory=list)
+    # The Kubernetes Job runner (terraform_executor=kubernetes). The chart sets the image to the
+    # bot's own and the callback URL to the bot's Service; the pod fetches its work tree from there
+    # and sends its result back, with a token that only serves that one run.
+    terraform_job_namespace: str | None = None
+    terraform_job_image: str | None = None
+    terraform_job_service_account: str | None = None
+    # The Secret whose keys become the Job's environment (cloud credentials); the operator's,
+    # never named by a repository.
+    terraform_job_env_secret: str | None = None
+    # Per project, server-side: {"owner/repo:project": "secret", "owner/repo": "secret"} (JSON).
+    terraform_job_env_secrets: dict[str, str] = Field(default_factory=dict)
+    terraform_job_callback_url: str | None = None
+    # Container resources ({"requests": {...}, "limits": {...}}), node selector and tolerations (JSON).
+    terraform_job_resources: dict[str, dict[str, str]] = Field(
+        default_factory=lambda: {"requests": {"cpu": "500m", "memory": "512Mi"}, "limits": {"memory": "2Gi"}}
+    )
+    terraform_job_node_selector: dict[str, str] = Field(default_factory=dict)
+    terraform_job_tolerations: list[dict[str, str | int]] = Field(default_factory=list)
+    # How long a finished Job stays for kubectl logs (ttlSecondsAfterFinished).
+    terraform_job_keep_seconds: int = Field(default=3600, ge=0)
+    terraform_job_poll_seconds: float = Field(default=1.0, gt=0)
+    # The base URL of links the bot writes (statuses, comments, Slack); default: the serve address.
+    public_url: str | None = None
     allow_fork_prs: bool = False
 
     prometheus_timeout_seconds: float = 10.0

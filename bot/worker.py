@@ -2,8 +2,11 @@
 
 Handlers may be plain functions (run in this pool's threads, since the forge and git
 adapters block) or coroutine functions (awaited on the event loop). While a handler
-runs, a heartbeat renews the job's lease; if the lease is lost, the handler's
-``ctx.cancelled`` is set and a coroutine handler is cancelled outright.
+runs, a heartbeat renews the job's lease every third of it and, in between, checks every
+``STOP_CHECK_SECONDS`` that the job is still its own; when the lease is lost (another worker
+took it over) or the job was cancelled (``/gitops cancel``, from any replica), the handler's
+``ctx.cancelled`` is set (the one stop signal: the Terraform runners stop their processes on
+it) and a coroutine handler is cancelled outright. The job ends ``lease_lost`` or ``cancelled``.
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ from bot.services import Services
 from bot.storage.models import JobStatus
 
 log = structlog.get_logger("gitops_bot.worker")
+
+# How soon a running job sees that it was cancelled: a read of its row, cheaper than a renewal.
+STOP_CHECK_SECONDS = 2.0
 
 
 class PermanentJobError(Exception):
@@ -142,32 +148,52 @@ class WorkerPool:
         except (asyncio.CancelledError, JobCancelled):
             if not ctx.cancelled.is_set():
                 raise
-            return self._finish(job, "lease_lost", time.monotonic() - started)
+            return self._finish(job, await self._lost(job), time.monotonic() - started)
         except Exception as exc:
             permanent = isinstance(exc, PermanentJobError)
             error = "".join(traceback.format_exception(exc))
             ctx.log.warning("job_failed", error=str(exc), permanent=permanent)
             status = await self._call(lambda: queue.fail(job, error, retry=not permanent))
-            outcome = "lease_lost" if status is None else ("dead" if status == JobStatus.DEAD else "retry")
+            if status is None:
+                return self._finish(job, await self._lost(job), time.monotonic() - started)
+            outcome = "dead" if status == JobStatus.DEAD else "retry"
             return self._finish(job, outcome, time.monotonic() - started)
         finally:
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
         completed = await self._call(queue.complete, job)
-        return self._finish(job, "done" if completed else "lease_lost", time.monotonic() - started)
+        outcome = "done" if completed else await self._lost(job)
+        return self._finish(job, outcome, time.monotonic() - started)
+
+    async def _lost(self, job: ClaimedJob) -> str:
+        """Why the job is no longer this claim's: ``cancelled`` by a person, or ``lease_lost``."""
+        try:
+            reason = await self._call(self.services.queue.cancellation, job)
+        except Exception:
+            log.exception("cancellation_unknown", job_id=job.id)
+            reason = None
+        return "lease_lost" if reason is None else "cancelled"
 
     async def _heartbeat(self, job: ClaimedJob, ctx: HandlerContext, work: asyncio.Future[Any]) -> None:
-        interval = max(queue_lease_seconds(self.services) / 3, 0.05)
+        """Renew the lease every third of it; between renewals, check that the job is still ours."""
+        queue = self.services.queue
+        renew_every = max(queue_lease_seconds(self.services) / 3, 0.05)
+        tick = min(renew_every, STOP_CHECK_SECONDS)
+        ticks_per_renewal = max(int(renew_every // tick), 1)  # never later than a third of the lease
+        ticks = 0
         while True:
-            await asyncio.sleep(interval)
+            await asyncio.sleep(tick)
+            ticks += 1
+            check = queue.heartbeat if ticks % ticks_per_renewal == 0 else queue.holds
             try:
-                kept = await self._call(self.services.queue.heartbeat, job)
+                kept = await self._call(check, job)
             except Exception:
                 log.exception("heartbeat_failed", job_id=job.id)
                 continue
             if not kept:
-                ctx.log.warning("lease_lost")
+                why = await self._lost(job)
+                ctx.log.warning("job_cancelled" if why == "cancelled" else "lease_lost")
                 ctx.cancelled.set()
                 work.cancel()
                 return

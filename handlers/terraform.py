@@ -1,20 +1,24 @@
 """Pull request events for Terraform: autoplan when a pull request opens or changes; on merge,
 apply the projects with ``apply_on: merge``; release its locks and discard its plans when it
 merges or closes. Drift detection: the leader's periodic task enqueues the due checks, and each
-check plans a project on the default branch (:mod:`bot.terraform.drift`)."""
+check plans a project on the default branch (:mod:`bot.terraform.drift`); a drift note posts
+what the check found new to the repository's Slack channel."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from bot.adapters.slack_api import SlackRefused
 from bot.events.model import PullRequestChanged
 from bot.jobs import HandlerContext
 from bot.routing import Router
 from bot.terraform import drift
+from bot.terraform.drift_notes import NOTE_HANDLER, DriftNote
 from bot.terraform.drift_schedule import CHECK_HANDLER
 from bot.terraform.projects import modified_projects
 from bot.terraform.pull_requests import apply_pull_request, plan_pull_request, release_pull_request
 from bot.terraform.results import TerraformRequest
+from bot.worker import PermanentJobError
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -22,6 +26,7 @@ if TYPE_CHECKING:
 router = Router()
 
 DRIFT_DUE_EVERY_SECONDS = 60
+JOB_RUNS_PURGE_EVERY_SECONDS = 600
 
 AUTOPLAN_ACTIONS = frozenset({"opened", "synchronize", "reopened"})
 
@@ -82,7 +87,27 @@ def drift_check(ctx: HandlerContext) -> None:
     drift.check_drift(ctx.services, str(ctx.payload["repo"]), str(ctx.payload["project"]))
 
 
+@router.register("internal", "terraform", "drift_note", name=NOTE_HANDLER)
+def drift_note(ctx: HandlerContext) -> None:
+    try:
+        drift.post_drift_note(ctx.services, DriftNote.from_payload(dict(ctx.payload)))
+    except SlackRefused as refused:  # channel_not_found, not_in_channel …: a retry cannot help
+        raise PermanentJobError(refused.message) from refused
+
+
 @router.periodic("terraform.drift_due", every_seconds=DRIFT_DUE_EVERY_SECONDS)
 def drift_due(services: Services) -> None:
     """Leader only: one drift check per scheduled project whose slot came (deduplicated)."""
     drift.enqueue_due_checks(services)
+
+
+@router.periodic("terraform.job_runs_purge", every_seconds=JOB_RUNS_PURGE_EVERY_SECONDS)
+def job_runs_purge(services: Services) -> None:
+    """Leader only, with the Kubernetes Job runner: drop the work trees and results of finished,
+    abandoned and expired runs (their Jobs are gone with ``ttlSecondsAfterFinished``)."""
+    if services.settings.terraform_executor != "kubernetes":
+        return
+    from bot.adapters.terraform_jobs.store import TerraformJobRuns
+    from bot.storage.types import utcnow
+
+    TerraformJobRuns(services.database).purge(utcnow())

@@ -1,8 +1,9 @@
 """Pull request comments: ``/gitops …`` (and ``atlantis …``) through the one runner.
 
 Two jobs look at every comment, as they always have (their handler names are stored in job
-rows): the Terraform one runs ``plan``, ``apply``, ``unlock`` and ``approve_policies`` and
-answers every help, usage and mistyped invocation, whatever the command; the deployments one
+rows): the Terraform one runs ``plan``, ``apply``, ``unlock``, ``approve_policies`` and
+``cancel`` (allowed to whoever may ``plan``) and answers every help, usage and mistyped
+invocation, whatever the command; the deployments one
 runs ``rollback``, ``promote`` and ``status``. Both gate the same way (no bots, allowed
 repositories only, nothing performed in dry run) and hand the command to
 :func:`bot.commands.execute.execute`.
@@ -27,7 +28,9 @@ from bot.terraform.results import TerraformRequest
 if TYPE_CHECKING:
     from bot.services import Services
 
-TERRAFORM_COMMANDS = frozenset({"plan", "apply", "unlock", "approve_policies"})
+TERRAFORM_COMMANDS = frozenset({"plan", "apply", "unlock", "approve_policies", "cancel"})
+# Commands checked against another command's ``permissions:`` entry.
+PERMISSION_OF = {"cancel": "plan"}
 DEPLOYMENT_COMMANDS = frozenset({"rollback", "promote", "status"})
 
 
@@ -108,6 +111,7 @@ def _invocation(
         work=lambda: work(run),
         installation_id=run.event.installation_id,
         open_to_all=open_to_all,
+        permission=PERMISSION_OF.get(run.command.name),
     )
 
 
@@ -179,6 +183,20 @@ def _approve_policies(run: CommentRun) -> str:
     )
 
 
+def _cancel(run: CommentRun) -> str:
+    from bot.commands.cancelling import cancel_pull_request
+
+    event = run.event
+    return cancel_pull_request(
+        run.services,
+        repo=event.repo,
+        number=event.pr_number,
+        cancelled_by=event.author,
+        executable=run.executable,
+        installation_id=event.installation_id,
+    )
+
+
 def _rollback(run: CommentRun) -> str | None:
     from bot.deployments.rollback import request_rollback
 
@@ -235,6 +253,7 @@ TERRAFORM_WORK: dict[str, Callable[[CommentRun], str | None]] = {
     "apply": _apply,
     "unlock": _unlock,
     "approve_policies": _approve_policies,
+    "cancel": _cancel,
 }
 DEPLOYMENT_WORK: dict[str, Callable[[CommentRun], str | None]] = {
     "rollback": _rollback,

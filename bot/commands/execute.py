@@ -41,6 +41,7 @@ class Invocation:
     work: Work
     installation_id: int | None = None
     open_to_all: bool = False  # no permission needed (``status`` on a pull request)
+    permission: str | None = None  # the ``permissions:`` entry checked, when not ``command``'s own
 
 
 class Reply(Protocol):
@@ -58,7 +59,11 @@ def execute(services: Services, invocation: Invocation, reply: Reply) -> bool:
     if not invocation.open_to_all:
         forge = services.forge_for_repo(invocation.repo, invocation.installation_id)
         allowed, why = authorize(
-            forge, invocation.repo, invocation.config, invocation.command, invocation.login
+            forge,
+            invocation.repo,
+            invocation.config,
+            invocation.permission or invocation.command,
+            invocation.login,
         )
         if not allowed:
             reply.refuse(invocation, why)

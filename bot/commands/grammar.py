@@ -27,7 +27,9 @@ with "did you mean ``/gitops``" rather than run. Where we differ from Atlantis o
 - ``--auto-merge-disabled`` (and ``--auto-merge-method``) are refused with an explanation:
   the bot does not merge a pull request after apply, so there is nothing to disable;
 - ``rollback`` and ``promote`` take an optional deployment name; ``status`` and ``unlock``
-  take nothing (as Atlantis's ``unlock``); nor does ``approve_policies`` (Atlantis's name).
+  take nothing (as Atlantis's ``unlock``); nor do ``approve_policies`` and ``cancel``
+  (Atlantis's names). Atlantis's ``cancel`` only drops queued operations; ours also stops the
+  running ones (see ``bot.commands.cancelling``).
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ COMMENT_COMMANDS: tuple[str, ...] = (
     "apply",
     "unlock",
     "approve_policies",
+    "cancel",
     "rollback",
     "promote",
     "status",
@@ -71,6 +74,7 @@ COMMAND_FLAGS: Mapping[str, tuple[FlagSpec, ...]] = {
     "apply": (WORKSPACE, DIR, PROJECT, VERBOSE),
     "unlock": (),
     "approve_policies": (),
+    "cancel": (),
     "rollback": (),
     "promote": (),
     "status": (),

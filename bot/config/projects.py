@@ -6,9 +6,9 @@ import re
 from pathlib import PurePosixPath
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
-from bot.config.fields import NonEmpty, ProjectName, RelativePath, StrictModel, WorkspaceName
+from bot.config.fields import Name, NonEmpty, ProjectName, RelativePath, StrictModel, WorkspaceName
 from bot.terraform.drift_schedule import check_schedule
 
 # Path relative to the project dir, fnmatch-style, as Atlantis's autoplan.when_modified.
@@ -68,6 +68,13 @@ class Project(StrictModel):
     refused, never run with another version."""
     drift: Drift | None = None
     """When set, the project is checked for drift on ``drift.schedule`` (none without)."""
+    workflow: Name | None = None
+    """A key of ``workflows:`` (:mod:`bot.config.workflows`): the steps its plan and apply run.
+    None: init, plan, show; and init, apply."""
+    execution_order_group: Annotated[int, Field(strict=True)] = 0
+    """Atlantis's key: a pull request's plans and applies run group by group, lowest first (the
+    projects of one group side by side, as many as the plan pool allows). With the repository's
+    ``abort_on_execution_order_fail``, a group that failed stops the groups after it."""
 
     @model_validator(mode="before")
     @classmethod

@@ -30,6 +30,7 @@ from bot.config.deployments import (
 from bot.config.fields import (
     PERMISSION_LEVELS,
     GitHubLogin,
+    Name,
     PermissionEntry,
     SlackUserId,
     StrictModel,
@@ -38,6 +39,7 @@ from bot.config.fields import (
 )
 from bot.config.policies import Policy
 from bot.config.projects import DEFAULT_WHEN_MODIFIED, ApplyOn, ApplyRequirement, Autoplan, Project
+from bot.config.workflows import Workflow, workflow_problems
 from bot.edits.paths import format_path, parse_path
 
 __all__ = [
@@ -66,6 +68,7 @@ __all__ = [
     "SlackNotify",
     "Target",
     "Trigger",
+    "Workflow",
     "format_duration",
     "parse_duration",
 ]
@@ -118,6 +121,10 @@ class RepoConfig(StrictModel):
     """Slack user id → GitHub login, so Slack commands are checked against the same permissions."""
     permissions: Permissions = Permissions()
     policies: tuple[Policy, ...] = ()
+    workflows: dict[Name, Workflow] = Field(default_factory=dict)
+    """Custom Terraform workflows by name (:mod:`bot.config.workflows`); projects name them."""
+    abort_on_execution_order_fail: bool = False
+    """Atlantis's key: a group of ``execution_order_group`` that failed stops the later groups."""
 
     @model_validator(mode="after")
     def _cross_references(self, info: ValidationInfo) -> RepoConfig:
@@ -170,6 +177,7 @@ class RepoConfig(StrictModel):
             problems.extend(_deployment_problems(index, deployment, names))
             problems.extend(_promotion_cycle(index, deployment, self))
         problems.extend(_policy_problems(self.policies, seen_projects))
+        problems.extend(workflow_problems(self.projects, self.workflows))
         return problems
 
     # ----------------------------------------------------------------- lookups
@@ -179,6 +187,11 @@ class RepoConfig(StrictModel):
 
     def project(self, name: str) -> Project | None:
         return next((project for project in self.projects if project.name == name), None)
+
+    def project_workflow(self, name: str) -> Workflow | None:
+        """The workflow project ``name`` names (None: none, so the default steps run)."""
+        project = self.project(name)
+        return self.workflows.get(project.workflow) if project and project.workflow else None
 
     def deployments_for_image(self, repository: str, host: str | None = None) -> tuple[Deployment, ...]:
         """Deployments whose image trigger matches this push (rules: ``bot.images.repository_matches``)."""

@@ -38,6 +38,7 @@ class JobStatus(StrEnum):
     RUNNING = "running"
     DONE = "done"
     DEAD = "dead"
+    CANCELLED = "cancelled"  # stopped by a person (``/gitops cancel``); never retried
 
 
 # The statuses below are stored as plain strings (String columns, JSON in the API): a StrEnum
@@ -87,6 +88,15 @@ class PlanStatus(StrEnum):
     FAILED = "failed"  # the plan failed
     APPLIED = "applied"
     APPLY_FAILED = "apply_failed"
+
+
+class TerraformJobRunStatus(StrEnum):
+    """``TerraformJobRun.status``: where one Terraform Job's run is."""
+
+    CREATED = "created"  # its Job may be running; no result yet
+    FINISHED = "finished"  # the pod sent its result; the bot has not taken it yet
+    CONSUMED = "consumed"  # the bot took the result (a new run starts afresh)
+    ABANDONED = "abandoned"  # its Job was deleted or never started; nobody re-attaches to it
 
 
 class Event(Base):
@@ -285,6 +295,8 @@ class DriftCheck(Base):
     headline: Mapped[str] = mapped_column(Text, default="")
     head_sha: Mapped[str | None] = mapped_column(String(64))
     issue_number: Mapped[int | None] = mapped_column(Integer)
+    # The drift headline the last Slack note told of (None: no drift told of); see drift_notes.
+    noted_headline: Mapped[str | None] = mapped_column(Text)
 
 
 # -- deployments, canary analysis, rollback -----------------------------------------------
@@ -374,3 +386,29 @@ class SlackThread(Base):
     state: Mapped[Any | None] = mapped_column(JSONDocument)  # what the top message shows
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# -- Terraform as Kubernetes Jobs ----------------------------------------------------------
+
+
+class TerraformJobRun(Base):
+    """One plan or apply run as a Kubernetes Job: the work tree it fetches, the result it sends."""
+
+    __tablename__ = "terraform_job_runs"
+    # Not unique: a consumed or abandoned run of the same key stays until it is purged.
+    __table_args__ = (Index("ix_terraform_job_runs_run_key", "run_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_key: Mapped[str] = mapped_column(String(64))  # bot.adapters.terraform_jobs.manifest.run_key
+    operation: Mapped[str] = mapped_column(String(16))  # plan | apply
+    namespace: Mapped[str] = mapped_column(String(253))
+    job_name: Mapped[str] = mapped_column(String(63))
+    token_sha256: Mapped[str] = mapped_column(String(64))  # the pod's token itself is never stored
+    spec: Mapped[Any] = mapped_column(JSONDocument)
+    # The gzip'd work tree and the pod's result JSON: deferred, so reading a run never loads them.
+    bundle: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    result: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    status: Mapped[str] = mapped_column(String(16))  # TerraformJobRunStatus
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -8,14 +8,16 @@ head (a plan made at an older head never gets here: the gate calls it stale).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.adapters.forge import post_comment
 from bot.adapters.forge.port import Forge, PullRequest
-from bot.adapters.terraform_cli import ApplyResult, StepResult, TerraformRunner, default_planfile
+from bot.adapters.terraform_cli import RunContext, TerraformOperations, default_planfile
 from bot.adapters.terraform_cli.binaries import BinaryMissing
+from bot.adapters.terraform_cli.workflow import Workflow
 from bot.config.permissions import at_least
 from bot.terraform.apply_gate import (
     GateDecision,
@@ -30,7 +32,8 @@ from bot.terraform.apply_gate import (
     target_of,
     untouched,
 )
-from bot.terraform.planning import lock_key, project_directory, terraform_runner_for
+from bot.terraform.execution_order import aborts, execution_groups, group_of, run_in_order
+from bot.terraform.planning import lock_key, not_run, project_directory, terraform_runner_for, workflow_for
 from bot.terraform.projects import ProjectTarget, configured_targets
 from bot.terraform.reporting import (
     audit_results,
@@ -77,7 +80,8 @@ def apply_pull_request(
     pull = pull_facts(pr, approved=_approved(forge, repo, pr), merged=on_merge)
     results, to_apply = _gate(services, repo, pr, saved, configured, pull, executable, requested_by)
     if to_apply:
-        results += _apply_targets(services, plans, config, repo, pr, to_apply, extra_args)
+        order = ApplyOrder(results, to_apply, executable)
+        results = _apply_targets(services, plans, config, repo, pr, order, extra_args)
     succeeded = set_final_status(forge, repo, pr, "apply", results, APPLIED)
     body = render(
         services, "apply_comment.md.j2", results=results, executable=executable, requested_by=requested_by
@@ -154,41 +158,65 @@ def _untouched_on_base(services: Services, repo: str, plan: SavedPlan, pr: PullR
     return untouched(mirror.changed_files(plan.base_sha or "", pr.base_sha), plan.dir)
 
 
+@dataclass(frozen=True)
+class ApplyOrder:
+    """What the gate decided: the plans it stopped (with why) and the ones to apply."""
+
+    gated: Sequence[ProjectResult]
+    to_apply: Sequence[tuple[ProjectTarget, SavedPlan]]
+    executable: str
+
+
 def _apply_targets(
     services: Services,
     plans: PlanStore,
     config: RepoConfig | None,
     repo: str,
     pr: PullRequest,
-    items: list[tuple[ProjectTarget, SavedPlan]],
+    order: ApplyOrder,
     extra_args: tuple[str, ...],
 ) -> list[ProjectResult]:
+    """Every project's result: the gate's as they are, the others applied one after another, group
+    by group (:mod:`bot.terraform.execution_order`), in one work tree at the head."""
+    gated = {result.target.key: result for result in order.gated}
+    saved = {target.key: plan for target, plan in order.to_apply}
+    targets = [result.target for result in order.gated] + [target for target, _ in order.to_apply]
     url = services.settings.clone_url(repo)
     with services.git().worktree(url, pr.head_sha) as tree:
         root = tree.path.resolve()
-        results = []
-        for target, plan in items:
+
+        def apply_one(target: ProjectTarget) -> ProjectResult:
+            if target.key in gated:
+                return gated[target.key]
             # The project's pinned Terraform version applies what it planned; none installed: refused.
             runner = terraform_runner_for(services, config, target)
             if isinstance(runner, BinaryMissing):
-                results.append(ProjectResult(target, "apply_failed", runner.message))
-                continue
-            results.append(
-                _apply_one(services, runner, plans, repo, pr.number, root, target, plan, extra_args)
+                return ProjectResult(target, "apply_failed", runner.message)
+            workflow = workflow_for(config, target)
+            return _apply_one(
+                services, runner, plans, repo, pr, root, target, saved[target.key], extra_args, workflow
             )
-        return results
+
+        return run_in_order(
+            execution_groups(targets, lambda target: group_of(config, target)),
+            lambda members: [apply_one(target) for target in members],
+            failed=lambda result: result.status not in APPLIED,
+            abort=aborts(config),
+            not_run=lambda target, group: not_run(services, target, group, "apply", order.executable),
+        )
 
 
 def _apply_one(
     services: Services,
-    runner: TerraformRunner,
+    runner: TerraformOperations,
     plans: PlanStore,
     repo: str,
-    number: int,
+    pr: PullRequest,
     root: Path,
     target: ProjectTarget,
     plan: SavedPlan,
     extra_args: tuple[str, ...],
+    workflow: Workflow | None,
 ) -> ProjectResult:
     directory = project_directory(root, target)
     if isinstance(directory, str):
@@ -198,34 +226,26 @@ def _apply_one(
     planfile = default_planfile(directory, target.workspace)
     if not plans.place_planfile(plan, planfile):
         return ProjectResult(target, "apply_failed", f"{PLAN_GONE}: plan again")
-    on_line = job_log(services, repo, number, target)
-    init, outcome = asyncio.run(
-        _init_and_apply(runner, directory, planfile, root, target.workspace, extra_args, on_line)
+    outcome = asyncio.run(
+        runner.init_and_apply(
+            directory,
+            planfile,
+            workspace=target.workspace,
+            extra_args=extra_args,
+            on_line=job_log(services, repo, pr.number, target),
+            root=root,
+            context=RunContext(repo, pr.number, pr.head_sha, target.key),
+            workflow=workflow,
+        )
     )
-    redact = services.redactor().redact
-    if outcome is None:
-        return ProjectResult(target, "apply_failed", "terraform init failed", redact(init.output))
-    output = redact(outcome.output)
-    plans.record_apply(plan, applied=outcome.ok, output=output)
+    output = services.redactor().redact(outcome.output)
+    applied = [step for step in outcome.steps if step.step == "apply"]
+    if not applied:
+        # Nothing was applied (init or a workflow step before the apply failed): the saved plan
+        # stays as it was, to be applied once that works.
+        return ProjectResult(target, "apply_failed", outcome.error or "terraform init failed", output)
+    # The plan file is spent once terraform apply ran, even when a workflow step after it failed.
+    plans.record_apply(plan, applied=applied[0].ok, output=output)
     if outcome.ok:
         return ProjectResult(target, "applied", apply_headline(output), output)
     return ProjectResult(target, "apply_failed", outcome.error or "terraform apply failed", output)
-
-
-async def _init_and_apply(
-    runner: TerraformRunner,
-    directory: Path,
-    planfile: Path,
-    root: Path,
-    workspace: str,
-    extra_args: tuple[str, ...],
-    on_line: Callable[[str, str], None],
-) -> tuple[StepResult, ApplyResult | None]:
-    """``init`` then ``apply`` of the saved plan; no apply when ``init`` failed."""
-    init = await runner.init(directory, on_line=on_line, root=root)
-    if not init.ok:
-        return init, None
-    outcome = await runner.apply(
-        directory, planfile, workspace=workspace, extra_args=extra_args, on_line=on_line, root=root
-    )
-    return init, outcome

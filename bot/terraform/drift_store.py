@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bot.storage.db import Database
 from bot.storage.models import DriftCheck
@@ -27,6 +28,7 @@ class DriftRecord:
     head_sha: str | None
     issue_number: int | None
     checked_at: datetime | None = None
+    noted_headline: str | None = None  # the drift the last Slack note told of (drift_notes)
 
 
 class DriftStore:
@@ -35,6 +37,11 @@ class DriftStore:
 
     def record(self, check: DriftRecord, *, now: datetime | None = None) -> None:
         """The project's latest check becomes ``check`` (checked now)."""
+        with self.database.transaction() as session:
+            self.record_in(session, check, now=now)
+
+    def record_in(self, session: Session, check: DriftRecord, *, now: datetime | None = None) -> None:
+        """``record`` inside the caller's transaction (a note's job commits with its check)."""
         values = {
             "dir": check.dir,
             "workspace": check.workspace,
@@ -43,12 +50,12 @@ class DriftStore:
             "headline": check.headline,
             "head_sha": check.head_sha,
             "issue_number": check.issue_number,
+            "noted_headline": check.noted_headline,
         }
         statement = upsert(
             self.database.dialect, DriftCheck, conflict=["repo", "project"], update=values
         ).values(repo=check.repo, project=check.project, **values)
-        with self.database.transaction() as session:
-            session.execute(statement)
+        session.execute(statement)
 
     def last_checked(self, repo: str) -> Mapping[str, datetime]:
         """When each of ``repo``'s projects was last checked, by project name."""
@@ -85,4 +92,5 @@ def _record(row: DriftCheck) -> DriftRecord:
         row.head_sha,
         row.issue_number,
         row.checked_at,
+        row.noted_headline,
     )

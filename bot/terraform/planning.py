@@ -18,8 +18,16 @@ import structlog
 
 from bot.adapters.forge import post_comment
 from bot.adapters.forge.port import Forge, PullRequest
-from bot.adapters.terraform_cli import PlanRequest, PlanResult, TerraformRunner, run_plans
+from bot.adapters.terraform_cli import (
+    PlanRequest,
+    PlanResult,
+    RunContext,
+    TerraformOperations,
+    run_plans,
+)
 from bot.adapters.terraform_cli.binaries import BinaryMissing
+from bot.adapters.terraform_cli.workflow import Workflow
+from bot.terraform.execution_order import aborts, execution_groups, group_of, run_in_order
 from bot.terraform.locks import LockKey
 from bot.terraform.policy_checks import check_plans
 from bot.terraform.policy_results import PolicyOutcome, comment_lines
@@ -65,7 +73,8 @@ def plan_pull_request(
     # Read before planning: a new plan of a project replaces its row, comment ids included.
     previous = plans.comment_ids(repo, number, selected)
     if runnable:
-        results += _plan_targets(services, plans, config, repo, pr, runnable, extra_args, requested_by)
+        order = PlanOrder(selected, results, executable)
+        results = _plan_targets(services, plans, config, repo, pr, order, extra_args, requested_by)
     results = _in_selected_order(results, selected)
     succeeded = set_final_status(forge, repo, pr, "plan", results, PLANNED)
     comment = PlanComment(executable, verbose=verbose, requested_by=requested_by)
@@ -84,19 +93,41 @@ class PlanComment:
     requested_by: str
 
 
+@dataclass(frozen=True)
+class PlanOrder:
+    """The projects to plan, group by group (:mod:`bot.terraform.execution_order`)."""
+
+    selected: Sequence[ProjectTarget]
+    locked: Sequence[ProjectResult]  # not planned: held by another pull request
+    executable: str
+
+
 def lock_key(repo: str, target: ProjectTarget) -> LockKey:
     return LockKey(repo, target.dir, target.workspace, target.name)
 
 
 def terraform_runner_for(
     services: Services, config: RepoConfig | None, target: ProjectTarget
-) -> TerraformRunner | BinaryMissing:
+) -> TerraformOperations | BinaryMissing:
     """The runner of the project's ``terraform_version`` (the default one without), or why none.
 
     A pinned version that is not installed refuses the project: never a silent fallback.
     """
     project = config.project(target.name) if config is not None and target.name else None
     return services.terraform_for(project.terraform_version if project is not None else None)
+
+
+def workflow_for(config: RepoConfig | None, target: ProjectTarget) -> Workflow | None:
+    """The project's custom workflow (None: the default steps), from the default branch's config."""
+    return config.project_workflow(target.name) if config is not None and target.name else None
+
+
+def not_run(
+    services: Services, target: ProjectTarget, group: int, command: str, executable: str
+) -> ProjectResult:
+    """A project an earlier execution order group's failure kept from running."""
+    reason = render(services, "not_run.md.j2", group=group, command=command, executable=executable)
+    return ProjectResult(target, "not_run", reason.strip())
 
 
 def _take_locks(
@@ -173,35 +204,71 @@ def _plan_targets(
     config: RepoConfig | None,
     repo: str,
     pr: PullRequest,
-    targets: list[ProjectTarget],
+    order: PlanOrder,
     extra_args: tuple[str, ...],
     requested_by: str,
 ) -> list[ProjectResult]:
+    """Every selected project's result: the locked ones as they are, the others planned group by
+    group in one work tree at the head."""
     url = services.settings.clone_url(repo)
+    locked = {result.target.key: result for result in order.locked}
     with services.git().worktree(url, f"refs/pull/{pr.number}/head") as tree:
         if tree.head() != pr.head_sha:
             # The branch moved since the event: plan what the pull request shows now.
             log.info("terraform.head_moved", repo=repo, number=pr.number, head=tree.head())
         head = tree.head()
-        results, runnable = _plan_requests(
-            services, config, repo, pr.number, tree.path, head, targets, extra_args
-        )
-        planned = asyncio.run(
-            run_plans(
-                services.terraform(),
-                [request for _, request, _ in runnable],
-                max_parallel=services.settings.terraform_max_parallel_plans,
-                runners=[runner for _, _, runner in runnable],
+
+        def plan_group(members: list[ProjectTarget]) -> list[ProjectResult]:
+            todo = [target for target in members if target.key not in locked]
+            done = [locked[target.key] for target in members if target.key in locked]
+            if not todo:
+                return done
+            planned = _plan_group(
+                services, plans, config, repo, pr, tree.path, head, todo, extra_args, requested_by
             )
+            return done + planned
+
+        return run_in_order(
+            execution_groups(order.selected, lambda target: group_of(config, target)),
+            plan_group,
+            failed=lambda result: not result.ok,
+            abort=aborts(config),
+            not_run=lambda target, group: not_run(services, target, group, "plan", order.executable),
         )
-        made = [(target, outcome) for (target, _, _), outcome in zip(runnable, planned, strict=True)]
-        # The policies come from the default branch (a work tree of its own), never the head.
-        checked = check_plans(services, repo, config, made)
-        for target, outcome in made:
-            # Saved while the work tree (where Terraform wrote the plan file) still exists.
-            new = _new_plan(services, pr, head, outcome, requested_by, checked.get(target.key, ()))
-            plans.save(repo, pr.number, target, new)
-            results.append(_result(services, target, new))
+
+
+def _plan_group(
+    services: Services,
+    plans: PlanStore,
+    config: RepoConfig | None,
+    repo: str,
+    pr: PullRequest,
+    tree_path: Path,
+    head: str,
+    targets: list[ProjectTarget],
+    extra_args: tuple[str, ...],
+    requested_by: str,
+) -> list[ProjectResult]:
+    """Plan ``targets`` side by side, check their policies and save the plans."""
+    results, runnable = _plan_requests(
+        services, config, repo, pr.number, tree_path, head, targets, extra_args
+    )
+    planned = asyncio.run(
+        run_plans(
+            services.terraform(),
+            [request for _, request, _ in runnable],
+            max_parallel=services.settings.terraform_max_parallel_plans,
+            runners=[runner for _, _, runner in runnable],
+        )
+    )
+    made = [(target, outcome) for (target, _, _), outcome in zip(runnable, planned, strict=True)]
+    # The policies come from the default branch (a work tree of its own), never the head.
+    checked = check_plans(services, repo, config, made)
+    for target, outcome in made:
+        # Saved while the work tree (where Terraform wrote the plan file) still exists.
+        new = _new_plan(services, pr, head, outcome, requested_by, checked.get(target.key, ()))
+        plans.save(repo, pr.number, target, new)
+        results.append(_result(services, target, new))
     return results
 
 
@@ -214,11 +281,11 @@ def _plan_requests(
     head: str,
     targets: Sequence[ProjectTarget],
     extra_args: tuple[str, ...],
-) -> tuple[list[ProjectResult], list[tuple[ProjectTarget, PlanRequest, TerraformRunner]]]:
+) -> tuple[list[ProjectResult], list[tuple[ProjectTarget, PlanRequest, TerraformOperations]]]:
     """A plan request (and its runner) per target whose directory and Terraform version may be
     used; a failed result for the others."""
     failed: list[ProjectResult] = []
-    runnable: list[tuple[ProjectTarget, PlanRequest, TerraformRunner]] = []
+    runnable: list[tuple[ProjectTarget, PlanRequest, TerraformOperations]] = []
     for target in targets:
         directory = project_directory(tree_path, target)
         if isinstance(directory, str):
@@ -235,6 +302,8 @@ def _plan_requests(
             extra_args=extra_args,
             on_line=job_log(services, repo, number, target),
             root=tree_path.resolve(),
+            context=RunContext(repo, number, head, target.key),
+            workflow=workflow_for(config, target),
         )
         runnable.append((target, request, runner))
     return failed, runnable

@@ -40,6 +40,13 @@ def job_log(services: Services, repo: str, number: int, target: ProjectTarget) -
     return on_line
 
 
+_UNAVAILABLE = {
+    "sandbox": "terraform sandbox unavailable",
+    "local": "terraform unavailable",
+    "kubernetes": "terraform jobs unavailable",
+}
+
+
 def refused_without_sandbox(
     services: Services,
     forge: Forge,
@@ -54,13 +61,18 @@ def refused_without_sandbox(
     if status.ok:
         return False
     body = render(
-        services, "sandbox_unavailable.md.j2", detail=status.detail, command=command, executable=executable
+        services,
+        "sandbox_unavailable.md.j2",
+        detail=status.detail,
+        command=command,
+        executable=executable,
+        mode=status.mode,
     )
     forge.create_comment(repo, pr.number, body)
     forge.set_commit_status(
         repo,
         pr.head_sha,
-        CommitStatus(CommitState.FAILURE, f"gitops-bot/{command}", "terraform sandbox unavailable"),
+        CommitStatus(CommitState.FAILURE, f"gitops-bot/{command}", _UNAVAILABLE[status.mode]),
     )
     services.audit(
         kind=f"terraform.{command}",

@@ -14,7 +14,8 @@ if TYPE_CHECKING:
     from bot.adapters.terraform_cli.plan_summary import PlanSummary
     from bot.config import RepoConfig
 
-Status = Literal["planned", "no_changes", "failed", "locked", "applied", "apply_failed", "refused"]
+# not_run: an earlier execution_order_group failed and abort_on_execution_order_fail is set.
+Status = Literal["planned", "no_changes", "failed", "locked", "applied", "apply_failed", "refused", "not_run"]
 
 # The statuses a command counts as done: the commit status is green only when every project is.
 PLANNED: frozenset[Status] = frozenset({"planned", "no_changes", "applied"})

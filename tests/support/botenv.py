@@ -201,15 +201,16 @@ def free_port() -> int:
 
 
 @contextmanager
-def served(app: Any) -> Iterator[str]:
+def served(app: Any, port: int | None = None) -> Iterator[str]:
     """Serve ``app`` over real HTTP on 127.0.0.1 (for senders that are real programs: a registry,
-    MLflow); yields the base URL. Lifespan off: the caller's TestClient already runs it."""
+    MLflow, a Terraform Job's pod); yields the base URL. Lifespan off: the caller's TestClient
+    already runs it. ``port``: one chosen before (when the URL had to be in the settings)."""
     import threading
     import time
 
     import uvicorn
 
-    port = free_port()
+    port = port or free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     )

@@ -30,6 +30,11 @@ controller does.
 
 :meth:`KubernetesStandIn.take_down` closes the listening socket and every open connection (the API
 is unreachable); :meth:`KubernetesStandIn.bring_up` listens again on the same port.
+
+``batch/v1`` Jobs that really run (as sandboxed local processes), their pods and logs, and
+Secrets are served by :attr:`KubernetesStandIn.jobs` (:mod:`tests.support.kubernetes_standin_jobs`);
+:meth:`~KubernetesStandIn.inject_errors`, :meth:`~KubernetesStandIn.take_down`, tokens and the
+request record apply to those routes too.
 """
 
 from __future__ import annotations
@@ -43,12 +48,16 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from os import PathLike
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from tests.support.kubernetes_standin_jobs import JobsCluster
 
 PROGRESS_DEADLINE_EXCEEDED = "ProgressDeadlineExceeded"
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
@@ -155,6 +164,14 @@ class RecordedRequest:
     method: str
     path: str
     authorization: str | None
+    query: str = ""
+    body: bytes = b""
+
+
+class _SelfSending(Protocol):
+    """An answer that writes itself (a log stream, JSON with headers of its own)."""
+
+    def send(self, handler: BaseHTTPRequestHandler) -> None: ...
 
 
 class KubernetesStandIn:
@@ -163,6 +180,10 @@ class KubernetesStandIn:
     ``tokens`` maps bearer tokens to user names; when given, every request but ``/version`` must
     carry one of them (401 otherwise). Without tokens every request is allowed, as on a cluster
     with anonymous access. ``clock`` (monotonic seconds) decides progress deadlines.
+
+    Jobs (:attr:`jobs`): containers run in a bubblewrap sandbox; without one they are refused
+    unless ``allow_unsandboxed``. ``max_grace_seconds`` caps a pod's termination grace period;
+    ``hide_paths`` are hidden from containers besides ``/tmp``, ``expose_paths`` shown read-only.
     """
 
     def __init__(
@@ -172,7 +193,14 @@ class KubernetesStandIn:
         step_on_read: bool = False,
         auto_step_seconds: float | None = None,
         clock: Callable[[], float] = time.monotonic,
+        allow_unsandboxed: bool = False,
+        max_grace_seconds: float = 5.0,
+        hide_paths: Sequence[str | PathLike[str]] = (),
+        expose_paths: Sequence[str | PathLike[str]] = (),
     ) -> None:
+        # Imported here: the Jobs modules import this one's functions (a cycle at import time).
+        from tests.support.kubernetes_standin_jobs import JobsCluster
+
         self._tokens = dict(tokens or {})
         self._step_on_read = step_on_read
         self._auto_step_seconds = auto_step_seconds
@@ -188,6 +216,13 @@ class KubernetesStandIn:
         self._port = 0
         self._stepper_stop = threading.Event()
         self._stepper: threading.Thread | None = None
+        self.jobs: JobsCluster = JobsCluster(
+            self._lock,
+            allow_unsandboxed=allow_unsandboxed,
+            max_grace_seconds=max_grace_seconds,
+            hide_paths=hide_paths,
+            expose_paths=expose_paths,
+        )
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -211,6 +246,7 @@ class KubernetesStandIn:
         if self._stepper is not None:
             self._stepper.join(timeout=5)
             self._stepper = None
+        self.jobs.stop()
         self.take_down()
 
     @property
@@ -529,22 +565,27 @@ class KubernetesStandIn:
 
     # -- HTTP -------------------------------------------------------------------------------------
 
-    def _answer(self, method: str, target: str, authorization: str | None) -> tuple[int, dict[str, Any]]:
-        path = urlsplit(target).path.rstrip("/") or "/"
+    def _answer(
+        self, method: str, target: str, authorization: str | None, body: bytes = b""
+    ) -> tuple[int, dict[str, Any]] | _SelfSending:
+        parts = urlsplit(target)
+        path = parts.path.rstrip("/") or "/"
         with self._lock:
-            self._requests.append(RecordedRequest(method=method, path=path, authorization=authorization))
+            self._requests.append(RecordedRequest(method, path, authorization, query=parts.query, body=body))
             if self._injected_errors:
                 code = self._injected_errors.pop(0)
                 return code, _status(
                     code, "InternalError" if code >= 500 else "TooManyRequests", f"injected failure ({code})"
                 )
-            if method != "GET":
-                return 405, _status(405, "MethodNotAllowed", f"the stand-in only serves GET, not {method}")
-            if path == "/version":
+            if method == "GET" and path == "/version":
                 return 200, dict(VERSION_INFO)
             user = self._authenticate(authorization)
             if user is None:
                 return 401, _status(401, "Unauthorized", "Unauthorized")
+            if (served := self.jobs.answer(method, target, body, user)) is not None:
+                return served
+            if method != "GET":
+                return 405, _status(405, "MethodNotAllowed", f"the stand-in only serves GET, not {method}")
             if path == "/apis/apps/v1":
                 return 200, copy.deepcopy(APPS_V1_RESOURCES)
             if match := _DEPLOYMENT_PATH.match(path):
@@ -731,9 +772,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _respond(self, method: str) -> None:
         length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
-        code, document = self.server.standin._answer(method, self.path, self.headers.get("Authorization"))
+        request_body = self.rfile.read(length) if length else b""
+        answer = self.server.standin._answer(
+            method, self.path, self.headers.get("Authorization"), request_body
+        )
+        if not isinstance(answer, tuple):
+            answer.send(self)  # outside the lock: a followed log streams for as long as it runs
+            return
+        code, document = answer
         body = json.dumps(document, separators=(",", ":")).encode()
         self.send_response(code)
         self.send_header("Content-Type", "application/json")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.adapters.terraform_cli.environment import DEFAULT_INHERITED_ENV, build_environment
+from bot.adapters.terraform_cli.operations import TerraformOperations
 from bot.adapters.terraform_cli.parallel import run_plans
 from bot.adapters.terraform_cli.plan_summary import (
     OutputChange,
@@ -18,6 +19,7 @@ from bot.adapters.terraform_cli.runner import (
     OnLine,
     PlanRequest,
     PlanResult,
+    RunContext,
     Step,
     StepResult,
     StepTimeouts,
@@ -53,11 +55,13 @@ __all__ = [
     "PlanResult",
     "PlanSummary",
     "ResourceChange",
+    "RunContext",
     "SandboxExecutor",
     "SandboxUnavailable",
     "Step",
     "StepResult",
     "StepTimeouts",
+    "TerraformOperations",
     "TerraformRunner",
     "build_environment",
     "check_extra_args",

@@ -5,17 +5,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
+from bot.adapters.terraform_cli.operations import TerraformOperations
 from bot.adapters.terraform_cli.results import PlanRequest, PlanResult
-from bot.adapters.terraform_cli.runner import TerraformRunner
 from bot.cancellation import JobCancelled
 
 
 async def run_plans(
-    runner: TerraformRunner,
+    runner: TerraformOperations,
     requests: Sequence[PlanRequest],
     *,
     max_parallel: int = 3,
-    runners: Sequence[TerraformRunner] | None = None,
+    runners: Sequence[TerraformOperations] | None = None,
 ) -> list[PlanResult]:
     """Plan several projects, at most ``max_parallel`` at a time; results in request order.
 
@@ -30,7 +30,7 @@ async def run_plans(
         raise ValueError("runners must give one runner per request")
     gate = asyncio.Semaphore(max_parallel)
 
-    async def one(request: PlanRequest, runner: TerraformRunner) -> PlanResult:
+    async def one(request: PlanRequest, runner: TerraformOperations) -> PlanResult:
         async with gate:
             return await runner.plan(
                 request.directory,
@@ -39,6 +39,8 @@ async def run_plans(
                 extra_args=request.extra_args,
                 on_line=request.on_line,
                 root=request.root,
+                context=request.context,
+                workflow=request.workflow,
             )
 
     try:

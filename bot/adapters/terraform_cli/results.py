@@ -5,11 +5,15 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from bot.adapters.terraform_cli.plan_summary import PlanSummary
 
-Step = Literal["init", "workspace", "plan", "show", "apply"]
+if TYPE_CHECKING:
+    from bot.adapters.terraform_cli.workflow import Workflow
+
+# "run" and "env": a workflow's shell commands (bot.adapters.terraform_cli.workflow).
+Step = Literal["init", "workspace", "plan", "show", "apply", "run", "env"]
 # Called with (step, line) for every line Terraform prints; may be a coroutine function.
 OnLine = Callable[[str, str], Awaitable[None] | None]
 DEFAULT_WORKSPACE = "default"
@@ -24,9 +28,10 @@ class StepTimeouts:
     plan: float = 1800.0
     show: float = 300.0
     apply: float = 3600.0
+    run: float = 600.0  # a workflow's run step, and an env step's command
 
     def for_step(self, step: Step) -> float:
-        return float(getattr(self, step))
+        return float(getattr(self, "run" if step == "env" else step))
 
 
 @dataclass(frozen=True)
@@ -101,6 +106,25 @@ class ApplyResult:
 
 
 @dataclass(frozen=True)
+class RunContext:
+    """Which pull request and project a command runs for.
+
+    The local runner does not need it; a runner that starts work elsewhere (a Kubernetes Job)
+    names and finds that work by it, so a retried job re-attaches instead of running twice.
+    """
+
+    repo: str
+    number: int  # the pull request (0: the default branch, as drift checks plan it)
+    head_sha: str
+    project: str  # the project's key (``ProjectTarget.key``: ``name|dir|workspace``)
+
+    @property
+    def project_name(self) -> str:
+        """The configured project's name ("" for a directory no project names)."""
+        return self.project.split("|", 1)[0]
+
+
+@dataclass(frozen=True)
 class PlanRequest:
     """One project's plan for ``run_plans``."""
 
@@ -110,3 +134,5 @@ class PlanRequest:
     extra_args: tuple[str, ...] = ()
     on_line: OnLine | None = None
     root: Path | None = None  # the work tree the sandbox may write; default: ``directory``
+    context: RunContext | None = None
+    workflow: Workflow | None = None  # the project's custom workflow; None: init, plan, show

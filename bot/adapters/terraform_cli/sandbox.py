@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
 
-ExecutorMode = Literal["sandbox", "local"]
+ExecutorMode = Literal["sandbox", "local", "kubernetes"]
 
 SANDBOX_HOME = "/tmp/home"
 _PROBE_TIMEOUT_SECONDS = 10.0
@@ -67,7 +67,7 @@ class ExecutorStatus:
     detail: str
 
     def as_json(self) -> dict[str, object]:
-        return {"mode": self.mode, "ok": self.ok, "isolated": self.mode == "sandbox", "detail": self.detail}
+        return {"mode": self.mode, "ok": self.ok, "isolated": self.mode != "local", "detail": self.detail}
 
 
 class Executor(Protocol):

@@ -1,6 +1,7 @@
 """Policy checks before apply, end to end: Rego policies from the default branch judge every plan
 (GitHub stand-in, real git, real Terraform, the embedded Rego engine); a failing policy blocks
-apply until ``approve_policies`` at the head; a push takes the approval back."""
+apply until ``approve_policies`` at the head; a push takes the approval back. On SQLite and on
+PostgreSQL: the policy outcomes and the approval are rows of the saved plan."""
 
 from __future__ import annotations
 
@@ -58,9 +59,9 @@ WARNED = "⚠️ `gpu-limits`: terraform_data.gpu_pool: more than 2 GPU nodes co
 
 
 @pytest.fixture
-def env(tmp_path: Path, sqlite_database_url: str, terraform_shim: TerraformShim) -> Iterator[BotEnv]:
+def env(tmp_path: Path, database_url: str, terraform_shim: TerraformShim) -> Iterator[BotEnv]:
     require(shutil.which("git") is not None, "the git executable")
-    with bot_env(tmp_path, sqlite_database_url, repo=REPO, files=FILES, gitops_repos=[]) as built:
+    with bot_env(tmp_path, database_url, repo=REPO, files=FILES, gitops_repos=[]) as built:
         for login, role in (("dev", "write"), ("alice", "write"), ("boss", "maintain")):
             built.standin.set_permission(REPO, login, role)
         yield built

@@ -1,9 +1,10 @@
 """A saved plan survives the replica that made it: two `gitops-bot serve` processes on one
-PostgreSQL, each with its own data directory, against the GitHub stand-in with real Terraform.
+database, each with its own data directory, against the GitHub stand-in with real Terraform.
 
 Replica A autoplans a pull request and is killed with SIGKILL (its data directory is removed
 too); replica B, started afterwards, applies the plan through ``/gitops apply`` from the plan
-file stored in the database.
+file stored in the database. On PostgreSQL (several replicas) and on SQLite, where the two
+processes one after the other are a single bot restarted on a new disk with its database kept.
 """
 
 from __future__ import annotations
@@ -16,17 +17,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-import psycopg
-import pytest
+from sqlalchemy import create_engine, text
 
 from tests.integration.deploy.test_replicas import Cluster
 from tests.integration.terraform.test_pull_request_flow import BIGGER, FILES, REPO
-from tests.support.databases import postgres_schema_url
 from tests.support.github_standin import GitHubStandIn
 from tests.support.requirements import require
 from tests.support.terraform_shim import TerraformShim
-
-pytestmark = pytest.mark.postgres
 
 GITHUB_TOKEN = "ghp_terraform_replica_token"
 WEBHOOK_SECRET = "terraform-replica-webhook-secret"
@@ -60,21 +57,24 @@ def _replica(database_url: str, workdir: Path, standin: GitHubStandIn) -> Cluste
 
 
 def test_a_plan_made_by_a_killed_replica_is_applied_by_another(
-    tmp_path: Path, terraform_shim: TerraformShim
+    tmp_path: Path, database_url: str, terraform_shim: TerraformShim
 ) -> None:
     require(shutil.which("git") is not None, "the git executable")
-    with postgres_schema_url() as database_url, GitHubStandIn(tmp_path / "github") as standin:
+    # The database lives outside both replicas' directories, as it would on its own server or volume.
+    with GitHubStandIn(tmp_path / "github") as standin:
         standin.add_token(GITHUB_TOKEN, login="gitops-bot")
         standin.create_repo(REPO, dict(FILES))
         for login in ("dev", "alice"):
             standin.set_permission(REPO, login, "write")
-        db = psycopg.connect(database_url.replace("+psycopg", ""), autocommit=True)
+        engine = create_engine(database_url)
+
+        def query(sql: str, **params: object) -> list[tuple[object, ...]]:
+            with engine.connect() as connection:
+                return [tuple(row) for row in connection.execute(text(sql), params)]
 
         def settled() -> bool:
             standin.flush()
-            counts: dict[str, int] = dict(
-                db.execute("SELECT status, count(*) FROM jobs GROUP BY status").fetchall()
-            )
+            counts = dict(query("SELECT status, count(*) FROM jobs GROUP BY status"))
             return bool(counts) and set(counts) <= {"done", "dead"}
 
         def bodies(number: int) -> list[str]:
@@ -94,11 +94,11 @@ def test_a_plan_made_by_a_killed_replica_is_applied_by_another(
             (plan,) = _wait(lambda: [c for c in bodies(number) if "Ran Plan" in c], 120, "A's plan")
             assert "Ran Plan for project `staging`" in plan and "Plan: 1 to add" in plan, a.log("a")
             _wait(settled, 60, "A's jobs to finish")
-            ((size, stored),) = db.execute(
-                "SELECT planfile_size, octet_length(planfile_data) FROM plans WHERE pr_number = %s",
-                (number,),
-            ).fetchall()
-            assert size == stored and size > 0
+            ((size, stored),) = query(
+                "SELECT planfile_size, length(planfile_data) FROM plans WHERE pr_number = :number",
+                number=number,
+            )
+            assert size == stored and isinstance(size, int) and size > 0
 
             # A dies without a chance to clean up, and its disk goes with it.
             os.kill(a.pid("a"), signal.SIGKILL)
@@ -115,11 +115,12 @@ def test_a_plan_made_by_a_killed_replica_is_applied_by_another(
             assert "Ran Apply for project `staging`" in applied, b.log("b")
             assert "Apply complete! Resources: 1 added, 0 changed, 0 destroyed." in applied, applied
             _wait(settled, 60, "B's jobs to finish")
-            assert db.execute("SELECT count(*) FROM jobs WHERE status = 'dead'").fetchone() == (0,)
+            assert query("SELECT count(*) FROM jobs WHERE status = 'dead'") == [(0,)]
             # The plan is spent; nothing of it was ever kept on either replica's disk.
-            assert db.execute(
-                "SELECT status, planfile_sha256, planfile_data FROM plans WHERE pr_number = %s", (number,)
-            ).fetchall() == [("applied", None, None)]
+            assert query(
+                "SELECT status, planfile_sha256, planfile_data FROM plans WHERE pr_number = :number",
+                number=number,
+            ) == [("applied", None, None)]
             assert not (b.workdir / "data" / "plans").exists()
             head = standin.pull(REPO, number).head_sha
             states = {s["context"]: s["state"] for s in standin.statuses(REPO, head)}
@@ -128,4 +129,4 @@ def test_a_plan_made_by_a_killed_replica_is_applied_by_another(
             standin.set_webhook(None)
             a.stop()
             b.stop()
-            db.close()
+            engine.dispose()

@@ -61,6 +61,10 @@ def test_not_for_us(body: str) -> None:
         ("atlantis unlock", command("unlock")),
         ("atlantis approve_policies", command("approve_policies")),
         ("/gitops approve_policies", command("approve_policies", via="gitops")),
+        ("atlantis cancel", command("cancel")),
+        ("/gitops cancel", command("cancel", via="gitops")),
+        ("@gitops-bot cancel", command("cancel", via="gitops")),
+        ("/gitops cancel\n\n", command("cancel", via="gitops")),
         ("/gitops status", command("status", via="gitops")),
         ("/gitops rollback", command("rollback", via="gitops")),
         (
@@ -181,6 +185,8 @@ def test_help(body: str) -> None:
         ("/gitops apply --help", "apply"),
         ("/gitops unlock --help", "unlock"),
         ("/gitops approve_policies --help", "approve_policies"),
+        ("/gitops cancel --help", "cancel"),
+        ("atlantis cancel -h", "cancel"),
         ("/gitops status -h", "status"),
     ],
 )
@@ -204,6 +210,8 @@ def test_command_help(body: str, command_name: str) -> None:
         ("/gitop plan", "/gitop", "/gitops"),
         ("/GitOps apply", "/GitOps", "/gitops"),
         ("atlantsi plan", "atlantsi", "atlantis"),
+        ("atlantsi cancel", "atlantsi", "atlantis"),
+        ("terraform cancel", "terraform", "/gitops"),
         ("Atlantis plan", "Atlantis", "atlantis"),
         ("atlantis2 apply", "atlantis2", "atlantis"),
     ],
@@ -250,6 +258,11 @@ ERRORS = [
     ("atlantis unlock now", "unlock", "unknown argument(s) \N{EN DASH} now"),
     ("/gitops approve_policies now", "approve_policies", "unknown argument(s) \N{EN DASH} now"),
     ("/gitops approve_policies -p staging", "approve_policies", "unknown shorthand flag: 'p' in -p"),
+    # cancel stops all of the pull request's Terraform work: it takes nothing (as Atlantis's).
+    ("/gitops cancel -p staging", "cancel", "unknown shorthand flag: 'p' in -p"),
+    ("atlantis cancel --dir .", "cancel", "unknown flag: --dir"),
+    ("/gitops cancel now", "cancel", "unknown argument(s) \N{EN DASH} now"),
+    ("/gitops Cancel", None, 'unknown command "Cancel"'),
     ("/gitops rollback a b", "rollback", "unknown argument(s) \N{EN DASH} b"),
     ("/gitops rollback 'bad name'", "rollback", 'invalid deployment name "bad name"'),
     # -p with -d or -w.
@@ -317,6 +330,11 @@ ERRORS = [
         "/gitops unlock -- -x",
         "unlock",
         "extra arguments after -- are only passed to terraform by plan and apply, not unlock",
+    ),
+    (
+        "/gitops cancel -- -x",
+        "cancel",
+        "extra arguments after -- are only passed to terraform by plan and apply, not cancel",
     ),
     (
         "/gitops status -- -x",

@@ -25,7 +25,7 @@ def test_help_lists_every_command_with_the_executable_typed(templates) -> None:
     assert isinstance(reply, Usage)
     text = render_comment_reply(reply, templates)
     assert text.startswith("```cmake\n") and text.rstrip().endswith("```")
-    for name in ("plan", "apply", "unlock", "rollback", "promote", "status", "help"):
+    for name in ("plan", "apply", "unlock", "cancel", "rollback", "promote", "status", "help"):
         assert f"\n  {name} " in text
     assert "atlantis plan -d . -- -target=resource" in text
     assert "/gitops plan" not in text
@@ -54,7 +54,7 @@ def test_unknown_command_lists_the_commands(templates) -> None:
     text = render_comment_reply(reply, templates)
     assert 'Error: unknown command "paln".' in text
     assert "Run 'atlantis --help' for usage." in text
-    listed = "plan, apply, unlock, approve_policies, rollback, promote, status, help"
+    listed = "plan, apply, unlock, approve_policies, cancel, rollback, promote, status, help"
     assert f"Available commands: {listed}" in text
 
 
@@ -63,6 +63,15 @@ def test_flagless_command_usage(templates) -> None:
     assert isinstance(reply, Usage)
     text = render_comment_reply(reply, templates)
     assert "Usage of unlock:\n  /gitops unlock\n" in text and "Flags:" not in text
+
+
+def test_cancel_usage_says_what_it_stops_and_keeps(templates) -> None:
+    reply = parse_comment("atlantis cancel -p staging")
+    assert isinstance(reply, Usage)
+    text = render_comment_reply(reply, templates)
+    assert "Error: unknown shorthand flag: 'p' in -p.\nUsage of cancel:\n  atlantis cancel\n" in text
+    assert "Stops this pull request's queued and running plans and applies." in text
+    assert "Its locks and saved plans are kept; unlock releases them." in text and "Flags:" not in text
 
 
 def test_did_you_mean(templates) -> None:

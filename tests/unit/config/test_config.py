@@ -53,7 +53,9 @@ def _fields_set(model: BaseModel, seen: set[tuple[str, str]]) -> None:
     for name in model.model_fields_set:
         seen.add((type(model).__name__, name))
         value = getattr(model, name)
-        values: list[Any] = list(value) if isinstance(value, tuple) else [value]
+        values: list[Any] = [value]
+        if isinstance(value, tuple | dict):
+            values = list(value.values() if isinstance(value, dict) else value)
         for item in values:
             if isinstance(item, BaseModel):
                 _fields_set(item, seen)
@@ -388,7 +390,7 @@ def test_check_config_file(tmp_path: Path) -> None:
             1,
             "extra",
             "unknown key 'extra' (allowed: version, projects, deployments, notify, users, permissions, "
-            "policies)",
+            "policies, workflows, abort_on_execution_order_fail)",
         )
     ]
     missing = check_config_file(tmp_path / "absent.yaml")

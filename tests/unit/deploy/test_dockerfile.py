@@ -3,7 +3,7 @@
 No Docker engine runs the build here, so the test checks what a build would trip on: COPY
 sources present in the repository and let through .dockerignore, the entry point a console
 script of pyproject.toml, the default command a subcommand of the CLI, the health check a
-route of the app, and the Terraform version pinned with a SHA-256.
+route of the app, and the Terraform and OpenTofu versions pinned with a SHA-256 each.
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ def test_dockerignore_keeps_secrets_and_local_state_out() -> None:
 
 def test_copy_from_names_a_stage() -> None:
     stages = {m.group(1) for m in re.finditer(r"^FROM \S+ AS (\S+)$", DOCKERFILE.read_text(), re.MULTILINE)}
-    assert {"terraform", "builder", "runtime"} <= stages
+    assert {"terraform", "opentofu", "builder", "runtime"} <= stages
     for keyword, args in _instructions():
         if keyword == "COPY" and "--from=" in args:
             stage = re.search(r"--from=(\S+)", args)
@@ -127,12 +127,39 @@ def test_runs_as_non_root_with_a_data_volume() -> None:
     assert data_dir and data_dir.group(1) in volume
 
 
-def test_terraform_is_pinned_with_a_checksum() -> None:
+# (build-arg prefix, the release's zip name with VERSION and ARCH in it, the executable)
+RELEASES = [
+    ("TERRAFORM", "terraform_VERSION_linux_ARCH.zip", "terraform"),
+    ("OPENTOFU", "tofu_VERSION_linux_ARCH.zip", "tofu"),
+]
+
+
+@pytest.mark.parametrize(("prefix", "zip_name", "binary"), RELEASES)
+def test_terraform_and_opentofu_are_pinned_with_a_checksum(prefix: str, zip_name: str, binary: str) -> None:
     text = DOCKERFILE.read_text()
-    assert re.search(r"^ARG TERRAFORM_VERSION=\d+\.\d+\.\d+$", text, re.MULTILINE)
+    assert re.search(rf"^ARG {prefix}_VERSION=\d+\.\d+\.\d+$", text, re.MULTILINE)
     for arch in ("AMD64", "ARM64"):
-        assert re.search(rf"^ARG TERRAFORM_SHA256_{arch}=[0-9a-f]{{64}}$", text, re.MULTILINE), arch
-    assert "sha256sum -c" in text
+        assert re.search(rf"^ARG {prefix}_SHA256_{arch}=[0-9a-f]{{64}}$", text, re.MULTILINE), arch
+    assert _checksum_run(prefix)
+
+
+@pytest.mark.parametrize(("prefix", "zip_name", "binary"), RELEASES)
+def test_the_runtime_stage_has_terraform_and_tofu_on_path(prefix: str, zip_name: str, binary: str) -> None:
+    """Both executables in /usr/local/bin, so GITOPS_BOT_TERRAFORM_BIN=tofu finds OpenTofu."""
+    copies = [args for keyword, args in _stage("runtime") if keyword == "COPY"]
+    assert f"--from={prefix.lower()} /usr/local/bin/{binary} /usr/local/bin/{binary}" in copies
+    env = " ".join(args for keyword, args in _stage("runtime") if keyword == "ENV")
+    assert "PATH=/opt/venv/bin:$PATH" in env  # the base image's PATH holds /usr/local/bin
+
+
+def _checksum_run(prefix: str) -> str:
+    """The RUN that downloads and checks the release whose build args start with ``prefix``."""
+    (run,) = [
+        args
+        for keyword, args in _instructions()
+        if keyword == "RUN" and "sha256sum -c" in args and f"{prefix}_SHA256_AMD64" in args
+    ]
+    return run
 
 
 def _stage(name: str) -> list[tuple[str, str]]:
@@ -174,22 +201,32 @@ def test_hadolint_finds_nothing() -> None:
 
 
 @pytest.mark.parametrize("arch", ["amd64", "arm64"])
-def test_the_checksum_step_runs_in_a_shell(arch: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("prefix", "zip_name", "binary"), RELEASES)
+def test_the_checksum_step_runs_in_a_shell(
+    prefix: str, zip_name: str, binary: str, arch: str, tmp_path: Path
+) -> None:
     """The checksum RUN is plain bash: run it against a fake zip to see it accept and refuse."""
-    run = next(args for keyword, args in _instructions() if keyword == "RUN" and "sha256sum -c" in args)
-    script = run.replace("curl -fsSL --retry 3", "true").split("&& unzip")[0]
-    (tmp_path / f"terraform_1.0.0_linux_{arch}.zip").write_bytes(b"zip")
+    script = _checksum_run(prefix).replace("curl -fsSL --retry 3", "true").split("&& unzip")[0]
+    (tmp_path / zip_name.replace("VERSION", "1.0.0").replace("ARCH", arch)).write_bytes(b"zip")
 
     good = hashlib.sha256(b"zip").hexdigest()
-    env = {"PATH": "/usr/bin:/bin", "TARGETARCH": arch, "TERRAFORM_VERSION": "1.0.0"}
+    env = {"PATH": "/usr/bin:/bin", "TARGETARCH": arch, f"{prefix}_VERSION": "1.0.0"}
     ok = subprocess.run(
-        ["bash", "-o", "pipefail", "-c", script], cwd=tmp_path, env={**env, "TERRAFORM_SHA256": good}
+        ["bash", "-o", "pipefail", "-c", script], cwd=tmp_path, env={**env, f"{prefix}_SHA256": good}
     )
     assert ok.returncode == 0
     bad = subprocess.run(
         ["bash", "-o", "pipefail", "-c", script],
         cwd=tmp_path,
-        env={**env, "TERRAFORM_SHA256": "0" * 64},
+        env={**env, f"{prefix}_SHA256": "0" * 64},
         capture_output=True,
     )
     assert bad.returncode != 0
+    # Without an override the pinned sum of the real release is expected: the fake zip fails.
+    pinned = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", script],
+        cwd=tmp_path,
+        env={**env, f"{prefix}_SHA256_AMD64": "1" * 64, f"{prefix}_SHA256_ARM64": "1" * 64},
+        capture_output=True,
+    )
+    assert pinned.returncode != 0 and b"checksum mismatch" in pinned.stderr

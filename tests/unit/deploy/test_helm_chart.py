@@ -78,6 +78,16 @@ def _leaves(schema: dict[str, Any], prefix: str = "") -> list[tuple[str, dict[st
     return out
 
 
+def _line_of(lines: list[str], path: str) -> int:
+    """The line of a dotted key in values.yaml: each part under the previous one, two spaces deeper
+    (``terraform.jobs.image`` is not the top-level ``image``)."""
+    index = -1
+    for depth, key in enumerate(path.split(".")):
+        pattern = re.compile(rf"^{'  ' * depth}{re.escape(key)}:")
+        index = next(i for i in range(index + 1, len(lines)) if pattern.match(lines[i]))
+    return index
+
+
 def test_every_value_is_documented_in_the_file_and_the_schema() -> None:
     values = yaml.safe_load((CHART / "values.yaml").read_text())
     schema = json.loads((CHART / "values.schema.json").read_text())
@@ -93,7 +103,7 @@ def test_every_value_is_documented_in_the_file_and_the_schema() -> None:
                 walk(value, path + ".")
             elif not isinstance(value, dict) or documented[path].get("additionalProperties") is False:
                 # a leaf: a "# --" comment in values.yaml says what it is
-                index = next(i for i, line in enumerate(lines) if re.match(rf"^\s*{re.escape(key)}:", line))
+                index = _line_of(lines, path)
                 above = lines[index - 1].strip() if index else ""
                 assert above.startswith("#"), f"{path} has no comment above it in values.yaml"
 
@@ -352,7 +362,6 @@ def test_before_kubernetes_1_30_the_apparmor_profile_is_an_annotation(tmp_path: 
 @pytest.mark.parametrize(
     "values",
     [
-        {"terraform": {"executor": "kubernetes"}},
         {"terraform": {"executor": "none"}},
         {"terraform": {"sandbox": {"procMount": "Unmasked"}}},  # needs a user namespace
         {"terraform": {"sandbox": {"seccompProfile": {"type": "Localhost"}}}},  # which profile?
@@ -388,3 +397,248 @@ def test_the_notes_warn_when_terraform_runs_without_a_sandbox() -> None:
     assert "WITHOUT a sandbox" in notes({"terraform": {"executor": "local"}})
     sandboxed = notes(None)
     assert "WITHOUT a sandbox" not in sandboxed and "terraform.sandbox_unavailable" in sandboxed
+
+
+# --- Terraform as Kubernetes Jobs ------------------------------------------------------------
+
+JOBS: dict[str, Any] = {
+    "namespace": "terraform",
+    "envSecret": "terraform-aws",
+    "envSecrets": {"acme/infra:prod": "terraform-aws-prod", "acme/network": "terraform-network"},
+    "resources": {"requests": {"cpu": 1, "memory": "1Gi"}, "limits": {"memory": "4Gi"}},
+    "nodeSelector": {"pool": "terraform"},
+    "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "terraform", "effect": "NoSchedule"}],
+    "keepSeconds": 600,
+}
+JOB_RULES = [
+    {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["create", "get", "list", "watch", "delete"]},
+    {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
+    {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
+]
+JOB_JSON_SETTINGS = ("ENV_SECRETS", "RESOURCES", "NODE_SELECTOR", "TOLERATIONS")
+
+
+def _env(container: dict[str, Any]) -> dict[str, str]:
+    return {e["name"]: e["value"] for e in container["env"] if "value" in e}
+
+
+def _job_settings(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """The settings the bot reads from the rendered environment (as its process would)."""
+    for name, value in env.items():
+        if name.startswith("GITOPS_BOT_TERRAFORM_") or name == "GITOPS_BOT_KUBERNETES_IN_CLUSTER":
+            monkeypatch.setenv(name, value)
+    return Settings(_env_file=None)
+
+
+def test_kubernetes_executor_renders_the_job_role_the_runner_account_and_the_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bot.adapters.terraform_jobs.manifest import JobSettings, env_secret_for, job_manifest
+
+    values = {**SANDBOX_WORKER, "terraform": {"executor": "kubernetes", "jobs": JOBS}}
+    kinds = _kinds(_render(values))
+
+    # A Role with exactly these rules, in the Jobs' namespace only, bound to the bot's account.
+    (role,) = [r for r in kinds["Role"] if r["metadata"]["name"] == "bot-gitops-bot-terraform-jobs"]
+    assert role["metadata"]["namespace"] == "terraform"
+    assert role["rules"] == JOB_RULES
+    assert [r["metadata"]["namespace"] for r in kinds["Role"] if r["metadata"]["namespace"] != "ops"] == [
+        "terraform"
+    ]
+    (binding,) = [b for b in kinds["RoleBinding"] if b["roleRef"]["name"] == "bot-gitops-bot-terraform-jobs"]
+    assert binding["metadata"]["namespace"] == "terraform"
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "bot-gitops-bot", "namespace": "ops"}]
+    assert "ClusterRole" not in kinds and "ClusterRoleBinding" not in kinds
+
+    # The runner's account: in the Jobs' namespace, no token, bound to nothing.
+    accounts = {a["metadata"]["name"]: a for a in kinds["ServiceAccount"]}
+    runner = accounts["bot-gitops-bot-terraform"]
+    assert runner["metadata"]["namespace"] == "terraform"
+    assert runner["automountServiceAccountToken"] is False
+    assert all(s["name"] != "bot-gitops-bot-terraform" for b in kinds["RoleBinding"] for s in b["subjects"])
+
+    deployments = {d["metadata"]["name"]: d["spec"]["template"] for d in kinds["Deployment"]}
+    for template in deployments.values():
+        pod = template["spec"]
+        (container,) = pod["containers"]
+        # The bot's own token is mounted: the in-cluster client creates the Jobs with it.
+        assert pod["serviceAccountName"] == "bot-gitops-bot" and pod["automountServiceAccountToken"] is True
+        # No bubblewrap here: the runtime defaults stay.
+        _hardened(container["securityContext"])
+        assert not {"seccompProfile", "appArmorProfile", "procMount"} & set(container["securityContext"])
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        assert "hostUsers" not in pod
+        assert not any("apparmor" in key for key in template["metadata"].get("annotations", {}))
+
+        env = _env(container)
+        assert env["GITOPS_BOT_TERRAFORM_EXECUTOR"] == "kubernetes"
+        assert env["GITOPS_BOT_KUBERNETES_IN_CLUSTER"] == "true"
+        assert env["GITOPS_BOT_TERRAFORM_JOB_NAMESPACE"] == "terraform"
+        assert (
+            env["GITOPS_BOT_TERRAFORM_JOB_IMAGE"]
+            == container["image"]
+            == "ghcr.io/gitops-bot/gitops-bot:0.1.0"
+        )
+        assert env["GITOPS_BOT_TERRAFORM_JOB_SERVICE_ACCOUNT"] == "bot-gitops-bot-terraform"
+        assert env["GITOPS_BOT_TERRAFORM_JOB_ENV_SECRET"] == "terraform-aws"
+        assert env["GITOPS_BOT_TERRAFORM_JOB_KEEP_SECONDS"] == "600"
+        assert env["GITOPS_BOT_TERRAFORM_JOB_CALLBACK_URL"] == "http://bot-gitops-bot.ops.svc:80"
+        parsed = {name: json.loads(env[f"GITOPS_BOT_TERRAFORM_JOB_{name}"]) for name in JOB_JSON_SETTINGS}
+        assert parsed == {
+            "ENV_SECRETS": JOBS["envSecrets"],
+            # quantities as strings: Kubernetes takes either, the bot's setting reads strings
+            "RESOURCES": {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"memory": "4Gi"}},
+            "NODE_SELECTOR": JOBS["nodeSelector"],
+            "TOLERATIONS": JOBS["tolerations"],
+        }
+
+    # ... and the bot reads them back into the Job the chart meant.
+    settings = _job_settings(_env(deployments["bot-gitops-bot"]["spec"]["containers"][0]), monkeypatch)
+    assert settings.terraform_executor == "kubernetes" and settings.kubernetes_in_cluster is True
+    assert settings.terraform_job_env_secrets == JOBS["envSecrets"]
+    assert settings.terraform_job_tolerations == JOBS["tolerations"]
+    assert settings.terraform_job_keep_seconds == 600
+    assert settings.terraform_job_namespace and settings.terraform_job_image
+    job_settings = JobSettings(
+        namespace=settings.terraform_job_namespace,
+        image=settings.terraform_job_image,
+        service_account=settings.terraform_job_service_account,
+        env_secret=settings.terraform_job_env_secret,
+        env_secrets=settings.terraform_job_env_secrets,
+        resources=settings.terraform_job_resources,
+        node_selector=settings.terraform_job_node_selector,
+        tolerations=settings.terraform_job_tolerations,
+        keep_seconds=settings.terraform_job_keep_seconds,
+    )
+    secret = env_secret_for(job_settings, "acme/infra", "prod")
+    job = job_manifest(
+        job_settings,
+        name="tf-plan-infra-prod-1",
+        run_id=1,
+        operation="plan",
+        spec_json="{}",
+        callback_url=f"{settings.terraform_job_callback_url}/internal/terraform-jobs/1",
+        token="t",
+        env_secret=secret,
+        deadline_seconds=60,
+    )
+    pod = job["spec"]["template"]["spec"]
+    assert job["metadata"]["namespace"] == role["metadata"]["namespace"]
+    assert pod["serviceAccountName"] == runner["metadata"]["name"]
+    assert pod["containers"][0]["envFrom"] == [{"secretRef": {"name": "terraform-aws-prod"}}]
+    assert pod["containers"][0]["resources"]["requests"] == {"cpu": "1", "memory": "1Gi"}
+    assert pod["nodeSelector"] == {"pool": "terraform"} and pod["tolerations"] == JOBS["tolerations"]
+    assert job["spec"]["ttlSecondsAfterFinished"] == 600
+
+
+def test_kubernetes_executor_defaults_the_release_namespace_the_bots_image_and_its_service() -> None:
+    values = {
+        "image": {"repository": "registry.example.com/gitops-bot", "tag": "1.2.3"},
+        "service": {"port": 8080},
+        "terraform": {"executor": "kubernetes"},
+    }
+    kinds = _kinds(_render(values))
+    (role,) = [r for r in kinds["Role"] if r["metadata"]["name"].endswith("terraform-jobs")]
+    assert role["metadata"]["namespace"] == "ops" and role["rules"] == JOB_RULES
+    runner = next(a for a in kinds["ServiceAccount"] if a["metadata"]["name"] == "bot-gitops-bot-terraform")
+    assert runner["metadata"]["namespace"] == "ops" and runner["automountServiceAccountToken"] is False
+    (deployment,) = kinds["Deployment"]
+    env = _env(deployment["spec"]["template"]["spec"]["containers"][0])
+    assert env["GITOPS_BOT_TERRAFORM_JOB_NAMESPACE"] == "ops"
+    assert env["GITOPS_BOT_TERRAFORM_JOB_IMAGE"] == "registry.example.com/gitops-bot:1.2.3"
+    assert env["GITOPS_BOT_TERRAFORM_JOB_CALLBACK_URL"] == "http://bot-gitops-bot.ops.svc:8080"
+    # No Secret configured: none named (the pod gets no credentials), not an empty name.
+    assert "GITOPS_BOT_TERRAFORM_JOB_ENV_SECRET" not in env
+    assert json.loads(env["GITOPS_BOT_TERRAFORM_JOB_ENV_SECRETS"]) == {}
+    assert json.loads(env["GITOPS_BOT_TERRAFORM_JOB_RESOURCES"]) == Settings.model_fields[
+        "terraform_job_resources"
+    ].get_default(call_default_factory=True)
+
+
+def test_kubernetes_executor_with_own_account_image_callback_and_rbac() -> None:
+    jobs = {
+        "image": "registry.example.com/terraform-runner:9",
+        "callbackUrl": "https://gitops-bot.internal.example.com",
+        "serviceAccount": {"create": False, "name": "terraform-runner"},
+    }
+    kinds = _kinds(_render({"terraform": {"executor": "kubernetes", "jobs": jobs}}))
+    assert all(a["metadata"]["name"] != "bot-gitops-bot-terraform" for a in kinds["ServiceAccount"])
+    (deployment,) = kinds["Deployment"]
+    env = _env(deployment["spec"]["template"]["spec"]["containers"][0])
+    assert env["GITOPS_BOT_TERRAFORM_JOB_IMAGE"] == jobs["image"]
+    assert env["GITOPS_BOT_TERRAFORM_JOB_CALLBACK_URL"] == jobs["callbackUrl"]
+    assert env["GITOPS_BOT_TERRAFORM_JOB_SERVICE_ACCOUNT"] == "terraform-runner"
+
+    # Not created and not named: the namespace's default account, so the variable is left out.
+    unnamed = {"terraform": {"executor": "kubernetes", "jobs": {"serviceAccount": {"create": False}}}}
+    (deployment,) = _kinds(_render(unnamed))["Deployment"]
+    assert "GITOPS_BOT_TERRAFORM_JOB_SERVICE_ACCOUNT" not in _env(
+        deployment["spec"]["template"]["spec"]["containers"][0]
+    )
+
+    # rbac.create false: the operator grants the Role; the bot still uses its in-cluster token.
+    kinds = _kinds(_render({"rbac": {"create": False}, "terraform": {"executor": "kubernetes"}}))
+    assert "Role" not in kinds and "RoleBinding" not in kinds
+    (deployment,) = kinds["Deployment"]
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is True
+    assert _env(pod["containers"][0])["GITOPS_BOT_KUBERNETES_IN_CLUSTER"] == "true"
+
+
+@pytest.mark.parametrize("executor", ["sandbox", "local"])
+def test_other_executors_render_no_job_role_account_or_settings(executor: str) -> None:
+    kinds = _kinds(_render({**SANDBOX_WORKER, "terraform": {"executor": executor, "jobs": JOBS}}))
+    assert not [r for r in kinds["Role"] if "terraform" in r["metadata"]["name"]]
+    assert not [b for b in kinds["RoleBinding"] if "terraform" in b["metadata"]["name"]]
+    assert [a["metadata"]["name"] for a in kinds["ServiceAccount"]] == ["bot-gitops-bot"]
+    assert {r["metadata"]["namespace"] for r in kinds["Role"]} == {"ops"}
+    for deployment in kinds["Deployment"]:
+        pod = deployment["spec"]["template"]["spec"]
+        assert "automountServiceAccountToken" not in pod
+        env = _env(pod["containers"][0])
+        assert not [name for name in env if name.startswith("GITOPS_BOT_TERRAFORM_JOB_")]
+        assert env["GITOPS_BOT_KUBERNETES_IN_CLUSTER"] == "false"
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"terraform": {"jobs": {"namespace": "Not_A_Namespace"}}},
+        {"terraform": {"jobs": {"envSecret": "Bad Secret"}}},
+        {"terraform": {"jobs": {"envSecrets": {"not-a-repo": "terraform-aws"}}}},
+        {"terraform": {"jobs": {"envSecrets": {"acme/infra": ""}}}},
+        {"terraform": {"jobs": {"keepSeconds": -1}}},
+        {"terraform": {"jobs": {"callbackUrl": "gitops-bot:8080"}}},
+        {"terraform": {"jobs": {"resources": {"request": {"cpu": "1"}}}}},
+        {"terraform": {"jobs": {"serviceAccount": {"token": True}}}},
+        {"terraform": {"jobs": {"secret": "x"}}},
+        {"config": {"TERRAFORM_JOB_IMAGE": "x"}},  # set by terraform.jobs.image
+    ],
+)
+def test_the_schema_refuses_bad_job_values(values: dict[str, Any]) -> None:
+    chart = _helm()
+    with pytest.raises(HelmError):
+        chart.validate_schema(chart.merge_values(values))
+
+
+def test_the_schema_takes_the_documented_job_values() -> None:
+    chart = _helm()
+    for values in (
+        {"terraform": {"executor": "kubernetes"}},
+        {"terraform": {"executor": "kubernetes", "jobs": JOBS}},
+        {"terraform": {"jobs": {"serviceAccount": {"annotations": {"eks.amazonaws.com/role-arn": "arn:x"}}}}},
+        {"terraform": {"jobs": {"callbackUrl": "http://gitops-bot.ops.svc:80"}}},
+        {"config": {"TERRAFORM_JOB_POLL_SECONDS": "2"}},  # not set by the chart
+    ):
+        chart.validate_schema(chart.merge_values(values))
+    for lint_values in (None, {"terraform": {"executor": "kubernetes", "jobs": JOBS}}):
+        report = lint(CHART, lint_values, strict=False)
+        assert not report["errors"], report
+
+
+def test_the_notes_name_the_jobs_namespace_and_the_callback() -> None:
+    notes = _helm().render(
+        {"terraform": {"executor": "kubernetes", "jobs": JOBS}}, name="bot", namespace="ops", is_install=True
+    )["gitops-bot/templates/NOTES.txt"]
+    assert "as Kubernetes Jobs in the namespace terraform" in notes and '"terraform-aws"' in notes
+    assert "http://bot-gitops-bot.ops.svc:80" in notes and "bubblewrap" not in notes

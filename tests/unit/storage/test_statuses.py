@@ -12,6 +12,7 @@ from bot.storage.models import (
     EventStatus,
     JobStatus,
     PlanStatus,
+    TerraformJobRunStatus,
     UpdateStatus,
 )
 
@@ -20,7 +21,7 @@ from bot.storage.models import (
     ("enum", "stored"),
     [
         (EventStatus, ["queued", "ignored", "done", "failed"]),
-        (JobStatus, ["queued", "running", "done", "dead"]),
+        (JobStatus, ["queued", "running", "done", "dead", "cancelled"]),
         (UpdateStatus, ["open", "merged", "closed", "superseded", "dry_run"]),
         (
             DeploymentStatus,
@@ -40,6 +41,7 @@ from bot.storage.models import (
             ["waiting_rollout", "running", "passed", "failed", "stopped_inconclusive", "cancelled"],
         ),
         (PlanStatus, ["planned", "no_changes", "failed", "applied", "apply_failed"]),
+        (TerraformJobRunStatus, ["created", "finished", "consumed", "abandoned"]),
     ],
 )
 def test_values_are_the_stored_strings(enum: type[StrEnum], stored: list[str]) -> None:

@@ -64,9 +64,12 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 - name: GITOPS_BOT_DATA_DIR
   value: /var/lib/gitops-bot
 - name: GITOPS_BOT_KUBERNETES_IN_CLUSTER
-  value: {{ and .Values.rbac.create (gt (len .Values.rbac.watchNamespaces) 0) | quote }}
+  value: {{ include "gitops-bot.inCluster" . | quote }}
 - name: GITOPS_BOT_TERRAFORM_EXECUTOR
   value: {{ .Values.terraform.executor | quote }}
+{{- if include "gitops-bot.terraformJobs" . }}
+{{ include "gitops-bot.terraformJobsEnv" . }}
+{{- end }}
 {{- with .Values.terraform.sandbox.hide }}
 - name: GITOPS_BOT_TERRAFORM_SANDBOX_HIDE
   value: {{ join "," . | quote }}
@@ -80,6 +83,71 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- with .Values.extraEnv }}
 {{ toYaml . }}
 {{- end }}
+{{- end }}
+
+{{/* Whether the bot talks to the Kubernetes API ("true" or "false"): for the readiness gate's
+Deployments, or to run Terraform as Jobs. Its pods then mount their ServiceAccount token. */}}
+{{- define "gitops-bot.inCluster" -}}
+{{- or (include "gitops-bot.terraformJobs" .) (and .Values.rbac.create (gt (len .Values.rbac.watchNamespaces) 0)) | toString }}
+{{- end }}
+
+{{/* Whether terraform commands run as Kubernetes Jobs ("true" or ""). */}}
+{{- define "gitops-bot.terraformJobs" -}}
+{{- if eq .Values.terraform.executor "kubernetes" }}true{{ end }}
+{{- end }}
+
+{{/* Namespace of the Terraform Jobs: terraform.jobs.namespace, else the release's. */}}
+{{- define "gitops-bot.terraformJobsNamespace" -}}
+{{- .Values.terraform.jobs.namespace | default .Release.Namespace }}
+{{- end }}
+
+{{/* ServiceAccount of the Terraform pods; empty: the namespace's default. */}}
+{{- define "gitops-bot.terraformJobsServiceAccountName" -}}
+{{- $account := .Values.terraform.jobs.serviceAccount }}
+{{- if $account.create }}
+{{- $account.name | default (printf "%s-terraform" (include "gitops-bot.fullname" .) | trunc 63 | trimSuffix "-") }}
+{{- else }}
+{{- $account.name }}
+{{- end }}
+{{- end }}
+
+{{/* The GITOPS_BOT_TERRAFORM_JOB_* settings. Quantities are passed as strings (cpu: 1 is "1"):
+the bot reads resources as strings. An unset Secret or ServiceAccount is left out, not empty. */}}
+{{- define "gitops-bot.terraformJobsEnv" -}}
+{{- $jobs := .Values.terraform.jobs }}
+{{- $resources := dict }}
+{{- range $kind, $values := $jobs.resources }}
+{{- $quantities := dict }}
+{{- range $name, $quantity := $values }}
+{{- $_ := set $quantities $name (toString $quantity) }}
+{{- end }}
+{{- $_ := set $resources $kind $quantities }}
+{{- end }}
+{{- $base := printf "http://%s.%s.svc:%v" (include "gitops-bot.fullname" .) .Release.Namespace .Values.service.port }}
+- name: GITOPS_BOT_TERRAFORM_JOB_NAMESPACE
+  value: {{ include "gitops-bot.terraformJobsNamespace" . | quote }}
+- name: GITOPS_BOT_TERRAFORM_JOB_IMAGE
+  value: {{ $jobs.image | default (include "gitops-bot.image" .) | quote }}
+{{- with include "gitops-bot.terraformJobsServiceAccountName" . }}
+- name: GITOPS_BOT_TERRAFORM_JOB_SERVICE_ACCOUNT
+  value: {{ . | quote }}
+{{- end }}
+{{- with $jobs.envSecret }}
+- name: GITOPS_BOT_TERRAFORM_JOB_ENV_SECRET
+  value: {{ . | quote }}
+{{- end }}
+- name: GITOPS_BOT_TERRAFORM_JOB_ENV_SECRETS
+  value: {{ $jobs.envSecrets | toJson | quote }}
+- name: GITOPS_BOT_TERRAFORM_JOB_RESOURCES
+  value: {{ $resources | toJson | quote }}
+- name: GITOPS_BOT_TERRAFORM_JOB_NODE_SELECTOR
+  value: {{ $jobs.nodeSelector | toJson | quote }}
+- name: GITOPS_BOT_TERRAFORM_JOB_TOLERATIONS
+  value: {{ $jobs.tolerations | toJson | quote }}
+- name: GITOPS_BOT_TERRAFORM_JOB_KEEP_SECONDS
+  value: {{ $jobs.keepSeconds | int | toString | quote }}
+- name: GITOPS_BOT_TERRAFORM_JOB_CALLBACK_URL
+  value: {{ $jobs.callbackUrl | default $base | quote }}
 {{- end }}
 
 {{/* Writable volumes for a read-only root filesystem. */}}

@@ -77,7 +77,7 @@ async def test_losing_the_lease_stops_terraform(
     finally:
         await pool.stop()
         services.close()
-    assert "lost its lease" in str(outcome["stopped"])
+    assert "its lease lost" in str(outcome["stopped"])
     assert float(outcome["after"]) < 10
 
 

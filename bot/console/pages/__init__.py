@@ -1,0 +1,1 @@
+"""One module per console page; each gives ``build_router(console) -> APIRouter``."""
