@@ -9,8 +9,10 @@ container with a read-only root filesystem and an ``emptyDir`` at ``/tmp``:
 - a fresh tmpfs at ``/tmp`` (the emptyDir), also hiding the test's temporary directories; the
   interpreter's temporary directory when it is elsewhere, and every ``hide_paths`` entry, are
   hidden the same way. Directories of the container's ``PATH`` that would be hidden (the
-  ``terraform`` shim of the test fixtures lives in a pytest temporary directory) and every
-  ``expose_paths`` entry are bound back read-only, so what the container runs still resolves;
+  ``terraform`` shim of the test fixtures lives in a pytest temporary directory), this
+  interpreter's environment and import directories (what the bot's image would hold; a checkout
+  cloned under ``/tmp``) and every ``expose_paths`` entry are bound back read-only, so what the
+  container runs still resolves;
 - the network is the host's: a container reaches services the test runs on loopback.
 
 Without ``bwrap`` a container is refused (its pod waits with ``CreateContainerError``, as a
@@ -34,6 +36,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -130,6 +133,10 @@ class Sandbox:
         hidden = ["/tmp", tempfile.gettempdir(), *(os.fspath(path) for path in hide_paths)]
         self.hidden = _outermost(os.path.realpath(path) for path in hidden)
         self.exposed = [os.path.realpath(os.fspath(path)) for path in expose_paths]
+        # What an image of the bot would hold: this interpreter's environment and the directories
+        # it imports from (a checkout under /tmp, as a CI machine may clone it, included).
+        runtime = [sys.prefix, sys.base_prefix, *(entry for entry in sys.path if entry)]
+        self.runtime = _outermost(os.path.realpath(path) for path in runtime if os.path.isdir(path))
 
     @cached_property
     def problem(self) -> str | None:
@@ -220,7 +227,12 @@ class Sandbox:
             and entry not in self.hidden  # PATH=/tmp:... must not undo the emptyDir
             and any(_under(entry, hidden) for hidden in self.hidden)
         ]
-        return [*hidden_path_dirs, *self.exposed]
+        hidden_runtime = [
+            entry
+            for entry in self.runtime
+            if entry not in self.hidden and any(_under(entry, hidden) for hidden in self.hidden)
+        ]
+        return [*hidden_path_dirs, *hidden_runtime, *self.exposed]
 
 
 class ContainerProcess:
