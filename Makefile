@@ -36,9 +36,10 @@ $(MLFLOW_VENV)/.installed:
 
 mlflow-venv: $(MLFLOW_VENV)/.installed
 
-## make run: install into .venv, write .env with random webhook secrets if missing, migrate, serve.
+## make run: install into .venv, write .env with random webhook and console secrets (the missing
+## ones: an existing .env keeps its values), migrate, serve.
 run: install
-	@test -f .env || $(BIN)/gitops-bot init-env
+	@$(BIN)/gitops-bot init-env
 	$(BIN)/gitops-bot migrate
 	$(BIN)/gitops-bot serve --host $(HOST) --port $(PORT)
 

@@ -1,6 +1,6 @@
-"""Health, metrics, the read-only JSON API and the dashboard.
+"""Health, metrics and the read-only JSON API (the console's pages are in ``bot/console/``).
 
-No /api route or the dashboard answers a bare 500: a bad query parameter is a 400 with
+No /api route answers a bare 500: a bad query parameter is a 400 with
 the reason, an id that cannot exist is a 404, and a database that is away (unreachable,
 wrong URL, not migrated) is a 503 in /readyz's words.
 """
@@ -13,12 +13,13 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
+from bot.console.analysis_view import IntervalRecord, analysis_series
 from bot.pagination import MAX_LIMIT, BadRequest, Cursor, PageRequest, next_link, parse_id, parse_page
 from bot.services import Services
 from bot.storage.availability import database_readiness, diagnose
@@ -210,7 +211,6 @@ def build_api_router(services: Services) -> APIRouter:
     add_deployment_routes(router, services.database)
     add_lock_routes(router, services)
     add_drift_routes(router, services)
-    add_dashboard_route(router, services)
     return router
 
 
@@ -292,11 +292,18 @@ def load_analysis(database: Database, analysis_id: int) -> dict[str, Any] | None
         row = session.get(Analysis, analysis_id)
         if row is None:
             return None
-        intervals = session.scalars(
-            select(AnalysisInterval)
-            .where(AnalysisInterval.analysis_id == analysis_id)
-            .order_by(AnalysisInterval.index)
+        intervals = list(
+            session.scalars(
+                select(AnalysisInterval)
+                .where(AnalysisInterval.analysis_id == analysis_id)
+                .order_by(AnalysisInterval.index)
+            )
         )
+        # Per metric, what the console's chart shows: value, bound, baseline and status per interval.
+        records = [
+            IntervalRecord(item.index, item.at, item.verdict, item.request_count, item.measurements or {})
+            for item in intervals
+        ]
         return {
             **analysis_json(row),
             "intervals": [
@@ -309,6 +316,7 @@ def load_analysis(database: Database, analysis_id: int) -> dict[str, Any] | None
                 }
                 for item in intervals
             ],
+            "series": [series.to_json() for series in analysis_series(row.config or {}, records)],
         }
 
 
@@ -335,28 +343,3 @@ def add_drift_routes(router: APIRouter, services: Services) -> None:
             newest_rows, services.database, DriftCheck, DriftCheck.checked_at, drift_json, page
         )
         return page_response(request, items, page, last)
-
-
-def add_dashboard_route(router: APIRouter, services: Services) -> None:
-    database = services.database
-
-    def load() -> dict[str, Any]:
-        recent = PageRequest(limit=25)
-        return {
-            "events": newest_rows(database, Event, Event.received_at, event_json, recent)[0],
-            "actions": newest_rows(database, Action, Action.at, action_json, recent)[0],
-            "queue": services.queue.counts(),
-        }
-
-    @router.get("/", response_class=HTMLResponse)
-    async def dashboard() -> Response:
-        try:
-            shown = await run_in_threadpool(load)
-        except SQLAlchemyError as exc:
-            failure = await run_in_threadpool(diagnose, database, exc)
-            page = services.templates.get_template("dashboard/unavailable.html").render(reason=failure.reason)
-            return HTMLResponse(page, status_code=failure.status_code)
-        page = services.templates.get_template("dashboard/index.html").render(
-            dry_run=services.dry_run, **shown
-        )
-        return HTMLResponse(page)

@@ -9,6 +9,8 @@ from fastapi import FastAPI
 
 from bot.adapters.terraform_jobs.routes import build_terraform_jobs_router
 from bot.api import build_api_router
+from bot.console.app import mount_console
+from bot.console.signin import install_console_security
 from bot.intake.routes import build_intake_router
 from bot.intake.store import EventStore, GroupCommitWriter
 from bot.routing import Router, load_router
@@ -59,4 +61,7 @@ def create_app(
     # The pods of Terraform Jobs (GITOPS_BOT_TERRAFORM_EXECUTOR=kubernetes) fetch and report here;
     # without runs every request is a 404.
     app.include_router(build_terraform_jobs_router())
+    # Sign-in, the session cookie, CSRF and the security headers (GITOPS_BOT_CONSOLE_AUTH).
+    install_console_security(app, services)
+    mount_console(app, services)
     return app

@@ -21,6 +21,8 @@ ENV_SECRETS = (
     "GITOPS_BOT_REGISTRY_TOKEN",
     "GITOPS_BOT_MLFLOW_WEBHOOK_SECRET",
     "GITOPS_BOT_SLACK_SIGNING_SECRET",
+    "GITOPS_BOT_CONSOLE_TOKEN",
+    "GITOPS_BOT_CONSOLE_SESSION_SECRET",
 )
 
 
@@ -29,14 +31,29 @@ def _settings() -> Settings:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    import structlog
     import uvicorn
 
     from bot.app import create_app
+    from bot.console.access import serving_refusal, serving_settings, start_address
     from bot.logging import configure_logging
 
     settings = _settings()
+    # A console without sign-in is served on loopback only; a mode needs its credentials.
+    refusal = serving_refusal(settings, args.host)
+    if refusal is not None:
+        print(f"gitops-bot serve: {refusal}", file=sys.stderr)
+        return 2
     configure_logging(settings.log_level, json=settings.log_json)
+    settings = serving_settings(settings, args.host)
     app = create_app(settings, run_workers=not args.no_workers)
+    structlog.get_logger("gitops_bot.serve").info(
+        "serving",
+        console=start_address(settings, args.host, args.port),
+        console_auth=settings.console_auth,
+        host=args.host,
+        port=args.port,
+    )
     uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False, proxy_headers=True)
     return 0
 
@@ -91,22 +108,35 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
-def write_env_file(path: Path) -> bool:
-    """Create a .env with random webhook secrets (mode 0600); never overwrite one."""
+def write_env_file(path: Path) -> list[str]:
+    """Random secrets into a .env (created with mode 0600): the names it added. A secret the file
+    already names (set or empty) is left as it is; nothing else in the file changes."""
     if path.exists():
-        return False
-    lines = ["# Written by `gitops-bot init-env`: random webhook secrets for a local bot.\n"]
+        text = path.read_text()
+        present = {line.split("=", 1)[0].strip() for line in text.splitlines() if "=" in line}
+        missing = [name for name in ENV_SECRETS if name not in present]
+        if missing:
+            with path.open("a") as handle:
+                handle.write("" if not text or text.endswith("\n") else "\n")
+                handle.write(f"# Added by `gitops-bot init-env`: {', '.join(missing)}.\n")
+                handle.writelines(f"{name}={secrets.token_urlsafe(32)}\n" for name in missing)
+        return missing
+    lines = ["# Written by `gitops-bot init-env`: random webhook and console secrets for a local bot.\n"]
     lines += [f"{name}={secrets.token_urlsafe(32)}\n" for name in ENV_SECRETS]
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.writelines(lines)
-    return True
+    return list(ENV_SECRETS)
 
 
 def cmd_init_env(args: argparse.Namespace) -> int:
     path = Path(args.path)
-    if write_env_file(path):
-        print(f"wrote {path} with random webhook secrets (mode 0600)")
+    existed = path.exists()
+    added = write_env_file(path)
+    if not existed:
+        print(f"wrote {path} with random webhook and console secrets (mode 0600)")
+    elif added:
+        print(f"{path} exists; added {', '.join(added)}")
     else:
         print(f"{path} exists; left as it is")
     return 0
@@ -215,7 +245,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("file")
     check.set_defaults(func=cmd_check_config)
 
-    init_env = commands.add_parser("init-env", help="write a .env with random webhook secrets")
+    init_env = commands.add_parser(
+        "init-env", help="write a .env with random webhook and console secrets (adds missing ones)"
+    )
     init_env.add_argument("--path", default=".env")
     init_env.set_defaults(func=cmd_init_env)
 

@@ -23,6 +23,7 @@ from sqlalchemy.engine import make_url
 
 from bot.adapters.forge.dry_run import DryRunForge
 from bot.audit import record_action
+from bot.deployments.gauges import read_gauges
 from bot.deployments.quarantine import QuarantineStore
 from bot.metrics import Metrics
 from bot.notify import Notifier
@@ -52,7 +53,8 @@ def template_environment(directory: Path | None = None) -> jinja2.Environment:
     loader = jinja2.FileSystemLoader(str(directory or shipped_directory(TEMPLATES)))
     return jinja2.Environment(
         loader=loader,
-        autoescape=jinja2.select_autoescape(["html"]),
+        # The console's pages are *.html.j2: select_autoescape matches the name's end only.
+        autoescape=jinja2.select_autoescape(["html", "html.j2"]),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -329,6 +331,7 @@ def build_services(settings: Settings) -> Services:
     )
     metrics = Metrics()
     metrics.watch_queue(queue.counts)
+    metrics.watch_deployments(lambda: read_gauges(database))
     return Services(
         settings=settings,
         database=database,

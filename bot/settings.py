@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     slack_api_url: str = "https://slack.com/api/"
 
     prometheus_url: str = "http://127.0.0.1:9090"
+    # Prometheus as people reach it, for the graph links in comments, Slack and the console
+    # (prometheus_url is often an in-cluster address); None: prometheus_url.
+    prometheus_public_url: str | None = None
     terraform_bin: str = "terraform"
     # Where projects' pinned versions (terraform_version: 1.15.5 → terraform-1.15.5 or tofu-1.15.5)
     # are looked for first; then PATH.
@@ -114,6 +117,18 @@ class Settings(BaseSettings):
     terraform_job_poll_seconds: float = Field(default=1.0, gt=0)
     # The base URL of links the bot writes (statuses, comments, Slack); default: the serve address.
     public_url: str | None = None
+    # Who may look at the console and act in it: github (an OAuth app), token, or none (only
+    # when `serve` binds loopback). None: none on loopback; `serve` elsewhere refuses to start.
+    console_auth: Literal["github", "token", "none"] | None = None
+    console_token: SecretStr | None = None
+    github_oauth_client_id: str | None = None
+    github_oauth_client_secret: SecretStr | None = None
+    # The GitHub login `token` and `none` act as, for `permissions:` and the audit log.
+    console_login: str = "console"
+    # Signs the session cookie; None: derived from the console token or the OAuth client secret.
+    console_session_secret: SecretStr | None = None
+    # The cookie's Secure flag; None: decided by `serve` (off only on loopback over http).
+    console_cookie_secure: bool | None = None
     allow_fork_prs: bool = False
 
     prometheus_timeout_seconds: float = 10.0
@@ -171,14 +186,19 @@ class Settings(BaseSettings):
             return self.dry_run
         return not self.has_forge_credentials
 
+    @property
+    def github_web_url(self) -> str:
+        """GitHub's web address (OAuth sign-in, clones): api.github.com → https://github.com;
+        GitHub Enterprise Server's https://host/api/v3 → https://host."""
+        api = self.github_api_url.rstrip("/")
+        if api == "https://api.github.com":
+            return "https://github.com"
+        return api.removesuffix("/api/v3")
+
     def clone_url(self, repo: str) -> str:
         if self.git_url_template:
             return self.git_url_template.format(repo=repo)
-        api = self.github_api_url.rstrip("/")
-        if api == "https://api.github.com":
-            return f"https://github.com/{repo}.git"
-        # GitHub Enterprise Server: https://host/api/v3 → https://host/<repo>.git
-        return f"{api.removesuffix('/api/v3')}/{repo}.git"
+        return f"{self.github_web_url}/{repo}.git"
 
     def repo_allowed(self, full_name: str) -> bool:
         """An empty allowlist allows every repository the credentials reach."""

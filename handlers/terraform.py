@@ -27,6 +27,7 @@ router = Router()
 
 DRIFT_DUE_EVERY_SECONDS = 60
 JOB_RUNS_PURGE_EVERY_SECONDS = 600
+RUNS_PURGE_EVERY_SECONDS = 600
 
 AUTOPLAN_ACTIONS = frozenset({"opened", "synchronize", "reopened"})
 
@@ -111,3 +112,12 @@ def job_runs_purge(services: Services) -> None:
     from bot.storage.types import utcnow
 
     TerraformJobRuns(services.database).purge(utcnow())
+
+
+@router.periodic("terraform.runs_purge", every_seconds=RUNS_PURGE_EVERY_SECONDS)
+def runs_purge(services: Services) -> None:
+    """Leader only: drop the Terraform runs (the console's output) older than the saved plans' TTL,
+    and end the ones a stopped bot left "running"."""
+    from bot.terraform.runs import purge_runs
+
+    purge_runs(services)

@@ -23,6 +23,7 @@ NAVIGATION: tuple[tuple[str, str], ...] = (
     ("/", "Overview"),
     ("/updates", "Updates"),
     ("/locks", "Locks"),
+    ("/runs", "Runs"),
     ("/events", "Events"),
     ("/actions", "Audit"),
 )

@@ -114,7 +114,7 @@ def interval_evidence(
     evidence = result.to_evidence()
     evidence["source"] = "prometheus"
     by_name = {metric.name: metric for metric in plan.metrics}
-    prometheus_url = services.settings.prometheus_url
+    prometheus_url = services.settings.prometheus_public_url or services.settings.prometheus_url
     for measurement in evidence["measurements"]:
         metric = by_name.get(measurement["metric"])
         if metric is None:

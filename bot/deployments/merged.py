@@ -94,10 +94,10 @@ def deployments_touched(
         files = tuple(dict.fromkeys(t.file for t in deployment.targets if t.file in changed))
         if not files:
             continue
-        now = _version_in(deployment.targets, merged)
+        now = version_in(deployment.targets, merged)
         if now is None:
             continue
-        was = _version_in(deployment.targets, before)
+        was = version_in(deployment.targets, before)
         if was is not None and was[0] == now[0] and was[1] == now[1]:
             continue
         touched.append(
@@ -112,9 +112,10 @@ def deployments_touched(
     return touched
 
 
-def _version_in(
-    targets: Sequence[Target], read: Callable[[str], str | None]
-) -> tuple[str, str | None] | None:
+def version_in(targets: Sequence[Target], read: Callable[[str], str | None]) -> tuple[str, str | None] | None:
+    """(version, digest) the targets hold, ``read(path)`` giving a file's text (None: absent); None
+    when no target holds one. The first target with a version names it (the console's history of a
+    deployment reads each commit this way too)."""
     version: str | None = None
     digest: str | None = None
     for target in targets:

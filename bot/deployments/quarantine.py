@@ -3,7 +3,8 @@
 After the bot reverts version X of a deployment, X is quarantined: registry and MLflow
 events for X (and, through ``bot.versions.decide_update``, anything not newer than X)
 open no pull request. Only an explicit deploy of X by someone with ``deploy``
-permission lifts it, and the audit log says who did.
+permission lifts it (or "Lift" in the console, with the same permission), and the audit
+log says who did.
 """
 
 from __future__ import annotations
@@ -67,8 +68,11 @@ class QuarantineStore:
                 summary=f"{deployment} {version} quarantined: {reason}",
             )
 
-    def lift(self, *, repo: str, deployment: str, version: str, by: str) -> bool:
-        """Lift a quarantine; True when there was one. Recorded in the audit log with who."""
+    def lift(
+        self, *, repo: str, deployment: str, version: str, by: str, how: str = "by deploying it"
+    ) -> bool:
+        """Lift a quarantine; True when there was one. Recorded in the audit log with who, and
+        ``how`` (an explicit deploy, or the console's "Lift")."""
         with self.database.transaction() as session:
             result = session.execute(
                 update(Quarantine)
@@ -88,7 +92,7 @@ class QuarantineStore:
                     actor=by,
                     repo=repo,
                     target=f"{deployment}@{version}",
-                    summary=f"{by} lifted the quarantine of {deployment} {version} by deploying it",
+                    summary=f"{by} lifted the quarantine of {deployment} {version} {how}",
                 )
             return bool(result.rowcount)
 

@@ -412,3 +412,54 @@ class TerraformJobRun(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# -- Terraform runs as the console shows them --------------------------------------------------
+
+
+class TerraformRunStatus(StrEnum):
+    """``TerraformRun.status``: where one project's plan or apply is."""
+
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"  # stopped (``/gitops cancel``, a lost lease) or its job ended without it
+
+
+class TerraformRun(Base):
+    """One project's plan or apply on a pull request, with its output (``TerraformRunLine``)."""
+
+    __tablename__ = "terraform_runs"
+    __table_args__ = (
+        Index("ix_terraform_runs_pull", "repo", "pr_number"),
+        Index("ix_terraform_runs_started_at", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    repo: Mapped[str] = mapped_column(String(255))
+    pr_number: Mapped[int] = mapped_column(Integer)
+    pr_url: Mapped[str | None] = mapped_column(String(1024))
+    project: Mapped[str] = mapped_column(String(255), default="")  # "" when unnamed
+    dir: Mapped[str] = mapped_column(String(1024))
+    workspace: Mapped[str] = mapped_column(String(255))
+    command: Mapped[str] = mapped_column(String(16))  # plan | apply
+    head_sha: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))  # TerraformRunStatus
+    requested_by: Mapped[str] = mapped_column(String(255))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    outcome: Mapped[str | None] = mapped_column(String(16))  # the project's result: planned, applied …
+    headline: Mapped[str] = mapped_column(Text, default="")
+    line_count: Mapped[int] = mapped_column(Integer, default=0)
+    truncated: Mapped[bool] = mapped_column(Boolean, default=False)  # lines past the cap were dropped
+
+
+class TerraformRunLine(Base):
+    """One line of a run's output, redacted, numbered from 1 in the order Terraform printed it."""
+
+    __tablename__ = "terraform_run_lines"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("terraform_runs.id", ondelete="CASCADE"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    step: Mapped[str] = mapped_column(String(16))  # init, workspace, plan, show, apply, run …
+    line: Mapped[str] = mapped_column(Text)

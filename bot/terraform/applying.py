@@ -17,6 +17,7 @@ from bot.adapters.forge import post_comment
 from bot.adapters.forge.port import Forge, PullRequest
 from bot.adapters.terraform_cli import RunContext, TerraformOperations, default_planfile
 from bot.adapters.terraform_cli.binaries import BinaryMissing
+from bot.adapters.terraform_cli.results import OnLine
 from bot.adapters.terraform_cli.workflow import Workflow
 from bot.config.permissions import at_least
 from bot.terraform.apply_gate import (
@@ -44,6 +45,7 @@ from bot.terraform.reporting import (
     set_final_status,
 )
 from bot.terraform.results import APPLIED, ProjectResult, Status, TerraformRequest, apply_headline
+from bot.terraform.runs import CommandOf, command_runs, results_link
 from bot.terraform.store import PlanStore, SavedPlan, plan_store
 
 if TYPE_CHECKING:
@@ -80,9 +82,10 @@ def apply_pull_request(
     pull = pull_facts(pr, approved=_approved(forge, repo, pr), merged=on_merge)
     results, to_apply = _gate(services, repo, pr, saved, configured, pull, executable, requested_by)
     if to_apply:
-        order = ApplyOrder(results, to_apply, executable)
+        order = ApplyOrder(results, to_apply, executable, requested_by)
         results = _apply_targets(services, plans, config, repo, pr, order, extra_args)
-    succeeded = set_final_status(forge, repo, pr, "apply", results, APPLIED)
+    link = results_link(services.settings.public_url, repo, number, results)
+    succeeded = set_final_status(forge, repo, pr, "apply", results, APPLIED, link)
     body = render(
         services, "apply_comment.md.j2", results=results, executable=executable, requested_by=requested_by
     )
@@ -165,6 +168,7 @@ class ApplyOrder:
     gated: Sequence[ProjectResult]
     to_apply: Sequence[tuple[ProjectTarget, SavedPlan]]
     executable: str
+    requested_by: str
 
 
 def _apply_targets(
@@ -182,7 +186,8 @@ def _apply_targets(
     saved = {target.key: plan for target, plan in order.to_apply}
     targets = [result.target for result in order.gated] + [target for target, _ in order.to_apply]
     url = services.settings.clone_url(repo)
-    with services.git().worktree(url, pr.head_sha) as tree:
+    of = CommandOf(repo, pr.number, pr.html_url, pr.head_sha, "apply", order.requested_by)
+    with command_runs(services, of) as runs, services.git().worktree(url, pr.head_sha) as tree:
         root = tree.path.resolve()
 
         def apply_one(target: ProjectTarget) -> ProjectResult:
@@ -193,9 +198,13 @@ def _apply_targets(
             if isinstance(runner, BinaryMissing):
                 return ProjectResult(target, "apply_failed", runner.message)
             workflow = workflow_for(config, target)
-            return _apply_one(
-                services, runner, plans, repo, pr, root, target, saved[target.key], extra_args, workflow
+            # Its run (the console's live output, and the job log) starts with its Terraform.
+            on_line = runs.start(target, job_log(services, repo, pr.number, target))
+            plan = saved[target.key]
+            applied = _apply_one(
+                services, runner, plans, repo, pr, root, target, plan, extra_args, workflow, on_line
             )
+            return runs.finish(applied)
 
         return run_in_order(
             execution_groups(targets, lambda target: group_of(config, target)),
@@ -217,6 +226,7 @@ def _apply_one(
     plan: SavedPlan,
     extra_args: tuple[str, ...],
     workflow: Workflow | None,
+    on_line: OnLine,
 ) -> ProjectResult:
     directory = project_directory(root, target)
     if isinstance(directory, str):
@@ -232,7 +242,7 @@ def _apply_one(
             planfile,
             workspace=target.workspace,
             extra_args=extra_args,
-            on_line=job_log(services, repo, pr.number, target),
+            on_line=on_line,
             root=root,
             context=RunContext(repo, pr.number, pr.head_sha, target.key),
             workflow=workflow,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
@@ -42,6 +42,7 @@ from bot.terraform.reporting import (
     set_planning_status,
 )
 from bot.terraform.results import PLANNED, ProjectResult, Status, TerraformRequest, plan_headline
+from bot.terraform.runs import CommandOf, command_runs, results_link, run_urls, status_link
 from bot.terraform.store import NewPlan, PlanStore, plan_store
 
 if TYPE_CHECKING:
@@ -69,14 +70,18 @@ def plan_pull_request(
         return []
     plans = plan_store(services)
     results, runnable = _take_locks(services, repo, pr, selected, requested_by)
-    set_planning_status(forge, repo, pr, len(selected))
+    # While planning, the status links to the pull request's runs (live); then to what ran.
+    public_url = services.settings.public_url
+    pending_link = status_link(public_url, repo, number, []) if runnable else None
+    set_planning_status(forge, repo, pr, len(selected), pending_link)
     # Read before planning: a new plan of a project replaces its row, comment ids included.
     previous = plans.comment_ids(repo, number, selected)
     if runnable:
         order = PlanOrder(selected, results, executable)
         results = _plan_targets(services, plans, config, repo, pr, order, extra_args, requested_by)
     results = _in_selected_order(results, selected)
-    succeeded = set_final_status(forge, repo, pr, "plan", results, PLANNED)
+    link = results_link(public_url, repo, number, results)
+    succeeded = set_final_status(forge, repo, pr, "plan", results, PLANNED, link)
     comment = PlanComment(executable, verbose=verbose, requested_by=requested_by)
     _post_plan_comment(services, forge, plans, repo, pr, results, previous, comment)
     notify_results(services, config, repo, pr, "plan", results, requested_by)
@@ -174,6 +179,7 @@ def _post_plan_comment(
         number=pr.number,
         requested_by=comment.requested_by,
         unsandboxed=services.terraform_status().mode == "local",
+        run_urls=run_urls(services.settings.public_url, results),
     )
     posted = [comment.id for comment in post_comment(forge, repo, pr.number, body)]
     plans.remember_comments(repo, pr.number, [r.target for r in results], posted)
@@ -253,22 +259,28 @@ def _plan_group(
     results, runnable = _plan_requests(
         services, config, repo, pr.number, tree_path, head, targets, extra_args
     )
-    planned = asyncio.run(
-        run_plans(
-            services.terraform(),
-            [request for _, request, _ in runnable],
-            max_parallel=services.settings.terraform_max_parallel_plans,
-            runners=[runner for _, _, runner in runnable],
+    # Each project's run (its live output on the console, and the job log) starts with its Terraform.
+    with command_runs(services, CommandOf(repo, pr.number, pr.html_url, head, "plan", requested_by)) as runs:
+        requests = [
+            replace(request, on_line=runs.start(target, job_log(services, repo, pr.number, target)))
+            for target, request, _ in runnable
+        ]
+        planned = asyncio.run(
+            run_plans(
+                services.terraform(),
+                requests,
+                max_parallel=services.settings.terraform_max_parallel_plans,
+                runners=[runner for _, _, runner in runnable],
+            )
         )
-    )
-    made = [(target, outcome) for (target, _, _), outcome in zip(runnable, planned, strict=True)]
-    # The policies come from the default branch (a work tree of its own), never the head.
-    checked = check_plans(services, repo, config, made)
-    for target, outcome in made:
-        # Saved while the work tree (where Terraform wrote the plan file) still exists.
-        new = _new_plan(services, pr, head, outcome, requested_by, checked.get(target.key, ()))
-        plans.save(repo, pr.number, target, new)
-        results.append(_result(services, target, new))
+        made = [(target, outcome) for (target, _, _), outcome in zip(runnable, planned, strict=True)]
+        # The policies come from the default branch (a work tree of its own), never the head.
+        checked = check_plans(services, repo, config, made)
+        for target, outcome in made:
+            # Saved while the work tree (where Terraform wrote the plan file) still exists.
+            new = _new_plan(services, pr, head, outcome, requested_by, checked.get(target.key, ()))
+            plans.save(repo, pr.number, target, new)
+            results.append(runs.finish(_result(services, target, new)))
     return results
 
 
@@ -300,7 +312,6 @@ def _plan_requests(
             directory=directory,
             workspace=target.workspace,
             extra_args=extra_args,
-            on_line=job_log(services, repo, number, target),
             root=tree_path.resolve(),
             context=RunContext(repo, number, head, target.key),
             workflow=workflow_for(config, target),

@@ -29,6 +29,7 @@ __all__ = [
     "approve_policies",
     "plan_pull_request",
     "release_pull_request",
+    "unlock_one",
     "unlock_pull_request",
 ]
 
@@ -37,6 +38,18 @@ def unlock_pull_request(services: Services, *, repo: str, number: int) -> list[L
     """``unlock``: release the pull request's locks and discard its plans (as Atlantis does)."""
     released = services.locks.release_pull(repo, number)
     plan_store(services).discard_pull(repo, number)
+    return released
+
+
+def unlock_one(services: Services, lock_id: int) -> LockInfo | None:
+    """``unlock`` for one lock (the console's): release it and discard the plan it guarded; None
+    when it was no longer held."""
+    released = services.locks.release(lock_id)
+    if released is not None:
+        key = released.key
+        plan_store(services).discard_target(
+            key.repo, released.pr_number, dir=key.dir, workspace=key.workspace, project=key.project
+        )
     return released
 
 

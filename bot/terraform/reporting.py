@@ -85,11 +85,13 @@ def refused_without_sandbox(
     return True
 
 
-def set_planning_status(forge: Forge, repo: str, pr: PullRequest, projects: int) -> None:
+def set_planning_status(
+    forge: Forge, repo: str, pr: PullRequest, projects: int, target_url: str | None = None
+) -> None:
     forge.set_commit_status(
         repo,
         pr.head_sha,
-        CommitStatus(CommitState.PENDING, "gitops-bot/plan", f"planning {projects} project(s)"),
+        CommitStatus(CommitState.PENDING, "gitops-bot/plan", f"planning {projects} project(s)", target_url),
     )
 
 
@@ -100,8 +102,10 @@ def set_final_status(
     command: Command,
     results: Sequence[ProjectResult],
     done: Collection[Status],
+    target_url: str | None = None,
 ) -> bool:
-    """Green when every project's status is in ``done`` (then True), saying how many were."""
+    """Green when every project's status is in ``done`` (then True), saying how many were;
+    ``target_url``: the console's page of the runs (:func:`bot.terraform.runs.results_link`)."""
     count = sum(1 for result in results if result.status in done)
     succeeded = count == len(results)
     forge.set_commit_status(
@@ -111,6 +115,7 @@ def set_final_status(
             CommitState.SUCCESS if succeeded else CommitState.FAILURE,
             f"gitops-bot/{command}",
             f"{count}/{len(results)} projects {PAST_TENSE[command]}",
+            target_url,
         ),
     )
     return succeeded

@@ -46,6 +46,7 @@ class ProjectResult:
     output: str = ""
     lock: LockInfo | None = None
     policy_lines: tuple[str, ...] = ()  # the plan comment's ❌/⚠️ lines of its policy checks
+    run_id: int | None = None  # its Terraform run on the console (bot.terraform.runs)
 
     @property
     def ok(self) -> bool:

@@ -231,6 +231,19 @@ class PlanStore:
         with self.database.transaction() as session:
             session.execute(delete(Plan).where(Plan.repo == repo, Plan.pr_number == number))
 
+    def discard_target(self, repo: str, number: int, *, dir: str, workspace: str, project: str) -> None:
+        """Forget the pull request's plan of one project (its lock was released on the console)."""
+        with self.database.transaction() as session:
+            session.execute(
+                delete(Plan).where(
+                    Plan.repo == repo,
+                    Plan.pr_number == number,
+                    Plan.dir == dir,
+                    Plan.workspace == workspace,
+                    Plan.project == project,
+                )
+            )
+
     def drop_expired_files(self) -> int:
         """Drop the plan files that expired (their rows stay, so apply can say "plan again")."""
         with self.database.transaction() as session:

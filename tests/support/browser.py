@@ -32,7 +32,9 @@ def chromium_path() -> str | None:
     return os.environ.get("GITOPS_BOT_TEST_CHROMIUM") or found
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: while Playwright's sync API runs, its event loop is the running loop
+# of the test thread, so every later test calling asyncio.run (BotEnv.run_jobs) would fail.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     executable = chromium_path()
     require(executable is not None, "Debian's chromium (apt-get install chromium)")

@@ -30,7 +30,9 @@ Test hooks (all thread-safe):
   a comment or PR body over 65,536 characters is refused with GitHub's 422 by itself;
 * read-back: ``requests``, ``pull``, ``pulls``, ``comments``, ``reactions``, ``statuses``,
   ``labels``, ``issues`` (plain issues: ``github_standin_issues``), ``issued_tokens``,
-  ``repo_path``/``repo_url`` (``file://`` URL to push to).
+  ``repo_path``/``repo_url`` (``file://`` URL to push to);
+* OAuth web flow (``github_standin_oauth``): ``configure_oauth_app``, ``approve_oauth_as``,
+  ``oauth_tokens``, ``oauth_requests``; ``GET /user``.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ import jwt
 
 from tests.support import github_standin_git as bare_git
 from tests.support.github_standin_issues import IssuesMixin, PlainIssue
+from tests.support.github_standin_oauth import OAuthMixin
 
 DOCS = "https://docs.github.com/rest"
 REACTION_CONTENTS = frozenset({"+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"})
@@ -268,7 +271,7 @@ class WebhookTarget:
 Handler = Callable[..., tuple[int, Any, dict[str, str]]]
 
 
-class GitHubStandIn(IssuesMixin):
+class GitHubStandIn(IssuesMixin, OAuthMixin):
     """See the module docstring. Use as a context manager, or call ``start``/``stop``."""
 
     def __init__(
@@ -289,6 +292,7 @@ class GitHubStandIn(IssuesMixin):
         self._pulls: dict[tuple[str, int], Pull] = {}
         self._issue_numbers: dict[str, int] = {}
         self._plain_issues: dict[tuple[str, int], PlainIssue] = {}  # issues that are not PRs
+        self._init_oauth()  # OAuth apps, grants and who approves (github_standin_oauth)
         self._comments: dict[int, IssueComment] = {}
         self._reviews: dict[tuple[str, int], list[ReviewRecord]] = {}
         self._statuses: dict[str, list[dict[str, Any]]] = {}
@@ -1302,6 +1306,9 @@ class GitHubStandIn(IssuesMixin):
     ) -> tuple[int, dict[str, str], bytes]:
         parsed = urllib.parse.urlsplit(raw_path)
         path = parsed.path
+        oauth = self._oauth_dispatch(method, path, parsed.query, headers, raw)  # the web flow's paths
+        if oauth is not None:
+            return oauth
         query = urllib.parse.parse_qs(parsed.query)
         try:
             body = json.loads(raw) if raw else None
@@ -1493,6 +1500,7 @@ class GitHubStandIn(IssuesMixin):
             ),
         ]
         table += self._issue_routes(repo)
+        table += self._oauth_api_routes()
         return [(verb, re.compile(pattern), handler) for verb, pattern, handler in table]
 
     # -- handlers: App -----------------------------------------------------------------------------

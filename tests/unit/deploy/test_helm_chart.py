@@ -30,6 +30,7 @@ except ImportError:  # pragma: no cover - the test extra installs it
 ALL_ON: dict[str, Any] = {
     "ingress": {"enabled": True, "className": "nginx", "host": "bot.example.com"},
     "metrics": {"serviceMonitor": {"enabled": True}, "prometheusRule": {"enabled": True}},
+    "grafana": {"dashboard": {"enabled": True}},
     "rbac": {"watchNamespaces": ["serving-staging", "serving-prod"]},
     "worker": {"replicaCount": 2},
     "persistence": {"enabled": True},
@@ -172,6 +173,9 @@ def test_default_render_has_probes_migrations_and_secret_refs() -> None:
         "GITOPS_BOT_MLFLOW_WEBHOOK_SECRET",
         "GITOPS_BOT_SLACK_SIGNING_SECRET",
         "GITOPS_BOT_SLACK_BOT_TOKEN",
+        "GITOPS_BOT_CONSOLE_TOKEN",
+        "GITOPS_BOT_CONSOLE_SESSION_SECRET",
+        "GITOPS_BOT_GITHUB_OAUTH_CLIENT_SECRET",
     }
     (role,) = kinds["Role"]
     assert role["metadata"]["namespace"] == "ops"

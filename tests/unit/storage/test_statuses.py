@@ -13,6 +13,7 @@ from bot.storage.models import (
     JobStatus,
     PlanStatus,
     TerraformJobRunStatus,
+    TerraformRunStatus,
     UpdateStatus,
 )
 
@@ -42,6 +43,7 @@ from bot.storage.models import (
         ),
         (PlanStatus, ["planned", "no_changes", "failed", "applied", "apply_failed"]),
         (TerraformJobRunStatus, ["created", "finished", "consumed", "abandoned"]),
+        (TerraformRunStatus, ["running", "succeeded", "failed", "cancelled"]),
     ],
 )
 def test_values_are_the_stored_strings(enum: type[StrEnum], stored: list[str]) -> None:

@@ -74,6 +74,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 - name: GITOPS_BOT_TERRAFORM_SANDBOX_HIDE
   value: {{ join "," . | quote }}
 {{- end }}
+{{ include "gitops-bot.consoleEnv" . }}
 {{- range $name, $value := .Values.config }}
 {{- if ne (toString $value) "" }}
 - name: GITOPS_BOT_{{ $name }}
@@ -223,4 +224,28 @@ sandbox's AppArmor profile is the container's annotation. */}}
 {{/* hostUsers: false (a user namespace per pod) when the sandbox asks for it. */}}
 {{- define "gitops-bot.hostUsers" -}}
 {{- if and (include "gitops-bot.sandboxed" .) .Values.terraform.sandbox.userNamespace }}hostUsers: false{{ end }}
+{{- end }}
+
+{{/* Who may look at the console (its credentials are in credentials.keys). With the console on
+the Ingress, links and the GitHub sign-in's callback use the Ingress host unless config.PUBLIC_URL
+names another address. */}}
+{{- define "gitops-bot.consoleEnv" -}}
+- name: GITOPS_BOT_CONSOLE_AUTH
+  value: {{ .Values.console.auth | quote }}
+- name: GITOPS_BOT_CONSOLE_LOGIN
+  value: {{ .Values.console.login | quote }}
+{{- with .Values.console.githubOAuthClientId }}
+- name: GITOPS_BOT_GITHUB_OAUTH_CLIENT_ID
+  value: {{ . | quote }}
+{{- end }}
+{{- if and .Values.ingress.enabled .Values.ingress.console (not .Values.config.PUBLIC_URL) }}
+- name: GITOPS_BOT_PUBLIC_URL
+  value: {{ printf "%s://%s" (ternary "https" "http" .Values.ingress.tls.enabled) .Values.ingress.host | quote }}
+{{- end }}
+{{- end }}
+
+{{/* The console's paths on the Ingress (ingress.console): its pages, sign-in, static files and
+JSON twins. `/` is Exact: a Prefix `/` would route everything, /metrics included. */}}
+{{- define "gitops-bot.consolePaths" -}}
+["/login", "/logout", "/console/static", "/locks", "/runs", "/analyses", "/deployments", "/updates", "/events", "/actions", "/api", "/openapi.json"]
 {{- end }}

@@ -1,0 +1,237 @@
+"""``/deployments/{owner}/{repo}/{name}``: one deployment. Its version history from git (each
+merge, revert and promotion with its pull request), its quarantined versions with who, when and
+why, and "Lift"; its promotion chain (staging → prod) as a timeline. JSON twin:
+``/api/deployments/{owner}/{repo}/{name}``.
+
+The repository is two path segments (``acme/gitops``): ``/deployments/acme/gitops/chat-llm-prod``.
+The history is read from the bot's git mirror (:mod:`bot.console.version_history`), what is shown
+is decided in :mod:`bot.console.deployment_view`. "Lift" does what an explicit deploy does to a
+quarantine (:meth:`bot.deployments.quarantine.QuarantineStore.lift`), after the same ``deploy``
+permission, and is audited with the viewer's login.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
+
+from bot.api import answered
+from bot.console.deployment_view import Entry, Stage, history, stage_json, timeline
+from bot.console.deployments_read import (
+    configured,
+    facts_for,
+    gitops_repos,
+    known_commits,
+    load_configs,
+    newest_rows,
+)
+from bot.console.overview_view import Row, deployment_path, group_rows, groups, progress_text
+from bot.console.pages.overview import unavailable
+from bot.console.render import Console
+from bot.console.security import Viewer, permission_refusal, require_action, require_viewer
+from bot.console.terraform_view import age_text, safe_href
+from bot.console.version_history import VersionHistory
+from bot.storage.types import utcnow
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+# GitHub's owner and repository names, and the config's deployment names: nothing else is looked up.
+_SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+LIFT_OUTCOMES = frozenset({"lifted", "gone", "dry_run"})
+LIFT_PERMISSION = "deploy"  # what lifts a quarantine in a PR comment or Slack: an explicit deploy
+
+
+@dataclass(frozen=True)
+class DeploymentPage:
+    repo: str
+    name: str
+    row: Row
+    stages: list[Stage]
+    entries: list[Entry]
+    history_problem: str | None
+    problems: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **self.row.to_json(),
+            "chain": [stage_json(stage) for stage in self.stages],
+            "history": [entry.to_json() for entry in self.entries],
+            "history_problem": self.history_problem,
+        }
+
+
+def load_deployment(
+    services: Services, reader: VersionHistory, repo: str, name: str
+) -> DeploymentPage | None:
+    """The deployment's page, or None when no config names it and the bot never recorded it."""
+    # Only the bot's own GitOps repositories are asked for a config: a path is no way to make the
+    # bot read any repository its credentials reach.
+    asked = [repo] if repo in gitops_repos(services) else []
+    configs, problems = load_configs(services, asked)
+    newest = {(row.repo, row.name): row for row in newest_rows(services.database, repo)}
+    group = next((g for g in groups(configured(configs), newest.values()) if name in g.names()), None)
+    if group is None:
+        return None
+    facts = facts_for(services.database, {(repo, member) for member in group.names()}, newest)
+    rows = group_rows(group, facts)
+    row = next(item for item in rows if item.member.name == name)
+    config = configs.get(repo)
+    wanted = config.deployment(name) if config is not None else None
+    entries: list[Entry] = []
+    problem: str | None
+    if wanted is None:
+        problem = (
+            f"{name} is not in {repo}'s .gitops-bot.yaml now: its targets, and so its history, are unknown."
+        )
+    else:
+        read = reader.read(repo, wanted)
+        known = known_commits(services.database, repo, name)
+        pulls = f"{services.settings.github_web_url}/{repo}/pull/{{number}}"
+        entries, problem = history(name, read.commits, read.before_oldest, known, pulls), read.problem
+    return DeploymentPage(repo, name, row, timeline(rows, name), entries, problem, problems)
+
+
+@dataclass(frozen=True)
+class Lifted:
+    """What "Lift" came to: ``done`` names the page's flash; ``refusal`` why it was not allowed."""
+
+    done: str
+    refusal: str | None = None
+
+
+def lift(services: Services, viewer: Viewer, repo: str, name: str, version: str) -> Lifted:
+    """Lift the quarantine of ``version`` as ``viewer`` (the ``deploy`` permission first), audited."""
+    if version not in services.quarantine.versions(repo=repo, deployment=name):
+        return Lifted("gone")
+    where = f"{name} {version}"
+
+    def record(summary: str, outcome: str) -> None:
+        services.audit(
+            kind="console.lift_quarantine", actor=viewer.login, summary=summary, repo=repo,
+            target=f"{name}@{version}", outcome=outcome, details={"via": viewer.via},
+        )  # fmt: skip
+
+    refusal = permission_refusal(services, viewer, repo, LIFT_PERMISSION)
+    if refusal is not None:
+        record(f"lifting the quarantine of {where} refused: {refusal}", "refused")
+        return Lifted("refused", refusal)
+    if services.dry_run:
+        record(f"lift the quarantine of {where} (dry run: not performed)", "dry_run")
+        return Lifted("dry_run")
+    # The store audits the lift itself (quarantine.lift), with the viewer as its actor.
+    done = services.quarantine.lift(
+        repo=repo, deployment=name, version=version, by=viewer.login, how="from the console"
+    )
+    return Lifted("lifted" if done else "gone")
+
+
+def _looks(page: DeploymentPage) -> dict[str, Any]:
+    """What the template needs beyond the page: ages, and links that are safe in ``href``."""
+    now = utcnow()
+    facts = page.row.facts
+    return {
+        "change_age": age_text((now - facts.change.at).total_seconds()) if facts.change else None,
+        "progress": progress_text(facts.progress) if facts.progress else None,
+        "pulls": [(pull, safe_href(pull.url)) for pull in facts.pulls],
+        "entries": [(entry, safe_href(entry.pr_url)) for entry in page.entries],
+        "quarantined": [(item, age_text((now - item.at).total_seconds())) for item in facts.quarantined],
+        "promote_href": deployment_path(page.repo, page.row.member.promote_to or page.name),
+    }
+
+
+def place(owner: str, repo_name: str, name: str) -> tuple[str, str] | None:
+    """(repository, deployment) of a path, or None for segments no repository or deployment has."""
+    if not all(_SEGMENT.match(part) for part in (owner, repo_name, name)):
+        return None
+    return f"{owner}/{repo_name}", name
+
+
+async def show(
+    console: Console, reader: VersionHistory, request: Request, repo: str, name: str, *,
+    flash: dict[str, str] | None = None, problem: str | None = None, status_code: int = 200,
+) -> Response:  # fmt: skip
+    """The deployment's page (404 when unknown, 503 when the database cannot be read)."""
+    try:
+        page = await run_in_threadpool(load_deployment, console.services, reader, repo, name)
+    except SQLAlchemyError as error:
+        return await unavailable(console, request, error)
+    if page is None:
+        return await console.page(
+            request, "deployment.html.j2", title="No such deployment", page=None,
+            missing=f"{repo}/{name}"[:200], status_code=404,
+        )  # fmt: skip
+    return await console.page(
+        request, "deployment.html.j2", title=name, page=page, looks=_looks(page), flash=flash,
+        problem=problem, status_code=status_code,
+    )  # fmt: skip
+
+
+def build_router(console: Console) -> APIRouter:
+    router = APIRouter()
+    reader = VersionHistory(console.services)
+    add_page(router, console, reader)
+    add_json(router, console.services, reader)
+    return router
+
+
+def add_page(router: APIRouter, console: Console, reader: VersionHistory) -> None:
+    @router.get("/deployments/{owner}/{repo_name}/{name}", response_class=HTMLResponse)
+    async def deployment_page(
+        request: Request,
+        owner: str,
+        repo_name: str,
+        name: str,
+        viewer: Viewer = Depends(require_viewer),
+        done: str | None = Query(None),
+        version: str | None = Query(None),
+    ) -> Response:
+        where = place(owner, repo_name, name)
+        if where is None:  # no repository or deployment is named so: nothing is looked up
+            return await console.page(
+                request, "deployment.html.j2", title="No such deployment", page=None,
+                missing=f"{owner}/{repo_name}/{name}"[:200], status_code=404,
+            )  # fmt: skip
+        flash = {"done": done, "version": version or ""} if done in LIFT_OUTCOMES else None
+        return await show(console, reader, request, *where, flash=flash)
+
+    @router.post("/deployments/{owner}/{repo_name}/{name}/lift")
+    async def lift_quarantine(
+        request: Request,
+        owner: str,
+        repo_name: str,
+        name: str,
+        version: str = Form(""),
+        viewer: Viewer = Depends(require_action),
+    ) -> Response:
+        where = place(owner, repo_name, name)
+        if where is None:
+            return JSONResponse({"detail": "no such deployment"}, status_code=404)
+        repo, deployment = where
+        outcome = await run_in_threadpool(lift, console.services, viewer, repo, deployment, version)
+        if outcome.refusal is not None:
+            problem = f"You may not lift this quarantine: {outcome.refusal}"
+            return await show(console, reader, request, repo, deployment, problem=problem, status_code=403)
+        query = urlencode({"done": outcome.done, "version": version[:255]})
+        return RedirectResponse(f"/deployments/{repo}/{deployment}?{query}", status_code=303)
+
+
+def add_json(router: APIRouter, services: Services, reader: VersionHistory) -> None:
+    @router.get("/api/deployments/{owner}/{repo_name}/{name}")
+    @answered(services.database)
+    async def api_deployment(
+        owner: str, repo_name: str, name: str, viewer: Viewer = Depends(require_viewer)
+    ) -> Response:
+        where = place(owner, repo_name, name)
+        page = None if where is None else await run_in_threadpool(load_deployment, services, reader, *where)
+        if page is None:
+            detail = f"no deployment {owner}/{repo_name}/{name}"[:200]
+            return JSONResponse({"detail": detail}, status_code=404)
+        return JSONResponse(page.to_json())
