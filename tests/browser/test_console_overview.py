@@ -6,6 +6,7 @@ and the hostile text stays text."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,18 @@ def test_from_the_overview_to_a_deployment_and_its_quarantine_lifted(env: BotEnv
         expect(prod).to_contain_text("prod")
         assert page.evaluate("window.__xss") is None and page.locator("script:not([src])").count() == 0
         screenshot(page, "console-overview")
+
+        # Live: a newer version pushed while the page is open shows up in place (no navigation)
+        # when the tab is looked at again, as it does every 30 s while it is visible.
+        def push_newer() -> None:
+            assert env.post_registry(distribution_push("serving/chat", "1.4.0", "sha256:" + "f" * 64)) == 202
+            env.run_jobs()
+
+        off_thread(push_newer)
+        page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+        expect(chat.locator("td.pulls")).to_contain_text("update 1.4.0")
+        expect(page.locator("#deployments")).to_have_attribute("data-refreshed", re.compile(r"^\d{4}-"))
+        assert page.url == f"{base}/"
 
         chat.get_by_role("link", name="chat", exact=True).click()
         expect(page).to_have_url(f"{base}/deployments/acme/gitops/chat")

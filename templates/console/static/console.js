@@ -23,6 +23,25 @@ function follow(element) {
   source.addEventListener("refresh", () => { source.close(); window.location.reload(); });
 }
 
+// <div id="x" data-live="30"> is fetched again every 30 s while the tab is visible and swapped
+// in place (the same page, parsed; nothing else on it changes), so an overview left open stays
+// current without a reload that loses the scroll position; coming back to the tab refreshes at once.
+function keepLive(element) {
+  const seconds = Math.max(5, Number(element.getAttribute("data-live")) || 30);
+  const refresh = async () => {
+    if (document.visibilityState !== "visible") return;
+    try {
+      const answer = await fetch(window.location.href, { headers: { Accept: "text/html" }, credentials: "same-origin" });
+      if (!answer.ok) return;
+      const fresh = new DOMParser().parseFromString(await answer.text(), "text/html").getElementById(element.id);
+      if (fresh) { element.replaceChildren(...fresh.childNodes); element.setAttribute("data-refreshed", new Date().toISOString()); }
+    } catch (error) { /* offline for a moment: the next tick tries again */ }
+  };
+  window.setInterval(refresh, seconds * 1000);
+  document.addEventListener("visibilitychange", refresh);
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("[data-stream]").forEach(follow);
+  document.querySelectorAll("[data-live][id]").forEach(keepLive);
 });
