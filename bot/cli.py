@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from bot.settings import Settings
 
@@ -31,12 +32,12 @@ def _settings() -> Settings:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import structlog
     import uvicorn
 
     from bot.app import create_app
-    from bot.console.access import serving_refusal, serving_settings, start_address
+    from bot.console.access import serving_refusal, serving_settings
     from bot.logging import configure_logging
+    from bot.startup import announce_serving
 
     settings = _settings()
     # A console without sign-in is served on loopback only; a mode needs its credentials.
@@ -47,13 +48,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     configure_logging(settings.log_level, json=settings.log_json)
     settings = serving_settings(settings, args.host)
     app = create_app(settings, run_workers=not args.no_workers)
-    structlog.get_logger("gitops_bot.serve").info(
-        "serving",
-        console=start_address(settings, args.host, args.port),
-        console_auth=settings.console_auth,
-        host=args.host,
-        port=args.port,
-    )
+    # One block (readable logs) or one `serving` line (JSON): where, who may sign in, what is on.
+    announce_serving(app.state.services, host=args.host, port=args.port, workers=not args.no_workers)
     uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False, proxy_headers=True)
     return 0
 
@@ -155,7 +151,7 @@ def _guess_github_event(payload: dict[str, object]) -> str:
         return "package"
     if "ref" in payload and "commits" in payload:
         return "push"
-    raise SystemExit("cannot tell which GitHub event this is: pass --event NAME")
+    raise SystemExit("gitops-bot send-event: cannot tell which GitHub event this is: pass --event NAME")
 
 
 def build_signed_request(
@@ -167,7 +163,9 @@ def build_signed_request(
     def need(value: object, variable: str) -> str:
         secret = getattr(value, "get_secret_value", lambda: None)()
         if not secret:
-            raise SystemExit(f"{variable} is not set (run `gitops-bot init-env` or set it)")
+            raise SystemExit(
+                f"gitops-bot send-event: {variable} is not set (run `gitops-bot init-env` or set it)"
+            )
         return str(secret)
 
     if source == "github":
@@ -207,13 +205,35 @@ def build_signed_request(
 
 
 def cmd_send_event(args: argparse.Namespace) -> int:
+    """Every mistake is one line saying what to do (exit 1), never a traceback."""
     import httpx
 
-    body = Path(args.file).read_bytes()
+    def fail(problem: str) -> SystemExit:
+        return SystemExit(f"gitops-bot send-event: {problem}")
+
+    settings = _settings()
+    url = (args.url or settings.url).rstrip("/")
+    if not url.startswith(("http://", "https://")):
+        raise fail(f"{url!r} is not an http(s) URL: fix --url or GITOPS_BOT_URL")
+    try:
+        body = Path(args.file).read_bytes()
+    except OSError as exc:
+        raise fail(f"cannot read {args.file}: {exc.strerror or exc} (tests/payloads/ has samples)") from None
     if args.source == "slack":
         body = body.strip()
-    path, headers = build_signed_request(_settings(), args.source, body, event=args.event)
-    response = httpx.post(args.url.rstrip("/") + path, content=body, headers=headers, timeout=30)
+    try:
+        path, headers = build_signed_request(settings, args.source, body, event=args.event)
+    except ValueError as exc:  # a body that is not JSON where the event name is guessed from it
+        raise fail(f"{args.file} is not JSON ({exc}): check --source, or pass --event NAME") from None
+    try:
+        response = httpx.post(url + path, content=body, headers=headers, timeout=30)
+    except httpx.InvalidURL as exc:
+        raise fail(f"{url!r} is not a usable URL ({exc}): fix --url or GITOPS_BOT_URL") from None
+    except httpx.TransportError as exc:
+        raise fail(
+            f"cannot reach the bot at {url} ({exc or type(exc).__name__}): start it with "
+            "`gitops-bot serve` (or `make run`), or point --url or GITOPS_BOT_URL at it"
+        ) from None
     print(f"{response.status_code} {response.text}")
     return 0 if response.is_success else 1
 
@@ -225,13 +245,49 @@ def cmd_terraform_job(_args: argparse.Namespace) -> int:
     return run_job()
 
 
+def cmd_schema(_args: argparse.Namespace) -> int:
+    from bot.config.json_schema import repo_config_json_schema_text
+
+    sys.stdout.write(repo_config_json_schema_text())
+    return 0
+
+
+class HelpWithDefaults(argparse.HelpFormatter):
+    """Every option's help ends with its default, when it has one worth saying."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if "%(default)" in text or default in (None, False, argparse.SUPPRESS) or not action.option_strings:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+class Parser(argparse.ArgumentParser):
+    """The parser of `gitops-bot` and of each command (``add_subparsers`` makes them of this class)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpWithDefaults)
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gitops-bot", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
+    from bot import installed_version
+
+    parser = Parser(
+        prog="gitops-bot",
+        description=__doc__,
+        epilog="`gitops-bot COMMAND --help` shows a command's options.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {installed_version()}")
+    # Not required: a bare `gitops-bot` prints this help (main), rather than an error.
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="HTTP server + workers + scheduler in one process")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (beyond loopback the console needs sign-in)"
+    )
+    serve.add_argument("--port", type=int, default=8080, help="port to listen on")
     serve.add_argument("--no-workers", action="store_true", help="serve HTTP only (run `worker` elsewhere)")
     serve.set_defaults(func=cmd_serve)
 
@@ -242,35 +298,51 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.set_defaults(func=cmd_migrate)
 
     check = commands.add_parser("check-config", help="validate a .gitops-bot.yaml")
-    check.add_argument("file")
+    check.add_argument("file", help="the .gitops-bot.yaml to check")
     check.set_defaults(func=cmd_check_config)
 
     init_env = commands.add_parser(
         "init-env", help="write a .env with random webhook and console secrets (adds missing ones)"
     )
-    init_env.add_argument("--path", default=".env")
+    init_env.add_argument("--path", default=".env", help="the file to write (or to add missing secrets to)")
     init_env.set_defaults(func=cmd_init_env)
 
     send = commands.add_parser("send-event", help="send a payload file to a running bot, signed")
-    send.add_argument("file")
+    send.add_argument("file", help="the payload: JSON, or form data for Slack (samples: tests/payloads/)")
     send.add_argument(
-        "--source", required=True, choices=["github", "registry", "mlflow", "alertmanager", "slack"]
+        "--source",
+        required=True,
+        choices=["github", "registry", "mlflow", "alertmanager", "slack"],
+        help="the sender it comes from: picks the route and how it is signed",
     )
     send.add_argument(
         "--event", help="GitHub event name (X-GitHub-Event); guessed from the payload if omitted"
     )
-    send.add_argument("--url", default="http://127.0.0.1:8080")
+    send.add_argument(
+        "--url", help="the running bot's address (default: GITOPS_BOT_URL, else http://127.0.0.1:8080)"
+    )
     send.set_defaults(func=cmd_send_event)
 
     terraform_job = commands.add_parser(
         "terraform-job", help="run one Terraform plan or apply inside a Kubernetes Job (the Job runs it)"
     )
     terraform_job.set_defaults(func=cmd_terraform_job)
+
+    schema = commands.add_parser("schema", help="print the JSON Schema of .gitops-bot.yaml (for editors)")
+    schema.set_defaults(func=cmd_schema)
+
+    from bot.updates.preview_cli import add_parser as add_preview_parser
+
+    add_preview_parser(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "func", None) is None:  # a bare `gitops-bot`: what it can do
+        parser.print_help()
+        return 0
     return int(args.func(args))
 
 

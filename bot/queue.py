@@ -30,12 +30,21 @@ from typing import Any
 from sqlalchemy import Connection, and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from bot.reasons import joined
 from bot.storage.db import Database
 from bot.storage.models import Event, EventStatus, Job, JobStatus
 from bot.storage.statements import insert_ignoring_conflicts
 from bot.storage.types import utcnow
 
 MAX_ERROR_CHARS = 8_000
+
+
+def ignored_event_reason(jobs: Sequence[tuple[str, str | None]]) -> str | None:
+    """Why an event led to nothing, from its jobs' (status, ignored reason): their distinct reasons
+    when every job finished having found nothing to do; None when one acted or was cancelled."""
+    if not jobs or any(status != JobStatus.DONE or not reason for status, reason in jobs):
+        return None
+    return joined(reason for _status, reason in jobs if reason)[:MAX_ERROR_CHARS]
 
 
 @dataclass(frozen=True)
@@ -127,6 +136,7 @@ class JobQueue:
             "lease_owner": None,
             "lease_expires_at": None,
             "last_error": None,
+            "ignored_reason": None,
             "created_at": now,
             "updated_at": now,
             "finished_at": None,
@@ -247,13 +257,21 @@ class JobQueue:
             )
         return result.rowcount == 1
 
-    def complete(self, job: ClaimedJob) -> bool:
+    def complete(self, job: ClaimedJob, *, ignored_reason: str | None = None) -> bool:
+        """Finish ``job``; ``ignored_reason``: it found nothing to do, and why (``bot.reasons``)."""
         now = utcnow()
+        reason = ignored_reason[:MAX_ERROR_CHARS] if ignored_reason else None
         with self.database.transaction() as session:
             result = session.execute(
                 update(Job)
                 .where(*self._owned(job))
-                .values(status=JobStatus.DONE, finished_at=now, updated_at=now, lease_expires_at=None)
+                .values(
+                    status=JobStatus.DONE,
+                    finished_at=now,
+                    updated_at=now,
+                    lease_expires_at=None,
+                    ignored_reason=reason,
+                )
                 .execution_options(synchronize_session=False)
             )
             if result.rowcount != 1:
@@ -296,12 +314,19 @@ class JobQueue:
         return JobStatus.DEAD if dead else JobStatus.QUEUED
 
     def _finish_event_if_done(self, session: Session, event_id: int, now: datetime) -> None:
+        """Once every job of the event finished: ``ignored`` with their reasons when each of them
+        found nothing to do, else ``done``."""
         finished = (JobStatus.DONE, JobStatus.CANCELLED)
         unfinished = exists().where(Job.event_id == event_id, Job.status.not_in(finished))
+        jobs = session.execute(
+            select(Job.status, Job.ignored_reason).where(Job.event_id == event_id).order_by(Job.id)
+        ).all()
+        reason = ignored_event_reason([(row.status, row.ignored_reason) for row in jobs])
+        status = EventStatus.DONE if reason is None else EventStatus.IGNORED
         session.execute(
             update(Event)
             .where(Event.id == event_id, Event.status == EventStatus.QUEUED, ~unfinished)
-            .values(status=EventStatus.DONE, finished_at=now)
+            .values(status=status, ignored_reason=reason, finished_at=now)
             .execution_options(synchronize_session=False)
         )
 

@@ -159,7 +159,10 @@ class Settings(BaseSettings):
     scheduler_tick_seconds: float = 1.0
     scheduler_lease_seconds: float = 15.0
     log_level: str = "INFO"
-    log_json: bool = True
+    # JSON lines (true) or readable lines (false); None: readable on a terminal, JSON otherwise.
+    log_json: bool | None = None
+    # GITOPS_BOT_URL: where `gitops-bot send-event` finds the running bot (its --url overrides it).
+    url: str = "http://127.0.0.1:8080"
 
     @field_validator(
         "repo_allowlist", "gitops_repos", "terraform_env_passthrough", "terraform_sandbox_hide", mode="before"

@@ -1,7 +1,8 @@
 """Workers: claim jobs from the durable queue and run their handlers.
 
 Handlers may be plain functions (run in this pool's threads, since the forge and git
-adapters block) or coroutine functions (awaited on the event loop). While a handler
+adapters block) or coroutine functions (awaited on the event loop). One that finds nothing to do
+returns :class:`bot.reasons.Ignored`, and the job keeps its reason for the event. While a handler
 runs, a heartbeat renews the job's lease every third of it and, in between, checks every
 ``STOP_CHECK_SECONDS`` that the job is still its own; when the lease is lost (another worker
 took it over) or the job was cancelled (``/gitops cancel``, from any replica), the handler's
@@ -26,6 +27,7 @@ import structlog
 from bot.cancellation import JobCancelled, run_with_stop
 from bot.jobs import HandlerContext, load_event
 from bot.queue import ClaimedJob
+from bot.reasons import Ignored
 from bot.routing import RegisteredHandler, Router
 from bot.services import Services
 from bot.storage.models import JobStatus
@@ -144,7 +146,7 @@ class WorkerPool:
             work = asyncio.ensure_future(self._call(run_with_stop, ctx.cancelled, handler.func, ctx))
         heartbeat = asyncio.create_task(self._heartbeat(job, ctx, work))
         try:
-            await work
+            result = await work
         except (asyncio.CancelledError, JobCancelled):
             if not ctx.cancelled.is_set():
                 raise
@@ -162,7 +164,11 @@ class WorkerPool:
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
-        completed = await self._call(queue.complete, job)
+        # A handler that found nothing to do says why (``bot.reasons.Ignored``): kept for its event.
+        ignored = result.reason if isinstance(result, Ignored) else None
+        if ignored is not None:
+            ctx.log.info("job_ignored", reason=ignored)
+        completed = await self._call(lambda: queue.complete(job, ignored_reason=ignored))
         outcome = "done" if completed else await self._lost(job)
         return self._finish(job, outcome, time.monotonic() - started)
 

@@ -6,11 +6,14 @@ commands on pull requests (``/gitops rollback``, ``promote``, ``status``) are in
 
 from __future__ import annotations
 
+from bot import reasons
 from bot.deployments import analysis
 from bot.deployments.follow_up import finish_analysis
+from bot.deployments.plan import is_revert_branch
 from bot.deployments.record import record_merge
 from bot.events.model import AlertNotification, PullRequestChanged
 from bot.jobs import HandlerContext
+from bot.reasons import Ignored
 from bot.routing import Router
 from bot.services import Services
 
@@ -20,14 +23,19 @@ DUE_STEPS_EVERY_SECONDS = 1.0
 
 
 @router.register("github", "pull_request", "closed", name="deployments.pull_request_closed")
-def pull_request_closed(ctx: HandlerContext) -> None:
+def pull_request_closed(ctx: HandlerContext) -> Ignored | None:
     event = ctx.domain
-    if not isinstance(event, PullRequestChanged) or not event.merged:
-        return
+    if not isinstance(event, PullRequestChanged):
+        return reasons.not_this_kind("a pull request change", getattr(event, "kind", None))
+    if not event.merged:
+        return reasons.closed_without_merge(event.number)
     if not ctx.services.settings.repo_allowed(event.repo):
-        return
+        return reasons.repo_not_allowed(event.repo)
     created = record_merge(ctx.services, event)
     ctx.log.info("deployments.recorded", repo=event.repo, number=event.number, deployments=created)
+    if not created and not is_revert_branch(event.head_ref):
+        return reasons.merge_changed_no_deployment(event.repo, event.number)
+    return None
 
 
 @router.register("internal", "deployments", "analysis_step", name=analysis.STEP_HANDLER)
@@ -48,13 +56,14 @@ def due_analysis_steps(services: Services) -> None:
 
 
 @router.register("alertmanager", "alert", "firing", name="deployments.alert_firing")
-def alert_firing(ctx: HandlerContext) -> None:
+def alert_firing(ctx: HandlerContext) -> Ignored | None:
     event = ctx.domain
     if not isinstance(event, AlertNotification):
-        return
+        return reasons.not_this_kind("an Alertmanager notification", getattr(event, "kind", None))
     # One notification is one failed interval per deployment it names, however many alerts
     # (pods, replicas) it groups: a failure_limit of 2 means two notifications, not two pods.
     seen: set[tuple[str | None, str | None]] = set()
+    counted_in: list[int] = []
     for alert in event.alerts:
         if alert.status != "firing":
             continue
@@ -70,4 +79,10 @@ def alert_firing(ctx: HandlerContext) -> None:
             summary=alert.annotations.get("summary", "") or event.common_annotations.get("summary", ""),
             url=alert.generator_url,
         )
+        counted_in.extend(counted)
         ctx.log.info("deployments.alert", alertname=labels.get("alertname"), analyses=counted)
+    if not seen:
+        return reasons.no_firing_alert()
+    if not counted_in:
+        return reasons.no_analysis_for_alerts(sorted({name for name, _version in seen if name}))
+    return None

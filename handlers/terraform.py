@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from bot import reasons
 from bot.adapters.slack_api import SlackRefused
 from bot.events.model import PullRequestChanged
 from bot.jobs import HandlerContext
+from bot.reasons import Ignored
 from bot.routing import Router
 from bot.terraform import drift
 from bot.terraform.drift_notes import NOTE_HANDLER, DriftNote
@@ -33,43 +35,32 @@ AUTOPLAN_ACTIONS = frozenset({"opened", "synchronize", "reopened"})
 
 
 @router.register("github", "pull_request", None, name="terraform.pull_request")
-def pull_request(ctx: HandlerContext) -> None:
+def pull_request(ctx: HandlerContext) -> Ignored | None:
     event = ctx.domain
     if not isinstance(event, PullRequestChanged):
-        return
+        return reasons.not_this_kind("a pull request change", getattr(event, "kind", None))
     services = ctx.services
     if not services.settings.repo_allowed(event.repo):
-        return
+        return reasons.repo_not_allowed(event.repo)
     if event.action == "closed":
-        if event.merged and not services.dry_run:
-            # apply_on: merge — the approved plan of the merged head, before the locks go.
-            loaded = services.repo_config(event.repo, event.installation_id)
-            if loaded.config is not None and any(p.apply_on == "merge" for p in loaded.config.projects):
-                request = TerraformRequest(
-                    event.repo, event.number, event.author, loaded.config, event.installation_id
-                )
-                apply_pull_request(services, request, on_merge=True)
-        released = release_pull_request(services, repo=event.repo, number=event.number)
-        if released:
-            ctx.log.info(
-                "terraform.locks_released", repo=event.repo, number=event.number, count=len(released)
-            )
-        return
-    if event.action not in AUTOPLAN_ACTIONS or event.draft:
-        return
+        return _closed(ctx, event)
+    if event.action not in AUTOPLAN_ACTIONS:
+        return reasons.pull_request_action_not_acted_on(event.number, event.action)
+    if event.draft:
+        return reasons.draft_pull_request(event.number)
     if event.is_fork and not services.settings.allow_fork_prs:
         ctx.log.info("terraform.fork_skipped", repo=event.repo, number=event.number)
-        return
+        return reasons.fork_pull_request(event.number)
     if event.head_ref.startswith("gitops-bot/"):
-        return  # the bot's own update and revert branches change versions, not infrastructure code
+        return reasons.bot_branch(event.number)
     loaded = services.repo_config(event.repo, event.installation_id)
     config = loaded.config
     if config is not None and config.projects and not any(p.autoplan.enabled for p in config.projects):
-        return
+        return reasons.autoplan_disabled(event.repo)
     forge = services.forge_for_repo(event.repo, event.installation_id)
     changed = [item.filename for item in forge.list_changed_files(event.repo, event.number)]
     if not modified_projects(config, changed):
-        return
+        return reasons.no_terraform_change(event.number)
     if services.dry_run:
         services.audit(
             kind="terraform.plan",
@@ -78,9 +69,29 @@ def pull_request(ctx: HandlerContext) -> None:
             repo=event.repo,
             outcome="dry_run",
         )
-        return
+        return None
     request = TerraformRequest(event.repo, event.number, event.author, config, event.installation_id)
     plan_pull_request(services, request, autoplan=True)
+    return None
+
+
+def _closed(ctx: HandlerContext, event: PullRequestChanged) -> Ignored | None:
+    """A closed pull request: ``apply_on: merge`` projects applied (when merged), locks released."""
+    services = ctx.services
+    applied = False
+    if event.merged and not services.dry_run:
+        # apply_on: merge — the approved plan of the merged head, before the locks go.
+        loaded = services.repo_config(event.repo, event.installation_id)
+        if loaded.config is not None and any(p.apply_on == "merge" for p in loaded.config.projects):
+            request = TerraformRequest(
+                event.repo, event.number, event.author, loaded.config, event.installation_id
+            )
+            apply_pull_request(services, request, on_merge=True)
+            applied = True
+    released = release_pull_request(services, repo=event.repo, number=event.number)
+    if released:
+        ctx.log.info("terraform.locks_released", repo=event.repo, number=event.number, count=len(released))
+    return None if applied or released else reasons.no_locks_held(event.number)
 
 
 @router.register("internal", "terraform", "drift_check", name=CHECK_HANDLER)

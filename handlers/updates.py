@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import time
 
+from bot import reasons
 from bot.events.model import ImagePushed, ModelVersionAliasSet, ModelVersionCreated, PullRequestChanged
 from bot.jobs import HandlerContext
+from bot.reasons import Ignored
 from bot.routing import Router
 from bot.services import Services
 from bot.updates import automerge as updates_automerge
@@ -16,22 +18,24 @@ router = Router()
 
 
 @router.register("registry", "image", "pushed", name="updates.image_pushed")
-def image_pushed(ctx: HandlerContext) -> None:
+def image_pushed(ctx: HandlerContext) -> Ignored | None:
     """Container image pushes (CNCF distribution, Harbor, Docker Hub, GHCR)."""
     image = ctx.domain
     if not isinstance(image, ImagePushed):
         ctx.log.warning("updates.not_an_image_push", kind=getattr(image, "kind", None))
-        return
-    propose_for_image(ctx.services, image, event_id=ctx.event.id if ctx.event else None, logger=ctx.log)
+        return reasons.not_this_kind("an image push", getattr(image, "kind", None))
+    event_id = ctx.event.id if ctx.event else None
+    return propose_for_image(ctx.services, image, event_id=event_id, logger=ctx.log)
 
 
-def model_event(ctx: HandlerContext) -> None:
+def model_event(ctx: HandlerContext) -> Ignored | None:
     """MLflow model registry: a new model version, or an alias set on one."""
     event = ctx.domain
     if not isinstance(event, ModelVersionCreated | ModelVersionAliasSet):
         ctx.log.warning("updates.not_a_model_event", kind=getattr(event, "kind", None))
-        return
-    propose_for_model(ctx.services, event, event_id=ctx.event.id if ctx.event else None, logger=ctx.log)
+        return reasons.not_this_kind("a model version or alias", getattr(event, "kind", None))
+    event_id = ctx.event.id if ctx.event else None
+    return propose_for_model(ctx.services, event, event_id=event_id, logger=ctx.log)
 
 
 router.register("mlflow", "model_version", "created", name="updates.model_version_created")(model_event)
@@ -39,9 +43,10 @@ router.register("mlflow", "model_version_alias", "created", name="updates.model_
 
 
 @router.register("github", "pull_request", None, name="updates.pull_request")
-def pull_request_changed(ctx: HandlerContext) -> None:
-    if isinstance(ctx.domain, PullRequestChanged):
-        updates_automerge.pull_request_changed(ctx.services, ctx.domain)
+def pull_request_changed(ctx: HandlerContext) -> Ignored | None:
+    if not isinstance(ctx.domain, PullRequestChanged):
+        return reasons.not_this_kind("a pull request change", getattr(ctx.domain, "kind", None))
+    return updates_automerge.pull_request_changed(ctx.services, ctx.domain)
 
 
 @router.register("internal", "updates", "automerge", name=updates_automerge.AUTOMERGE_HANDLER)

@@ -17,11 +17,13 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
+from bot import reasons
 from bot.commands.execute import CommentReply, Invocation, execute
-from bot.commands.grammar import Command, DidYouMean, Usage, parse_comment
+from bot.commands.grammar import Command, DidYouMean, NotForUs, Usage, parse_comment
 from bot.commands.render import render_comment_reply
 from bot.config import RepoConfig
 from bot.events.model import PullRequestComment
+from bot.reasons import Ignored
 from bot.storage.models import Deployment
 from bot.terraform.results import TerraformRequest
 
@@ -45,14 +47,17 @@ class CommentRun:
     executable: str
 
 
-def addressed_to_us(services: Services, event: object) -> PullRequestComment | None:
-    """The comment, when a person wrote it on a pull request of an allowed repository."""
-    if not isinstance(event, PullRequestComment) or (event.author_type or "").lower() == "bot":
-        return None
-    return event if services.settings.repo_allowed(event.repo) else None
+def addressed_to_us(services: Services, event: object) -> PullRequestComment | Ignored:
+    """The comment, when a person wrote it on a pull request of an allowed repository; else why not."""
+    if not isinstance(event, PullRequestComment):
+        return reasons.not_this_kind("a pull request comment", getattr(event, "kind", None))
+    if (event.author_type or "").lower() == "bot":
+        return reasons.comment_by_a_bot(event.author)
+    return event if services.settings.repo_allowed(event.repo) else reasons.repo_not_allowed(event.repo)
 
 
-def run_terraform_comment(services: Services, event: PullRequestComment) -> None:
+def run_terraform_comment(services: Services, event: PullRequestComment) -> Ignored | None:
+    """Runs the comment's Terraform command (or answers its usage); why not, when it asks none."""
     parsed = parse_comment(event.body)
     if isinstance(parsed, Usage | DidYouMean):
         if not services.dry_run:
@@ -60,34 +65,41 @@ def run_terraform_comment(services: Services, event: PullRequestComment) -> None
             forge.create_comment(
                 event.repo, event.pr_number, render_comment_reply(parsed, services.templates)
             )
-        return
+        return None
+    if isinstance(parsed, NotForUs):
+        return reasons.not_a_command(parsed.reason)
     if not isinstance(parsed, Command) or parsed.name not in TERRAFORM_COMMANDS:
-        return
+        return reasons.command_for_another_job("Terraform")
     executable = "atlantis" if parsed.via == "atlantis" else "/gitops"
     if services.dry_run:
         _audit_dry_run(services, event, f"terraform.{parsed.name}", f"{executable} {parsed.name}", "not run")
-        return
+        return None
     forge = services.forge_for_repo(event.repo, event.installation_id)
     if forge.get_pull_request(event.repo, event.pr_number).is_fork and not services.settings.allow_fork_prs:
         forge.create_comment(
             event.repo, event.pr_number, "Terraform does not run for pull requests from forks here."
         )
-        return
+        return None
     config = services.repo_config(event.repo, event.installation_id).config
     reply = CommentReply(
         services, forge, event.repo, event.pr_number, event.comment_id, f"terraform.{parsed.name}"
     )
     run = CommentRun(services, event, parsed, config, executable)
     execute(services, _invocation(run, TERRAFORM_WORK[parsed.name]), reply)
+    return None
 
 
-def run_deployment_comment(services: Services, event: PullRequestComment) -> None:
+def run_deployment_comment(services: Services, event: PullRequestComment) -> Ignored | None:
+    """Runs the comment's deployment command; why not, when it asks none."""
     parsed = parse_comment(event.body)
+    if isinstance(parsed, NotForUs):
+        return reasons.not_a_command(parsed.reason)
     if not isinstance(parsed, Command) or parsed.name not in DEPLOYMENT_COMMANDS:
-        return  # not ours: Terraform commands, help and usage are answered by the Terraform job
+        # Not ours: Terraform commands, help and usage are answered by the Terraform job.
+        return reasons.command_for_another_job("deployment")
     if services.dry_run:
         _audit_dry_run(services, event, f"comment.{parsed.name}", f"/gitops {parsed.name}", "not performed")
-        return
+        return None
     forge = services.forge_for_repo(event.repo, event.installation_id)
     config = services.repo_config(event.repo, event.installation_id).config
     reply = CommentReply(
@@ -97,6 +109,7 @@ def run_deployment_comment(services: Services, event: PullRequestComment) -> Non
     # Anyone who may comment on the pull request may read its deployments' status.
     invocation = _invocation(run, DEPLOYMENT_WORK[parsed.name], open_to_all=parsed.name == "status")
     execute(services, invocation, reply)
+    return None
 
 
 def _invocation(

@@ -96,6 +96,7 @@ class CommentReply:
             summary=f"refused {invocation.shown} on #{self.number}: {why}",
             repo=self.repo,
             outcome="refused",
+            details={"reason": why},
         )
         self.answer(f"@{invocation.login} may not run `{invocation.command}` here: {why}.")
 
@@ -166,11 +167,18 @@ class SlackReply:
             f" on {invocation.repo}: {why}."
         )
         text = render_slack(self.services.templates, "refused", reason=reason)
-        self.refuse_with(invocation.command, text, repo=invocation.repo, shown=invocation.shown)
+        self.refuse_with(invocation.command, text, repo=invocation.repo, shown=invocation.shown, reason=why)
 
-    def refuse_with(self, command: str, text: str, *, repo: str | None, shown: str) -> None:
-        """A refusal decided before any permission check (unknown deployment, unmapped user)."""
-        self.audit(f"slack.{command}", f"refused /gitops {shown}", repo=repo, outcome="refused")
+    def refuse_with(self, command: str, text: str, *, repo: str | None, shown: str, reason: str) -> None:
+        """A refusal (also one decided before any permission check: unknown deployment, unmapped
+        user): the audit log says why, in ``reason``; ``text`` is the answer to the asker."""
+        self.audit(
+            f"slack.{command}",
+            f"refused /gitops {shown}: {reason}",
+            repo=repo,
+            outcome="refused",
+            details={"reason": reason},
+        )
         self.answer(text)
 
     def acknowledge(self) -> None:

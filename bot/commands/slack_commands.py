@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from bot import reasons
 from bot.commands.authorization import authorize
 from bot.commands.execute import Asker, Invocation, SlackReply, execute, render_slack
 from bot.commands.render import render_slack_reply
@@ -86,14 +87,20 @@ class SlackCommands:
         return render_slack(self.templates, name, **context)
 
     def _refuse(self, command: str, reason: str, repo: str | None, shown: str) -> None:
-        self.reply.refuse_with(command, self._render("refused", reason=reason), repo=repo, shown=shown)
+        text = self._render("refused", reason=reason)
+        self.reply.refuse_with(command, text, repo=repo, shown=shown, reason=reason)
+
+    def _refuse_unmapped(self, command: str, repos: list[str], repo: str | None, shown: str) -> None:
+        text = self._render("unmapped", user_id=self.asker.user_id, repos=repos)
+        where = ", ".join(repos) if repos else "any configured repository"
+        reason = f"Slack user {self.asker.user_id} is not in `users:` of {where}'s .gitops-bot.yaml"
+        self.reply.refuse_with(command, text, repo=repo, shown=shown, reason=reason)
 
     def _execute(self, target: Target, command: str, shown: str, work: Callable[[str], str]) -> None:
         """Run ``work(login)`` on ``target`` through the one runner, as the asker's GitHub login."""
         login = _login(target, self.asker)
         if login is None:
-            text = self._render("unmapped", user_id=self.asker.user_id, repos=[target.repo])
-            self.reply.refuse_with(command, text, repo=target.repo, shown=shown)
+            self._refuse_unmapped(command, [target.repo], target.repo, shown)
             return
         invocation = Invocation(command, target.repo, target.config, login, shown, work=lambda: work(login))
         execute(self.services, invocation, self.reply)
@@ -102,13 +109,15 @@ class SlackCommands:
         self, kind: str, summary: str, outcome: Any, *, what: str, login: str, repo: str, deployment: str
     ) -> str:
         """Audit what a command or button did, and word the answer to the Slack user."""
+        refused = outcome.status == "refused"
+        details = {"github_login": login, "status": outcome.status, "pr_url": outcome.pr_url}
         self.reply.audit(
             kind,
-            f"{summary}: {outcome.status}",
+            f"{summary}: {outcome.status}" + (f": {outcome.message}" if refused else ""),
             repo=repo,
             target=deployment,
-            outcome="done" if outcome.status != "refused" else "refused",
-            details={"github_login": login, "status": outcome.status, "pr_url": outcome.pr_url},
+            outcome="refused" if refused else "done",
+            details={**details, "reason": outcome.message} if refused else details,
         )
         return self._render(
             "outcome",
@@ -148,8 +157,7 @@ class SlackCommands:
             None,
         )
         if target is None:
-            reason = f"No repository configures a deployment named `{parsed.deployment}`."
-            self._refuse(parsed.name, reason, None, what)
+            self._refuse(parsed.name, self._no_deployment_reason(parsed.deployment), None, what)
             return
 
         def work(login: str) -> str:
@@ -169,6 +177,11 @@ class SlackCommands:
             )
 
         self._execute(target, parsed.name, what, work)
+
+    def _no_deployment_reason(self, deployment: str) -> str:
+        if not self.services.settings.gitops_repos:
+            return f"No repository configures `{deployment}`: {reasons.no_gitops_repos().reason}."
+        return f"No repository configures a deployment named `{deployment}`."
 
     def _deploy(self, target: Target, parsed: SlackRequest, login: str) -> Any:
         from bot.updates import propose_update
@@ -212,11 +225,12 @@ class SlackCommands:
         return allowed, targets
 
     def _no_repository(self, command: str, targets: list[Target]) -> None:
-        if not any(_login(t, self.asker) for t in targets):
-            text = self._render("unmapped", user_id=self.asker.user_id, repos=[t.repo for t in targets])
+        if not targets and not self.services.settings.gitops_repos:
+            self._refuse(command, f"Nothing to show: {reasons.no_gitops_repos().reason}.", None, command)
+        elif not any(_login(t, self.asker) for t in targets):
+            self._refuse_unmapped(command, [t.repo for t in targets], None, command)
         else:
-            text = self._render("refused", reason=f"You may not run `{command}` on any repository.")
-        self.reply.refuse_with(command, text, repo=None, shown=command)
+            self._refuse(command, f"You may not run `{command}` on any repository.", None, command)
 
     def _status(self, deployment: str | None) -> None:
         from bot.deployments.status import deployment_status
@@ -309,7 +323,7 @@ class SlackCommands:
             )
         outcome = self._pressed_work(pressed, login)
         if outcome.status in NOT_DONE and claim_id is not None:
-            self._release_claim(claim_id, outcome.status)
+            self._release_claim(claim_id, outcome.status, outcome.message)
         return self._report(
             f"slack.{pressed.command}",
             f"{pressed.label} for {pressed.deployment} {pressed.version} as {login}",
@@ -368,13 +382,14 @@ class SlackCommands:
             requested_by=login,
         )
 
-    def _release_claim(self, claim_id: int, status: str) -> None:
+    def _release_claim(self, claim_id: int, status: str, reason: str) -> None:
         """Nothing happened: the button stays usable (a later press may succeed)."""
         with self.services.database.transaction() as session:
             row = session.get(Action, claim_id)
             if row is not None:
                 row.outcome = "refused"
-                row.summary = f"{row.summary}: {status}"
+                row.summary = f"{row.summary}: {status}: {reason}"
+                row.details = {**(row.details or {}), "reason": reason}
 
 
 __all__ = ["BUTTON_KIND", "NOT_DONE", "SlackCommands", "Target"]

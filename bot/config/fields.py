@@ -128,7 +128,9 @@ def _tag_policy(value: str) -> str:
     return value
 
 
-Duration = Annotated[int, BeforeValidator(parse_duration), Field(ge=1)]
+# The bound sits on the integer the text is parsed into (same check, same message), which also
+# lets the JSON Schema say "minimum: 1" (pydantic writes a bound outside a validator as "ge").
+Duration = Annotated[int, Field(ge=1), BeforeValidator(parse_duration)]
 RelativePath = Annotated[str, AfterValidator(_relative_path)]
 Name = Annotated[str, _pattern(_NAME, "name (letters, digits, '.', '_', '-')")]
 GitHubLogin = Annotated[str, _pattern(_GITHUB_LOGIN, "GitHub login")]
@@ -149,4 +151,5 @@ KeyPath = Annotated[str, AfterValidator(_key_path)]
 class StrictModel(BaseModel):
     """Unknown keys are errors, so a typo is reported rather than silently ignored."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Attribute docstrings become field descriptions: `gitops-bot schema` shows them in editors.
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)

@@ -216,7 +216,7 @@ async def _github_callback(request: Request, services: Services, access: Console
     summary = f"{login} signed in to the console with GitHub" + (f", refused: {refusal}" if refusal else "")
     await run_in_threadpool(
         services.audit, kind="console.sign_in", actor=login, summary=summary, outcome=outcome,
-        details={"via": "github"}, dry_run=False,
+        details={"via": "github"} | ({"reason": refusal} if refusal else {}), dry_run=False,
     )  # fmt: skip
     if refusal is not None:
         return gate_page(request, 403, message=refusal, **again)

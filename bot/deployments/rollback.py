@@ -86,7 +86,7 @@ def request_rollback(
         if start.audited:
             services.audit(
                 kind="rollback.request", actor=requested_by, summary=start.outcome.message, repo=repo,
-                outcome="refused",
+                outcome="refused", details={"reason": start.outcome.message},
             )  # fmt: skip
         return start.outcome
     config = services.repo_config(repo, installation_id).config

@@ -28,8 +28,8 @@ class Base(DeclarativeBase):
 
 class EventStatus(StrEnum):
     QUEUED = "queued"  # jobs were enqueued and have not all finished
-    IGNORED = "ignored"  # stored for the record; the bot does not act on it
-    DONE = "done"  # every job finished
+    IGNORED = "ignored"  # stored for the record; nothing acts on it, or every job found nothing to do
+    DONE = "done"  # every job finished, and at least one acted
     FAILED = "failed"  # at least one job ran out of attempts
 
 
@@ -147,6 +147,9 @@ class Job(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(255))
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # Set when the job finished having found nothing to do, saying why (``bot.reasons``): an
+    # event whose every job did nothing is ``ignored`` with these reasons.
+    ignored_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

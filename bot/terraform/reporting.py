@@ -81,6 +81,7 @@ def refused_without_sandbox(
         repo=repo,
         target=f"#{pr.number}",
         outcome="refused",
+        details={"reason": status.detail},
     )
     return True
 

@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from bot import reasons
 from bot.adapters.forge.port import MergeResult
 from bot.events.model import PullRequestChanged
+from bot.reasons import Ignored
 from bot.updates.plan import BRANCH_PREFIX
 from bot.updates.store import UpdateStore
 from bot.updates.triggers import automerge_decision, automerge_enabled
@@ -31,21 +33,24 @@ def is_bot_branch(ref: str) -> bool:
     return ref.startswith(f"{BRANCH_PREFIX}/")
 
 
-def pull_request_changed(services: Services, event: PullRequestChanged) -> None:
-    """A bot pull request changed: a closed one settles its row, others get an automerge check."""
+def pull_request_changed(services: Services, event: PullRequestChanged) -> Ignored | None:
+    """A bot pull request changed: a closed one settles its row, others get an automerge check.
+    Returns why nothing follows, for any other pull request or change."""
     if not is_bot_branch(event.head_ref) or event.is_fork:
-        return
+        return reasons.not_a_bot_pull_request(event.number)
     if event.action == "closed":
         UpdateStore(services.database).mark_closed(
             event.repo, event.head_ref, merged=event.merged, head_sha=event.head_sha
         )
-        return
-    if event.action in CHECKED_ACTIONS:
-        services.queue.enqueue_once(
-            AUTOMERGE_HANDLER,
-            dedupe_key=f"{AUTOMERGE_HANDLER}:{event.repo}#{event.number}:{event.head_sha}:{event.action}",
-            payload={"repo": event.repo, "number": event.number, "installation_id": event.installation_id},
-        )
+        return None
+    if event.action not in CHECKED_ACTIONS:
+        return reasons.pull_request_action_not_acted_on(event.number, event.action)
+    services.queue.enqueue_once(
+        AUTOMERGE_HANDLER,
+        dedupe_key=f"{AUTOMERGE_HANDLER}:{event.repo}#{event.number}:{event.head_sha}:{event.action}",
+        payload={"repo": event.repo, "number": event.number, "installation_id": event.installation_id},
+    )
+    return None
 
 
 def automerge(
@@ -77,7 +82,11 @@ def automerge(
         repo=repo,
         target=f"#{number}",
         outcome="merged" if result.merged else "refused",
-        details={"sha": result.sha, "refusal": str(result.refusal) if result.refusal else None},
+        details={
+            "sha": result.sha,
+            "refusal": str(result.refusal) if result.refusal else None,
+            "reason": reason if result.merged else (result.message or str(result.refusal)),
+        },
     )
 
 

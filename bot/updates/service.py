@@ -3,15 +3,17 @@ pull requests (:mod:`bot.updates.propose`), a passed canary becomes a promotion.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import structlog
 
+from bot import reasons
 from bot.config import RepoConfig
 from bot.events.model import ImagePushed, ModelVersionAliasSet, ModelVersionCreated
 from bot.notify import PromotionOpened
+from bot.reasons import Ignored
 from bot.updates.outcome import UpdateAsk, UpdateOutcome
 from bot.updates.propose import find_deployment, propose, propose_update, record_no_update
 from bot.updates.source import image_source, manual_source, model_source
@@ -27,13 +29,22 @@ __all__ = ["UpdateOutcome", "find_deployment", "promote", "propose_for_image", "
 
 def propose_for_image(
     services: Services, image: ImagePushed, *, event_id: int | None, logger: structlog.stdlib.BoundLogger
-) -> None:
-    """A registry push: one update per deployment, in every GitOps repository, whose trigger names it."""
-    repos = allowed_repos(services.settings.gitops_repos, services.settings.repo_allowed)
-    if not repos:
-        logger.info("updates.no_gitops_repos", image=image.reference)
-        return
-    for repo, match in _matches(services, repos, lambda config: image_matches(config, image), event_id):
+) -> Ignored | None:
+    """A registry push: one update per deployment, in every GitOps repository, whose trigger names
+    it. Returns why nothing was proposed, when nothing was."""
+    repos = _gitops_repos(services)
+    if isinstance(repos, Ignored):
+        logger.info("updates.no_gitops_repos", image=image.reference, reason=repos.reason)
+        return repos
+    if not image.tag:
+        return reasons.digest_only_push(image.reference)
+    found = _matches(services, repos, lambda config: image_matches(config, image), event_id)
+    if isinstance(found, Ignored):
+        return found
+    if not found:
+        return reasons.no_image_trigger(image.repository, repos)
+    outcomes = []
+    for repo, match in found:
         outcome = propose_update(
             services,
             repo=repo,
@@ -47,6 +58,8 @@ def propose_for_image(
         logger.info(
             "updates.image_outcome", repo=repo, deployment=match.deployment.name, status=outcome.status
         )
+        outcomes.append(outcome)
+    return _nothing_proposed(outcomes)
 
 
 def propose_for_model(
@@ -55,10 +68,21 @@ def propose_for_model(
     *,
     event_id: int | None,
     logger: structlog.stdlib.BoundLogger,
-) -> None:
-    """An MLflow model version or alias: one update per deployment whose trigger names the model."""
-    repos = allowed_repos(services.settings.gitops_repos, services.settings.repo_allowed)
-    for repo, match in _matches(services, repos, lambda config: model_matches(config, event), event_id):
+) -> Ignored | None:
+    """An MLflow model version or alias: one update per deployment whose trigger names the model.
+    Returns why nothing was proposed, when nothing was."""
+    repos = _gitops_repos(services)
+    if isinstance(repos, Ignored):
+        logger.info("updates.no_gitops_repos", model=event.name, reason=repos.reason)
+        return repos
+    found = _matches(services, repos, lambda config: model_matches(config, event), event_id)
+    if isinstance(found, Ignored):
+        return found
+    if not found:
+        alias = event.alias if isinstance(event, ModelVersionAliasSet) else None
+        return reasons.no_model_trigger(event.name, event.version, alias, repos)
+    outcomes = []
+    for repo, match in found:
         outcome = propose_update(
             services,
             repo=repo,
@@ -71,18 +95,43 @@ def propose_for_model(
         logger.info(
             "updates.model_outcome", repo=repo, deployment=match.deployment.name, status=outcome.status
         )
+        outcomes.append(outcome)
+    return _nothing_proposed(outcomes)
+
+
+def _gitops_repos(services: Services) -> list[str] | Ignored:
+    """The GitOps repositories to consult, or why there are none."""
+    configured = services.settings.gitops_repos
+    if not configured:
+        return reasons.no_gitops_repos()
+    repos = allowed_repos(configured, services.settings.repo_allowed)
+    return repos if repos else reasons.no_allowed_gitops_repos(configured)
 
 
 def _matches(
     services: Services, repos: list[str], matches: Callable[[RepoConfig], list[Match]], event_id: int | None
-) -> Iterator[tuple[str, Match]]:
+) -> list[tuple[str, Match]] | Ignored:
+    """Every (repository, match) of the event; why there can be none when no config is usable."""
+    found: list[tuple[str, Match]] = []
+    problems: list[str] = []
     for repo in repos:
         loaded = services.repo_config(repo)
         if loaded.config is None:
-            report_unusable_config(services, repo, loaded.problem(), event_id=event_id)
+            problem = loaded.problem() or f"{repo} has no usable .gitops-bot.yaml"
+            report_unusable_config(services, repo, problem, event_id=event_id)
+            problems.append(problem)
             continue
-        for match in matches(loaded.config):
-            yield repo, match
+        found.extend((repo, match) for match in matches(loaded.config))
+    if not found and len(problems) == len(repos):
+        return reasons.unusable_configs(problems)
+    return found
+
+
+def _nothing_proposed(outcomes: list[UpdateOutcome]) -> Ignored | None:
+    """None when any update was proposed (or recorded in dry run); else every outcome's reason."""
+    if any(outcome.status not in ("unchanged", "refused") for outcome in outcomes):
+        return None
+    return reasons.nothing_proposed([outcome.message for outcome in outcomes])
 
 
 def promote(
@@ -170,6 +219,7 @@ def report_unusable_config(
         summary=problem or f"{repo} has no usable .gitops-bot.yaml",
         repo=repo,
         outcome="refused",
+        details={"reason": problem or f"{repo} has no usable .gitops-bot.yaml"},
         event_id=event_id,
     )
     log.warning("updates.config_unusable", repo=repo, problem=problem)

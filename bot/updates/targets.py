@@ -19,8 +19,9 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Protocol
 
-from bot.adapters.forge.port import Forge, ForgeValidationError
+from bot.adapters.forge.port import ForgeValidationError
 
 NOT_FOLLOWED = "the bot edits only regular files inside the repository and does not follow symbolic links"
 
@@ -34,7 +35,15 @@ class TargetFiles:
     unusable: Mapping[str, str] = field(default_factory=dict)
 
 
-def read_targets(forge: Forge, repo: str, paths: Iterable[str], ref: str) -> TargetFiles:
+class FileSource(Protocol):
+    """Where target files are read from: the forge (a branch), or a checkout for `gitops-bot preview`.
+    A file that must not be used as one (a link leaving the repository, a directory) raises
+    :class:`ForgeValidationError` naming why."""
+
+    def read_file(self, repo: str, path: str, ref: str) -> bytes | None: ...
+
+
+def read_targets(forge: FileSource, repo: str, paths: Iterable[str], ref: str) -> TargetFiles:
     texts: dict[str, str | None] = {}
     unusable: dict[str, str] = {}
     for path in sorted(set(paths)):

@@ -74,7 +74,8 @@ _REFUSED_ENV = re.compile(r"TF_WORKSPACE|TF_CLI_ARGS(_.*)?|TF_IN_AUTOMATION|TF_I
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Attribute docstrings become field descriptions in `gitops-bot schema`.
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 def _allowed_args(args: tuple[str, ...]) -> tuple[str, ...]:

@@ -298,7 +298,8 @@ def _run_action(services: Services, viewer: Viewer, loaded: Loaded, command: str
             target=loaded.plan_target,
             outcome=done.outcome,
             dry_run=services.dry_run,
-            details={"deployment": row.name, "version": row.version, "via": viewer.via},
+            details={"deployment": row.name, "version": row.version, "via": viewer.via}
+            | ({"reason": refusal or done.summary} if done.outcome == "refused" else {}),
         )
         session.flush()
         return action.id

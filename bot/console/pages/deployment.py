@@ -113,15 +113,16 @@ def lift(services: Services, viewer: Viewer, repo: str, name: str, version: str)
         return Lifted("gone")
     where = f"{name} {version}"
 
-    def record(summary: str, outcome: str) -> None:
+    def record(summary: str, outcome: str, reason: str | None = None) -> None:
+        details = {"via": viewer.via} | ({"reason": reason} if reason is not None else {})
         services.audit(
             kind="console.lift_quarantine", actor=viewer.login, summary=summary, repo=repo,
-            target=f"{name}@{version}", outcome=outcome, details={"via": viewer.via},
+            target=f"{name}@{version}", outcome=outcome, details=details,
         )  # fmt: skip
 
     refusal = permission_refusal(services, viewer, repo, LIFT_PERMISSION)
     if refusal is not None:
-        record(f"lifting the quarantine of {where} refused: {refusal}", "refused")
+        record(f"lifting the quarantine of {where} refused: {refusal}", "refused", refusal)
         return Lifted("refused", refusal)
     if services.dry_run:
         record(f"lift the quarantine of {where} (dry run: not performed)", "dry_run")

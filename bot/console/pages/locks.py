@@ -47,8 +47,10 @@ def unlock(services: Services, viewer: Viewer, lock_id: int) -> Unlocked:
         return Unlocked("gone")
     where = f"{lock.key.describe()} held by #{lock.pr_number}"
 
-    def record(summary: str, outcome: str) -> None:
+    def record(summary: str, outcome: str, reason: str | None = None) -> None:
         details = {"pr_number": lock.pr_number, "via": viewer.via}
+        if reason is not None:
+            details["reason"] = reason
         target = f"lock:{lock_id}"
         services.audit(
             kind="console.unlock", actor=viewer.login, summary=summary, repo=lock.key.repo,
@@ -57,7 +59,7 @@ def unlock(services: Services, viewer: Viewer, lock_id: int) -> Unlocked:
 
     refusal = permission_refusal(services, viewer, lock.key.repo, "unlock")
     if refusal is not None:
-        record(f"unlock {where} refused: {refusal}", "refused")
+        record(f"unlock {where} refused: {refusal}", "refused", refusal)
         return Unlocked("refused", refusal)
     if services.dry_run:
         record(f"unlock {where} (dry run: not performed)", "dry_run")
