@@ -90,6 +90,10 @@ def configure_logging(
     root.addHandler(handler)
     root.setLevel(numeric)
     for name in _FOREIGN_LOGGERS:
+        # Whatever configured them before (uvicorn's own dictConfig sets their levels, a library
+        # may disable them), from here on the root's handler and level decide.
         foreign = logging.getLogger(name)
         foreign.handlers.clear()
         foreign.propagate = True
+        foreign.setLevel(logging.NOTSET)
+        foreign.disabled = False
