@@ -207,7 +207,6 @@ def build_api_router(services: Services) -> APIRouter:
     router = APIRouter()
     add_health_routes(router, services)
     add_metrics_route(router, services)
-    add_event_routes(router, services.database)
     add_deployment_routes(router, services.database)
     add_lock_routes(router, services)
     add_drift_routes(router, services)
@@ -238,24 +237,6 @@ def add_metrics_route(router: APIRouter, services: Services) -> None:
     async def metrics() -> Response:
         body = await run_in_threadpool(generate_latest, services.metrics.registry)
         return Response(body, media_type=CONTENT_TYPE_LATEST)
-
-
-def add_event_routes(router: APIRouter, database: Database) -> None:
-    """``/api/events`` (webhooks received) and ``/api/actions`` (what the bot did)."""
-
-    @router.get("/api/events")
-    @answered(database)
-    async def api_events(
-        request: Request, limit: str | None = LIMIT_QUERY, cursor: str | None = CURSOR_QUERY
-    ) -> Response:
-        return await listing(database, request, Event, Event.received_at, event_json, limit, cursor)
-
-    @router.get("/api/actions")
-    @answered(database)
-    async def api_actions(
-        request: Request, limit: str | None = LIMIT_QUERY, cursor: str | None = CURSOR_QUERY
-    ) -> Response:
-        return await listing(database, request, Action, Action.at, action_json, limit, cursor)
 
 
 def add_deployment_routes(router: APIRouter, database: Database) -> None:
