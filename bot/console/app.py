@@ -15,7 +15,16 @@ if TYPE_CHECKING:
     from bot.services import Services
 
 # One module per page under bot/console/pages/, each with build_router(console).
-PAGES: tuple[str, ...] = ("analysis", "locks", "runs", "overview", "deployment", "events", "actions")
+PAGES: tuple[str, ...] = (
+    "analysis",
+    "locks",
+    "runs",
+    "overview",
+    "deployment",
+    "events",
+    "actions",
+    "updates",
+)
 
 
 def build_console_router(services: Services) -> APIRouter:

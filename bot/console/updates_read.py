@@ -1,0 +1,88 @@
+"""The reads behind ``/updates``: the configured deployments, what runs, the bot's update pull
+requests and its refusals, for :func:`bot.console.updates_view.dashboard` to file.
+
+Bounded: the newest ``SCAN`` update rows and refusals (an index walk each); older ones are in the
+audit log. Filters by repository and deployment go into the queries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from bot.console.deployments_read import configured, gitops_repos, load_configs, newest_rows
+from bot.console.updates_view import DeploymentUpdates, Refusal, UpdateRow, dashboard, page_of, refusal_target
+from bot.pagination import Cursor, PageRequest
+from bot.storage.db import Database
+from bot.storage.models import Action, UpdateRequest
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+SCAN = 5_000
+
+
+@dataclass(frozen=True)
+class UpdatesPage:
+    entries: list[DeploymentUpdates]
+    last: Cursor | None
+    versions: dict[int, str]  # update row id → its version, for "superseded by"
+    problems: list[str]
+    total: int
+
+
+def update_rows(database: Database, repo: str | None, deployment: str | None) -> list[UpdateRow]:
+    statement = select(
+        UpdateRequest.id, UpdateRequest.repo, UpdateRequest.deployment, UpdateRequest.version,
+        UpdateRequest.status, UpdateRequest.updated_at, UpdateRequest.digest, UpdateRequest.pr_number,
+        UpdateRequest.pr_url, UpdateRequest.requested_by, UpdateRequest.superseded_by,
+    ).order_by(UpdateRequest.updated_at.desc(), UpdateRequest.id.desc()).limit(SCAN)  # fmt: skip
+    if repo:
+        statement = statement.where(UpdateRequest.repo == repo)
+    if deployment:
+        statement = statement.where(UpdateRequest.deployment == deployment)
+    with database.sessions() as session:
+        return [UpdateRow(*row) for row in session.execute(statement)]
+
+
+def refusals(database: Database, repo: str | None, deployment: str | None) -> list[Refusal]:
+    statement = (
+        select(Action.id, Action.repo, Action.target, Action.at, Action.details, Action.summary, Action.actor)
+        .where(Action.kind == "update.propose", Action.outcome == "refused")
+        .order_by(Action.at.desc(), Action.id.desc())
+        .limit(SCAN)
+    )
+    if repo:
+        statement = statement.where(Action.repo == repo)
+    if deployment:
+        statement = statement.where(Action.target.startswith(f"{deployment}@", autoescape=True))
+    found: list[Refusal] = []
+    with database.sessions() as session:
+        for action_id, action_repo, target, at, details, summary, actor in session.execute(statement):
+            named = refusal_target(target)
+            if named is None or action_repo is None:
+                continue
+            facts = details if isinstance(details, dict) else {}
+            reason = str(facts.get("reason") or summary)
+            found.append(
+                Refusal(action_id, action_repo, *named, at, str(facts.get("code") or ""), reason, actor)
+            )
+    return found
+
+
+def load_updates(
+    services: Services, page: PageRequest, repo: str | None, deployment: str | None
+) -> UpdatesPage:
+    repos = [name for name in gitops_repos(services) if repo is None or name == repo]
+    configs, problems = load_configs(services, repos)
+    wanted = [item for item in configured(configs) if deployment is None or item.name == deployment]
+    newest = [
+        row for row in newest_rows(services.database, repo) if deployment is None or row.name == deployment
+    ]
+    updates = update_rows(services.database, repo, deployment)
+    entries = dashboard(wanted, newest, updates, refusals(services.database, repo, deployment))
+    shown, last = page_of(entries, page)
+    versions = {row.id: row.version for row in updates}
+    return UpdatesPage(shown, last, versions, problems, len(entries))
