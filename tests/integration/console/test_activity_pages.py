@@ -97,7 +97,7 @@ def test_the_events_page_shows_reasons_jobs_and_payloads(env: BotEnv) -> None:
     assert "no deployment&#39;s trigger matches serving/other" in page.text
     assert "updates.image_pushed" in page.text and "<details>" in page.text
     assert HOSTILE not in page.text and REGISTRY_TOKEN not in page.text
-    assert 'option selected>registry</option>' in page.text
+    assert "option selected>registry</option>" in page.text
 
 
 def test_the_audit_log_filters_and_says_why(env: BotEnv) -> None:
