@@ -12,7 +12,7 @@ from bot.api import build_api_router
 from bot.console.app import mount_console
 from bot.console.signin import install_console_security
 from bot.intake.routes import build_intake_router
-from bot.intake.store import EventStore, GroupCommitWriter
+from bot.intake.store import EventStore, GroupCommitWriter, event_sink
 from bot.routing import Router, load_router
 from bot.runtime import Runtime
 from bot.services import Services, build_services
@@ -36,6 +36,8 @@ def create_app(
         router = load_router(settings.handlers)
     if services is None:
         services = build_services(settings)
+    # The local forge's events reach the same handlers as webhooks do.
+    services.event_sink = event_sink(services.queue, router)
     runtime = Runtime(services, router) if run_workers else None
     writer = GroupCommitWriter(EventStore(services.queue, router))
 

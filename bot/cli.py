@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bot.cli_settings import settings_or_exit
 from bot.settings import Settings
 
 ENV_SECRETS = (
@@ -28,12 +29,13 @@ ENV_SECRETS = (
 
 
 def _settings() -> Settings:
-    return Settings()
+    return settings_or_exit()
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from bot.adapters.forge.local.seed import with_example_repository
     from bot.app import create_app
     from bot.console.access import serving_refusal, serving_settings
     from bot.logging import configure_logging
@@ -47,6 +49,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 2
     configure_logging(settings.log_level, json=settings.log_json)
     settings = serving_settings(settings, args.host)
+    # The bot's own address is where it serves: the local forge's links point there.
+    shown_host = f"[{args.host}]" if ":" in args.host else args.host
+    settings = settings.model_copy(update={"url": f"http://{shown_host}:{args.port}"})
+    seeded = with_example_repository(settings)
+    if seeded is not None:  # the local forge, no GitOps repository set: the example's
+        settings = seeded.settings
     app = create_app(settings, run_workers=not args.no_workers)
     # One block (readable logs) or one `serving` line (JSON): where, who may sign in, what is on.
     announce_serving(app.state.services, host=args.host, port=args.port, workers=not args.no_workers)
@@ -55,6 +63,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(_args: argparse.Namespace) -> int:
+    from bot.intake.store import event_sink
     from bot.logging import configure_logging
     from bot.routing import load_router
     from bot.runtime import Runtime
@@ -66,6 +75,7 @@ def cmd_worker(_args: argparse.Namespace) -> int:
 
     async def run() -> None:
         services = build_services(settings)
+        services.event_sink = event_sink(services.queue, router)  # the local forge's events
         runtime = Runtime(services, router)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -331,9 +341,11 @@ def build_parser() -> argparse.ArgumentParser:
     schema = commands.add_parser("schema", help="print the JSON Schema of .gitops-bot.yaml (for editors)")
     schema.set_defaults(func=cmd_schema)
 
+    from bot.adapters.forge.local.cli import add_parser as add_pr_parser
     from bot.updates.preview_cli import add_parser as add_preview_parser
 
     add_preview_parser(commands)
+    add_pr_parser(commands)
     return parser
 
 

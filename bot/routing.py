@@ -11,6 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+# Sources whose events are another source's, by payload and meaning (``local``: the local forge).
+FORGE_EVENT_ALIASES: dict[str, str] = {"local": "github"}
+
 # The routing table sits below everything it routes to: it names neither the handler context
 # (bot.jobs) nor the services (bot.services), and imports neither, so those modules may import
 # it freely. The worker calls a handler with a ``HandlerContext`` (plain function or coroutine
@@ -90,6 +93,8 @@ class Router:
         self._by_key.setdefault((handler.source, handler.event, handler.action), []).append(handler)
 
     def handlers_for(self, source: str, event: str, action: str | None) -> list[RegisteredHandler]:
+        # The local forge reports what GitHub would, with GitHub's payloads: the same handlers act.
+        source = FORGE_EVENT_ALIASES.get(source, source)
         exact = self._by_key.get((source, event, action), []) if action is not None else []
         return [*exact, *self._by_key.get((source, event, None), [])]
 

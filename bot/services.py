@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,6 +36,7 @@ from bot.terraform.locks import LockStore
 
 if TYPE_CHECKING:
     from bot.adapters.forge.github import GitHubForgeFactory
+    from bot.adapters.forge.local import LocalForge
     from bot.adapters.forge.port import Forge
     from bot.adapters.git import GitWorkspaces
     from bot.adapters.kubernetes import KubernetesReadiness
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from bot.adapters.terraform_cli import TerraformOperations
     from bot.adapters.terraform_cli.binaries import BinaryMissing
     from bot.adapters.terraform_cli.sandbox import Executor, ExecutorStatus
+    from bot.events import ParsedEvent
     from bot.redaction import Redactor
 
 
@@ -80,6 +82,11 @@ class Services:
     prometheus_client: PrometheusQueries | None = None
     kubernetes_client: KubernetesReadiness | None = None
     secret_redactor: Redactor | None = None
+    local_forge: LocalForge | None = None
+    terraform_versions: dict[str, str | None] = field(default_factory=dict)
+    # Where the local forge's events go: the intake's event store, set by whoever routes events
+    # (create_app, the worker command). None: the local forge writes without telling the bot.
+    event_sink: Callable[[Sequence[ParsedEvent]], object] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -96,12 +103,31 @@ class Services:
                 self.forge_factory = GitHubForgeFactory.from_settings(self.settings)
             return self.forge_factory
 
+    def local(self) -> LocalForge:
+        """The local forge (``GITOPS_BOT_FORGE=local``): its repositories and its rows."""
+        with self._lock:
+            if self.local_forge is None:
+                from bot.adapters.forge.local import LocalForge, LocalRepos, LocalStore
+
+                settings = self.settings
+                web = settings.public_url or settings.url
+                self.local_forge = LocalForge(
+                    LocalRepos(settings.local_repos_dir),
+                    LocalStore(self.database),
+                    web_base=web,
+                    sink=lambda parsed: self.event_sink(parsed) if self.event_sink is not None else None,
+                )
+            return self.local_forge
+
     def forge(self, installation_id: int | None = None) -> Forge:
         """The forge for an event's App installation (ignored with token auth).
 
         In dry-run the forge refuses every write, so a forgotten dry-run check fails
         loudly instead of changing anything.
         """
+        if self.settings.effective_forge == "local":
+            local: Forge = self.local()
+            return DryRunForge(local) if self.dry_run else local
         factory = self._factory()
         if installation_id is None and factory.uses_app:
             raise ValueError("GitHub App auth needs the installation id; use forge_for_repo()")
@@ -110,6 +136,8 @@ class Services:
 
     def forge_for_repo(self, repo: str, installation_id: int | None = None) -> Forge:
         """For events that name no installation (registry, MLflow, Slack): look it up."""
+        if self.settings.effective_forge == "local":
+            return self.forge()
         factory = self._factory()
         if factory.uses_app and installation_id is None:
             installation_id = factory.installation_id_for(repo)
@@ -180,7 +208,20 @@ class Services:
             bin_dir=settings.terraform_bin_dir,
             path_env=os.environ.get("PATH"),
         )
-        return self.terraform(str(found)) if isinstance(found, Path) else found
+        if isinstance(found, Path):
+            return self.terraform(str(found))
+        if self._default_terraform_version() == version:  # the default binary is that version
+            return self.terraform()
+        return found
+
+    def _default_terraform_version(self) -> str | None:
+        """What the default binary reports, asked once per process."""
+        from bot.adapters.terraform_cli.binaries import binary_version
+
+        with self._lock:
+            if "default" not in self.terraform_versions:
+                self.terraform_versions["default"] = binary_version(self.settings.terraform_bin)
+            return self.terraform_versions["default"]
 
     def _default_terraform(self) -> TerraformOperations:
         with self._lock:

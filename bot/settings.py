@@ -75,6 +75,11 @@ class Settings(BaseSettings):
     git_network_timeout_seconds: float = 900.0
     git_lock_timeout_seconds: float = 900.0
     git_partial_clone: bool = True
+    # Where GitOps repositories and their pull requests live: github, gitlab (not yet supported:
+    # refused at start-up), or local (bare repositories under local_repos_dir, pull requests in
+    # the database). None: github when GitHub credentials are set, else local.
+    forge: Literal["github", "gitlab", "local"] | None = None
+    local_repos_dir: Path = Path(".gitops-bot/repos")
     # How to clone a repository, e.g. "https://git.example.com/{repo}.git"; derived from the
     # API URL when unset (api.github.com → https://github.com/{repo}.git).
     git_url_template: str | None = None
@@ -183,10 +188,28 @@ class Settings(BaseSettings):
             self.kubernetes_in_cluster or self.kubeconfig is not None or self.kubernetes_api_url is not None
         )
 
+    @field_validator("forge")
+    @classmethod
+    def _supported_forge(cls, value: str | None) -> str | None:
+        if value == "gitlab":
+            raise ValueError("GitLab is not supported yet: use github (with GitHub credentials) or local")
+        return value
+
+    @property
+    def effective_forge(self) -> str:
+        """``GITOPS_BOT_FORGE``, or when unset: github with GitHub credentials, else local."""
+        if self.forge is not None:
+            return self.forge
+        return "github" if self.has_forge_credentials else "local"
+
     @property
     def effective_dry_run(self) -> bool:
+        """``GITOPS_BOT_DRY_RUN``, or when unset: dry run on GitHub without credentials (nothing
+        could be written); the local forge writes its own repositories, so it acts."""
         if self.dry_run is not None:
             return self.dry_run
+        if self.effective_forge == "local":
+            return False
         return not self.has_forge_credentials
 
     @property
@@ -201,6 +224,8 @@ class Settings(BaseSettings):
     def clone_url(self, repo: str) -> str:
         if self.git_url_template:
             return self.git_url_template.format(repo=repo)
+        if self.effective_forge == "local":
+            return (self.local_repos_dir.resolve() / f"{repo}.git").as_uri()
         return f"{self.github_web_url}/{repo}.git"
 
     def repo_allowed(self, full_name: str) -> bool:

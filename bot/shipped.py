@@ -15,6 +15,7 @@ from pathlib import Path
 
 TEMPLATES = ("bot._templates", "templates")
 MIGRATIONS = ("bot._migrations", "migrations")
+EXAMPLES = ("bot._examples", "deploy/examples")
 
 
 def shipped_directory(shipped: tuple[str, str]) -> Path:

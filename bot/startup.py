@@ -121,6 +121,9 @@ def webhooks(settings: Settings) -> tuple[Webhook, ...]:
 
 
 def forge_description(settings: Settings) -> str:
+    if settings.effective_forge == "local":
+        where = settings.local_repos_dir.resolve()
+        return f"local: repositories in {where}, pull requests in the database (`gitops-bot pr list`)"
     if settings.github_app_id is not None and settings.github_app_private_key is not None:
         return f"GitHub App {settings.github_app_id} at {settings.github_api_url}"
     if settings.github_token is not None:
@@ -137,6 +140,8 @@ def dry_run_reason(settings: Settings) -> str:
         return "GITOPS_BOT_DRY_RUN=false: pull requests, comments and merges are made"
     if settings.effective_dry_run:
         return "no forge credentials: every decision is recorded in /api/actions, nothing is performed"
+    if settings.effective_forge == "local":
+        return "the local forge: pull requests, comments and merges are made in its own repositories"
     return "forge credentials are set: pull requests, comments and merges are made"
 
 

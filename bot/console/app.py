@@ -24,6 +24,7 @@ PAGES: tuple[str, ...] = (
     "events",
     "actions",
     "updates",
+    "pulls",
 )
 
 

@@ -190,11 +190,18 @@ def identify(request: Request) -> Viewer:
     return viewer
 
 
+CLIENT_HEADER = "X-GitOps-Bot-Client"
+
+
 async def require_action(request: Request) -> Viewer:
     """The viewer of an action, after its CSRF token was checked (not for bearer requests:
     a browser never adds an Authorization header by itself, so they cannot be forged)."""
     viewer = await require_viewer(request)
     if getattr(request.state, "console_bearer", False):
+        return viewer
+    # A request naming its client in this header comes from a program (`gitops-bot pr`), not from
+    # a form: a page of another site can only send it after a CORS preflight, which is never allowed.
+    if request.headers.get(CLIENT_HEADER):
         return viewer
     sent = request.headers.get("X-CSRF-Token")
     if sent is None:

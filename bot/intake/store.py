@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
@@ -212,3 +212,19 @@ class GroupCommitWriter:
         error = sys.exc_info()[1]
         log.exception("event_store_failed")
         future.set_exception(error if error is not None else RuntimeError("storing the event failed"))
+
+
+def event_sink(queue: JobQueue, router: Router) -> Callable[[Sequence[ParsedEvent]], list[StoredEvent]]:
+    """Stores events that do not come over HTTP (the local forge's) as the intake does: made
+    storable, deduplicated, their jobs offered, in one transaction."""
+    from bot.intake.storable import storable_events
+
+    store = EventStore(queue, router)
+
+    def sink(parsed: Sequence[ParsedEvent]) -> list[StoredEvent]:
+        stored = store.store(storable_events(parsed))
+        for item in stored:
+            log.info("event_stored", source=item.source, kind=f"{item.event}.{item.action}", event_id=item.id)
+        return stored
+
+    return sink

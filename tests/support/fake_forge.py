@@ -520,6 +520,9 @@ def install_fake_forge(services: Services, forge: FakeForge | None = None, **fac
     if services.forge_factory is not None:
         raise RuntimeError("the forge factory is already built: install the fake before the first use")
     fake = forge if forge is not None else FakeForge()
+    if services.settings.forge is None:
+        # The fake stands in for GitHub: without credentials the bot would take the local forge.
+        services.settings = services.settings.model_copy(update={"forge": "github"})
     # The attribute is typed as the GitHub factory; the fake offers the same methods.
     services.forge_factory = cast(Any, FakeForgeFactory(fake, **factory))
     return fake

@@ -16,7 +16,11 @@ from bot.services import template_environment
 from bot.storage.db import migrations_directory
 
 ROOT = Path(__file__).resolve().parents[2]
-SHIPPED_FOLDERS = {"bot._templates": "templates", "bot._migrations": "migrations"}
+SHIPPED_FOLDERS = {
+    "bot._templates": "templates",
+    "bot._migrations": "migrations",
+    "bot._examples": "deploy/examples",
+}
 
 
 def _setuptools() -> dict[str, Any]:

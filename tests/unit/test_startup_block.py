@@ -52,15 +52,16 @@ def line(text: str, label: str) -> str:
 
 
 def test_the_block_of_a_bot_out_of_the_box() -> None:
-    """`make run`'s first start: dry run, no forge, loopback without sign-in, MLflow off."""
+    """`make run`'s first start: the local forge (acting), loopback without sign-in, MLflow off."""
     text = block()
     first, *_ = text.splitlines()
     assert first.startswith("gitops-bot ") and first.endswith(" serving on http://127.0.0.1:8080/")
     assert line(text, "console") == "http://127.0.0.1:8080/"
     assert "sign-in: none (loopback only" in text
-    assert line(text, "forge").startswith("none: set GITOPS_BOT_GITHUB_TOKEN")
+    assert line(text, "forge").startswith("local: repositories in ")
+    assert line(text, "forge").endswith(", pull requests in the database (`gitops-bot pr list`)")
     assert line(text, "dry run") == (
-        "yes: no forge credentials: every decision is recorded in /api/actions, nothing is performed"
+        "no: the local forge: pull requests, comments and merges are made in its own repositories"
     )
     assert line(text, "webhooks") == "github       on   /webhooks/github"
     assert "registry     on   /webhooks/registry" in text
@@ -156,4 +157,4 @@ def test_readable_logs_get_the_block_json_logs_one_serving_line() -> None:
         "isolated": True,
         "detail": "bubblewrap sandbox with its own /proc",
     }
-    assert serving["dry_run"] is True and serving["workers"] == 4
+    assert serving["dry_run"] is False and serving["workers"] == 4

@@ -81,3 +81,24 @@ def find_versioned_binary(
 
 def _is_executable(path: Path) -> bool:
     return path.is_file() and os.access(path, os.X_OK)
+
+
+def binary_version(binary: str, *, timeout: float = 30.0) -> str | None:
+    """The version ``binary`` reports (``terraform version -json``), or None when it cannot say.
+
+    A pinned version the default binary already is needs no ``terraform-<version>`` beside it."""
+    import json
+    import subprocess
+
+    try:
+        done = subprocess.run(
+            [binary, "version", "-json"],
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
+        reported = json.loads(done.stdout or b"{}").get("terraform_version")
+    except (OSError, subprocess.TimeoutExpired, ValueError, AttributeError):
+        return None
+    return reported if isinstance(reported, str) and reported else None

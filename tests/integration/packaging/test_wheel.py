@@ -32,7 +32,16 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[3]
 # What deploy/Dockerfile builds from (.dockerignore lets in only these).
-SOURCES = ("pyproject.toml", "README.md", "bot", "handlers", "templates", "migrations")
+SOURCES = (
+    "pyproject.toml",
+    "README.md",
+    "LICENSE",
+    "bot",
+    "handlers",
+    "templates",
+    "migrations",
+    "deploy/examples",
+)
 # Files that are part of the checkout but not of the running bot.
 NOT_SHIPPED = ("__pycache__", "*.pyc")
 
@@ -99,7 +108,9 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
     source.mkdir()
     for name in SOURCES:
         if (ROOT / name).is_dir():
-            shutil.copytree(ROOT / name, source / name, ignore=shutil.ignore_patterns(*NOT_SHIPPED))
+            shutil.copytree(
+                ROOT / name, source / name, ignore=shutil.ignore_patterns(*NOT_SHIPPED), dirs_exist_ok=True
+            )
         else:
             shutil.copy2(ROOT / name, source / name)
     # A copy, so the build leaves no build/ or egg-info behind in the checkout, and no stale
@@ -115,13 +126,18 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
     yield Installed(wheel=wheel, venv=venv, elsewhere=elsewhere, checkout=source)
 
 
-@pytest.mark.parametrize("folder", ["templates", "migrations"])
-def test_the_wheel_carries_every_template_and_migration(installed: Installed, folder: str) -> None:
+@pytest.mark.parametrize(
+    ("folder", "package"),
+    [("templates", "templates"), ("migrations", "migrations"), ("deploy/examples", "examples")],
+)
+def test_the_wheel_carries_every_template_migration_and_example(
+    installed: Installed, folder: str, package: str
+) -> None:
     with zipfile.ZipFile(installed.wheel) as wheel:
         packaged = {
-            name.removeprefix(f"bot/_{folder}/")
+            name.removeprefix(f"bot/_{package}/")
             for name in wheel.namelist()
-            if name.startswith(f"bot/_{folder}/")
+            if name.startswith(f"bot/_{package}/")
         }
     assert _shipped_files(folder) - packaged == set()
 

@@ -238,7 +238,7 @@ def test_the_start_up_line_shows_the_token_only_on_loopback() -> None:
 
 def test_the_authorize_address_is_githubs_web_host() -> None:
     assert settings().github_web_url == "https://github.com"
-    enterprise = settings(github_api_url="https://git.example.com/api/v3/")
+    enterprise = settings(github_api_url="https://git.example.com/api/v3/", forge="github")
     assert enterprise.github_web_url == "https://git.example.com"
     assert enterprise.clone_url("acme/gitops") == "https://git.example.com/acme/gitops.git"
     url = authorize_url("https://github.com", "Iv1.x", "https://ops.example.com/login/callback", "s t")
