@@ -29,7 +29,7 @@ ACTION_OUTCOMES: tuple[str, ...] = (
     "failed", "merged", "recorded", "duplicate",
 )  # fmt: skip
 # Shown inline in a list row; the whole payload is on the event's own page.
-PREVIEW_CHARS = 4_000
+PREVIEW_CHARS = 2_000
 _MAX_FILTER_CHARS = 255
 _KIND = re.compile(r"[A-Za-z0-9_.:-]{1,129}")
 _SECRET_KEY = re.compile(
@@ -145,6 +145,19 @@ def shown_document(value: Any, redact: Callable[[str], str]) -> str:
         return ""
     text = json.dumps(scrub(value), indent=2, ensure_ascii=False, sort_keys=False, default=str)
     return redact(text)
+
+
+def shown_preview(value: Any, redact: Callable[[str], str], limit: int = PREVIEW_CHARS) -> tuple[str, bool]:
+    """The start of :func:`shown_document`, redacted after the cut, which costs a list row the
+    start of its payload and not all of it. As safe as redacting the whole: the cut falls at a line
+    end, and indented JSON keeps every value (every string, every secret in one) on one line."""
+    if value is None:
+        return "", False
+    text = json.dumps(scrub(value), indent=2, ensure_ascii=False, default=str)
+    start, cut = preview(text, limit)
+    if cut and not text.startswith(start + "\n"):  # no line end near the limit: cut nothing short
+        start, cut = text, False
+    return redact(start), cut
 
 
 def preview(text: str, limit: int = PREVIEW_CHARS) -> tuple[str, bool]:

@@ -7,7 +7,7 @@ audit log. Filters by repository and deployment go into the queries.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -48,8 +48,10 @@ def update_rows(database: Database, repo: str | None, deployment: str | None) ->
 
 
 def refusals(database: Database, repo: str | None, deployment: str | None) -> list[Refusal]:
+    """The newest refusals, without their reasons yet (:func:`with_reasons` reads those for the
+    deployments a page shows: their details are most of what a refusal costs to read)."""
     statement = (
-        select(Action.id, Action.repo, Action.target, Action.at, Action.details, Action.summary, Action.actor)
+        select(Action.id, Action.repo, Action.target, Action.at, Action.actor)
         .where(Action.kind == "update.propose", Action.outcome == "refused")
         .order_by(Action.at.desc(), Action.id.desc())
         .limit(SCAN)
@@ -60,16 +62,34 @@ def refusals(database: Database, repo: str | None, deployment: str | None) -> li
         statement = statement.where(Action.target.startswith(f"{deployment}@", autoescape=True))
     found: list[Refusal] = []
     with database.sessions() as session:
-        for action_id, action_repo, target, at, details, summary, actor in session.execute(statement):
+        for action_id, action_repo, target, at, actor in session.execute(statement):
             named = refusal_target(target)
-            if named is None or action_repo is None:
-                continue
-            facts = details if isinstance(details, dict) else {}
-            reason = str(facts.get("reason") or summary)
-            found.append(
-                Refusal(action_id, action_repo, *named, at, str(facts.get("code") or ""), reason, actor)
-            )
+            if named is not None and action_repo is not None:
+                found.append(Refusal(action_id, action_repo, *named, at, "", "", actor))
     return found
+
+
+def with_reasons(database: Database, entries: list[DeploymentUpdates]) -> None:
+    """Fill in the code and reason of every refusal ``entries`` show (one query)."""
+    wanted = [refusal.id for entry in entries for refusal in entry.refused]
+    if not wanted:
+        return
+    with database.sessions() as session:
+        rows = session.execute(select(Action.id, Action.details, Action.summary).where(Action.id.in_(wanted)))
+        facts = {
+            action_id: (details if isinstance(details, dict) else {}, summary)
+            for action_id, details, summary in rows
+        }
+    for entry in entries:
+        entry.refused = [
+            replace(
+                refusal,
+                code=str(facts[refusal.id][0].get("code") or ""),
+                reason=str(facts[refusal.id][0].get("reason") or facts[refusal.id][1]),
+            )
+            for refusal in entry.refused
+            if refusal.id in facts
+        ]
 
 
 def load_updates(
@@ -84,5 +104,6 @@ def load_updates(
     updates = update_rows(services.database, repo, deployment)
     entries = dashboard(wanted, newest, updates, refusals(services.database, repo, deployment))
     shown, last = page_of(entries, page)
+    with_reasons(services.database, shown)
     versions = {row.id: row.version for row in updates}
     return UpdatesPage(shown, last, versions, problems, len(entries))

@@ -25,9 +25,9 @@ from bot.console.activity_view import (
     EventFilters,
     job_json,
     parse_event_filters,
-    preview,
     redacted_document,
     shown_document,
+    shown_preview,
 )
 from bot.console.pages.runs import next_page
 from bot.console.render import Console, query_filters
@@ -42,7 +42,7 @@ TITLE = "Events"
 def event_view(record: activity_read.EventRecord, redact: Callable[[str], str]) -> dict[str, Any]:
     """An event as a list row shows it: its JSON, its jobs, and the start of its payload."""
     row = record.event
-    payload, cut = preview(shown_document(row.payload, redact))
+    payload, cut = shown_preview(row.payload, redact)
     domain = row.domain if isinstance(row.domain, dict) else {}
     return {
         **event_json(row),

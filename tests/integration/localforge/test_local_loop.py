@@ -23,6 +23,7 @@ from bot.services import build_services
 from bot.settings import Settings
 from bot.worker import WorkerPool
 from tests.support.botenv import REGISTRY_TOKEN, served
+from tests.support.markdown import swallowed_lines
 from tests.support.terraform_shim import TerraformShim, terraform_shim
 
 __all__ = ["terraform_shim"]  # the fixture, used by name
@@ -144,6 +145,12 @@ def test_push_review_merge_and_plan_on_the_local_forge(
     assert (code, out) == (0, "Closed #2.\n")
     bot.run_jobs()
     assert pulls(bot, "open") == {}
+
+    # Every body and comment the bot wrote reads on GitHub as written: no sentence swallowed by a table.
+    for number in (1, 2):
+        pull = bot.client.get(f"/api/local/repos/{EXAMPLE_REPO}/pulls/{number}").json()
+        for text in [pull["body"], *(c["body"] for c in pull["comments"] if c["author"] == "gitops-bot")]:
+            assert swallowed_lines(text) == [], text
 
 
 def _tree(bot: LocalBot) -> list[str]:

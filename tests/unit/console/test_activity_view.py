@@ -96,3 +96,21 @@ def test_preview_cuts_at_a_line_end_and_says_so() -> None:
     short, cut = preview(text, 100)
     assert cut and len(short) <= 100 and short.endswith("line 12") and text.startswith(short + "\n")
     assert preview("short", 100) == ("short", False)
+
+
+def test_a_preview_is_redacted_after_the_cut_and_never_splits_a_value() -> None:
+    from bot.console.activity_view import shown_preview
+
+    def redact(text: str) -> str:
+        return text.replace("s3cret-value", "[redacted]")
+
+    document = {"items": [{"n": n, "note": f"item {n} holds s3cret-value"} for n in range(400)]}
+    start, cut = shown_preview(document, redact, limit=1_000)
+    assert cut and len(start) <= 1_000 and "s3cret" not in start
+    assert all(
+        line.strip().endswith(("{", "}", "},", "[", ",", '"')) or line.strip() == ""
+        for line in start.splitlines()
+    )
+    whole, cut_whole = shown_preview({"a": "s3cret-value"}, redact)
+    assert (whole, cut_whole) == ('{\n  "a": "[redacted]"\n}', False)
+    assert shown_preview(None, redact) == ("", False)
