@@ -104,7 +104,10 @@ def cmd_migrate(_args: argparse.Namespace) -> int:
 def cmd_check_config(args: argparse.Namespace) -> int:
     from bot.config import check_config_file
 
-    errors = check_config_file(Path(args.file))
+    if args.repo is not None and not Path(args.repo).is_dir():
+        print(f"gitops-bot check-config: --repo {args.repo} is not a directory", file=sys.stderr)
+        return 2
+    errors = check_config_file(Path(args.file), checkout=args.repo)
     for error in errors:
         print(error, file=sys.stderr)
     if errors:
@@ -309,6 +312,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check-config", help="validate a .gitops-bot.yaml")
     check.add_argument("file", help="the .gitops-bot.yaml to check")
+    check.add_argument(
+        "--repo",
+        metavar="DIR",
+        help="a checkout of the GitOps repository: every target file, key and project dir must exist there",
+    )
     check.set_defaults(func=cmd_check_config)
 
     init_env = commands.add_parser(

@@ -118,11 +118,26 @@ def _expand(op: str, version_text: str, whole: str) -> list[Comparator]:
     return _expand_partial(op, numbers, whole)
 
 
+def _why_not_a_version(text: str) -> str:
+    """What is wrong with the part of a range that should have been a version."""
+    if text[:1] in "<>=~^!":
+        return f"{text[0]!r} is a second operator: one comparator is one of >= <= > < = ^ ~ then a version"
+    parts = text.split("-", 1)[0].split(".")
+    if len(parts) > 3:
+        return f"{len(parts)} dot-separated parts: a version is MAJOR.MINOR.PATCH"
+    wrong = next((part for part in parts if not (part.isdigit() or part in ("x", "X", "*"))), None)
+    if wrong is not None:
+        return f"{wrong!r} is not a number (nor x or *): each of MAJOR.MINOR.PATCH is one"
+    return "a version is MAJOR.MINOR.PATCH, each a number or x or *, then an optional -pre-release"
+
+
 def _partial_version(version_text: str, whole: str) -> tuple[list[int], str | None]:
     """``1.2`` → ([1, 2], None), ``1.x`` → ([1], None), ``1.2.3-rc.1`` → ([1, 2, 3], "rc.1")."""
     match = _PARTIAL.fullmatch(version_text)
     if match is None:
-        raise InvalidPolicy(f"invalid version {version_text!r} in range {whole!r}")
+        raise InvalidPolicy(
+            f"invalid version {version_text!r} in range {whole!r}: {_why_not_a_version(version_text)}"
+        )
     parts = [match.group(name) for name in ("major", "minor", "patch")]
     numbers: list[int] = []
     for part in parts:

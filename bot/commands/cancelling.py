@@ -27,6 +27,7 @@ from bot.commands.cancel_scope import (
     cancelled_statuses,
     pull_request_work,
 )
+from bot.terraform.runs import console_url, pull_runs_path
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -64,8 +65,10 @@ def cancel_pull_request(
     if cancelled:
         forge = services.forge_for_repo(repo, installation_id)
         head = forge.get_pull_request(repo, number).head_sha
+        # Each status links to the pull request's runs in the console, as the plan's and apply's do.
+        runs = console_url(services.settings.public_url, pull_runs_path(repo, number))
         for context, description in cancelled_statuses(cancelled, cancelled_by).items():
-            forge.set_commit_status(repo, head, CommitStatus(CommitState.FAILURE, context, description))
+            forge.set_commit_status(repo, head, CommitStatus(CommitState.FAILURE, context, description, runs))
     template = services.templates.get_template("terraform/cancel_comment.md.j2")
     return template.render(
         cancelled_by=cancelled_by,

@@ -253,12 +253,14 @@ def _promote(run: CommentRun) -> str:
 
 
 def _status(run: CommentRun) -> str:
+    from bot.deployments.pull_status import pull_status
     from bot.deployments.status import deployment_status
 
     deployment = run.command.deployment
     statuses = deployment_status(run.services, repo=run.event.repo, deployment=deployment)
+    pull = pull_status(run.services, run.event.repo, run.event.pr_number)
     template = run.services.templates.get_template("deployments/status.md.j2")
-    return template.render(statuses=statuses, deployment=deployment)
+    return template.render(statuses=statuses, deployment=deployment, pull=pull)
 
 
 TERRAFORM_WORK: dict[str, Callable[[CommentRun], str | None]] = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from bot.config.fields import (
     Duration,
@@ -29,6 +29,16 @@ class Metric(StrictModel):
     min: float | None = None
     max: float | None = None
     baseline: Baseline | None = None
+
+    @field_validator("query")
+    @classmethod
+    def _query_works(cls, query: str) -> str:
+        from bot.canary.query_check import query_problem
+
+        problem = query_problem(query)
+        if problem is not None:
+            raise ValueError(problem)
+        return query
 
     @model_validator(mode="after")
     def _has_threshold(self) -> Metric:

@@ -78,9 +78,26 @@ def _pattern(regex: re.Pattern[str], what: str) -> AfterValidator:
     return AfterValidator(check)
 
 
+# Words people write for a permission level. Each is also a valid GitHub login, which is what it
+# would silently be taken for ("maintainer" would allow one user of that name, and nobody else).
+_LEVEL_WORDS = {
+    "maintainer": "maintain", "maintainers": "maintain", "owner": "admin", "owners": "admin",
+    "administrator": "admin", "administrators": "admin", "admins": "admin", "writer": "write",
+    "writers": "write", "developer": "write", "developers": "write", "reader": "read",
+    "readers": "read", "triager": "triage", "triagers": "triage",
+}  # fmt: skip
+
+
 def _permission_entry(value: str) -> str:
     if value in PERMISSION_LEVELS:
         return value
+    meant = _LEVEL_WORDS.get(value.lower()) or (value.lower() if value.lower() in PERMISSION_LEVELS else None)
+    if meant is not None:
+        raise ValueError(
+            f"{value!r} is not a permission level: did you mean {meant!r}? Levels are "
+            f"{', '.join(PERMISSION_LEVELS)} (a level allows everyone at it or above); a person "
+            "whose login is such a word is allowed through a team: team:<slug>"
+        )
     if value.startswith("team:"):
         if _TEAM_SLUG.fullmatch(value.removeprefix("team:")):
             return value

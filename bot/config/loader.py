@@ -116,8 +116,44 @@ def load_repo_config_bytes(data: bytes, filename: str = DEFAULT_FILENAME) -> Rep
     return load_repo_config(text, filename)
 
 
-def check_config_file(path: str | os.PathLike[str]) -> list[ConfigError]:
-    """Every problem in the config file at ``path`` (empty when valid), for ``gitops-bot check-config``."""
+def check_config_file(
+    path: str | os.PathLike[str], *, checkout: str | os.PathLike[str] | None = None
+) -> list[ConfigError]:
+    """Every problem in the config file at ``path`` (empty when valid), for ``gitops-bot check-config``;
+    with ``checkout``, also what it names that the checkout lacks (:mod:`bot.config.checkout`)."""
+    errors = _check_file(path)
+    if errors or checkout is None:
+        return errors
+    return _check_checkout(Path(path), Path(checkout))
+
+
+def _check_checkout(path: Path, root: Path) -> list[ConfigError]:
+    from bot.config.checkout import checkout_problems
+
+    text = path.read_text(encoding="utf-8")
+    data = _load_yaml(text, os.fspath(path))
+    config = load_repo_config(text, os.fspath(path))
+    resolved = root.resolve()
+
+    def inside(relative: str) -> Path | None:
+        candidate = (root / relative).resolve()
+        return candidate if candidate.is_relative_to(resolved) else None  # no symlink out of it
+
+    def read(relative: str) -> str | None:
+        found = inside(relative)
+        if found is None or not found.is_file():
+            return None
+        return found.read_text(encoding="utf-8", errors="replace")
+
+    def is_dir(relative: str) -> bool:
+        found = inside(relative)
+        return found is not None and found.is_dir()
+
+    problems = checkout_problems(config, read, is_dir)
+    return _sorted(_located(os.fspath(path), data, loc, message) for loc, message in problems)
+
+
+def _check_file(path: str | os.PathLike[str]) -> list[ConfigError]:
     shown = os.fspath(path)
     try:
         with Path(path).open("rb") as handle:

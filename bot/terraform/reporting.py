@@ -14,6 +14,7 @@ from bot.config import RepoConfig
 from bot.notify import TerraformResult
 from bot.terraform.projects import ProjectTarget
 from bot.terraform.results import ProjectResult, Status
+from bot.terraform.runs import console_url, pull_runs_path
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -72,7 +73,13 @@ def refused_without_sandbox(
     forge.set_commit_status(
         repo,
         pr.head_sha,
-        CommitStatus(CommitState.FAILURE, f"gitops-bot/{command}", _UNAVAILABLE[status.mode]),
+        CommitStatus(
+            CommitState.FAILURE,
+            f"gitops-bot/{command}",
+            _UNAVAILABLE[status.mode],
+            # The console's banner says why on every page; the runs page is the pull request's.
+            console_url(services.settings.public_url, pull_runs_path(repo, pr.number)),
+        ),
     )
     services.audit(
         kind=f"terraform.{command}",

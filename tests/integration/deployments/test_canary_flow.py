@@ -7,14 +7,16 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import github
 import pytest
 from sqlalchemy import select
 
 from bot.adapters.prometheus import PrometheusQueries
 from bot.storage.models import Analysis, Deployment
 from handlers.deployments import due_analysis_steps
-from tests.support.botenv import BotEnv, bot_env, distribution_push
+from tests.support.botenv import BOT_LOGIN, TOKEN, BotEnv, bot_env, distribution_push
 from tests.support.github_standin_git import git
+from tests.support.markdown import swallowed_lines
 from tests.support.prometheus import PrometheusServer, running_prometheus
 from tests.support.vllm_exporter import Traffic, VllmExporter, vllm_exporter
 
@@ -147,9 +149,12 @@ def test_a_failing_canary_is_reverted_through_git(env: BotEnv, exporter: VllmExp
     assert [i["verdict"] for i in detail["intervals"]][-2:] == ["fail", "fail"]
     assert detail["intervals"][0]["evidence"]["measurements"][0]["metric"] == "error_rate"
     assert env.client.get("/api/analyses/999999").status_code == 404
-    comments = [c.body for c in env.standin.comments(REPO, number)]
-    assert any("Canary failed" in body and "error_rate" in body for body in comments)
-    assert any("Rolled back" in body or "Rollback opened" in body for body in comments)
+    # The thread reads in causal order: started, why it failed (with the evidence), what was done.
+    started, failed, rolled_back = bot_comments(env, number)
+    assert "Canary analysis started" in started
+    assert "Canary failed" in failed and "| [error_rate](http://127.0.0.1:" in failed
+    assert "Rolling back" in failed
+    assert rolled_back.startswith(f"↩️ Rolled back: revert #{revert.number} is merged (http")
     # The quarantined version does not come back by itself.
     assert env.post_registry(distribution_push("serving/chat", "1.1.0", "sha256:" + "d" * 64)) == 202
     env.run_jobs()
@@ -198,6 +203,9 @@ def test_rollback_by_comment_needs_permission_and_happens_once(env: BotEnv, expo
     env.run_jobs()
     status = env.standin.comments(REPO, number)[-1].body
     assert "| `chat` | `1.4.0`" in status and "rolled_back" in status
+    assert f"**#{number}: canary analyses:** `chat` `1.4.0` " in status  # this pull request's own
+    assert f"**#{number}: Terraform plans**" in status and f"**#{number}: locks held:** none." in status
+    assert swallowed_lines(status) == []
 
 
 def alert(deployment: str, wave: int = 0) -> dict:
@@ -271,9 +279,9 @@ def test_a_revert_that_conflicts_is_reported_with_what_to_do(env: BotEnv, export
     assert analysis.status == "failed"
     env.run_jobs()
     assert not [p for p in env.standin.pulls(REPO) if p.head_ref.startswith("gitops-bot/revert/")]
-    finished = comments_on(env, number)[-1]
-    assert "Canary failed" in finished
-    assert "conflicts with later changes in apps/chat/values.yaml" in finished and "by hand" in finished
+    *_, finished, not_done = bot_comments(env, number)
+    assert "Canary failed" in finished and "Rolling back" in finished
+    assert "conflicts with later changes in apps/chat/values.yaml" in not_done and "by hand" in not_done
     (failed,) = [a for a in env.actions("rollback.request") if a["outcome"] == "failed"]
     assert "conflicts" in failed["summary"]
 
@@ -307,5 +315,9 @@ def test_an_analysis_resumes_after_a_restart(env: BotEnv, exporter: VllmExporter
     assert count == 3  # duration 9 s / interval 3 s: none skipped, none repeated
 
 
-def comments_on(env: BotEnv, number: int) -> list[str]:
-    return [c.body for c in env.standin.comments(REPO, number)]
+def bot_comments(env: BotEnv, number: int) -> list[str]:
+    """The bot's comments on the pull request, in the order GitHub lists them, read as a person's
+    client reads them (PyGithub against the stand-in's REST API)."""
+    client = github.Github(auth=github.Auth.Token(TOKEN), base_url=env.standin.base_url)
+    comments = client.get_repo(REPO).get_issue(number).get_comments()
+    return [c.body for c in comments if c.user.login == BOT_LOGIN]

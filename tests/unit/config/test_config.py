@@ -196,7 +196,8 @@ def _errors(text: str) -> list[str]:
             "tags: 'semver:>=banana'}}\n"
             "    targets:\n      - {file: v.yaml, key: a}\n",
             ".gitops-bot.yaml:4:38: deployments[0].trigger.image.tags: invalid version "
-            "'banana' in range '>=banana'",
+            "'banana' in range '>=banana': 'banana' is not a number (nor x or *): each of "
+            "MAJOR.MINOR.PATCH is one",
         ),
         (
             "version: 1\ndeployments:\n  - name: a\n    trigger: {model: {name: m}}\n"

@@ -58,7 +58,10 @@ def test_status_is_open_to_anyone_and_gets_eyes_then_the_table(driver: HandlerDr
 def test_status_with_nothing_deployed_says_so(driver: HandlerDriver) -> None:
     driver.run(HANDLER, comment("/gitops status"))
 
-    assert driver.forge.comment_bodies(REPO, 42) == ["No deployment is recorded yet."]
+    (body,) = driver.forge.comment_bodies(REPO, 42)
+    assert body.endswith("**Deployments**\n\nNo deployment is recorded yet.")
+    assert "**#42: Terraform plans**\n\nNone: comment `/gitops plan` to plan this pull request." in body
+    assert "**#42: locks held:** none." in body and "**#42: canary analyses:** none" in body
 
 
 def test_a_reader_may_not_roll_back_and_is_told_why(driver: HandlerDriver) -> None:
