@@ -155,6 +155,7 @@ def test_a_failing_canary_is_reverted_through_git(env: BotEnv, exporter: VllmExp
     assert "Canary failed" in failed and "| [error_rate](http://127.0.0.1:" in failed
     assert "Rolling back" in failed
     assert rolled_back.startswith(f"↩️ Rolled back: revert #{revert.number} is merged (http")
+    assert [swallowed_lines(body) for body in (started, failed, rolled_back, revert.body)] == [[], [], [], []]
     # The quarantined version does not come back by itself.
     assert env.post_registry(distribution_push("serving/chat", "1.1.0", "sha256:" + "d" * 64)) == 202
     env.run_jobs()

@@ -117,5 +117,14 @@ def test_the_readme_try_it_runs_as_written(bot: str, environment: dict[str, str]
     assert [(d["name"], d["version"], d["status"]) for d in deployments] == [
         ("chat-llm-staging", "1.5.0", "analysing")
     ]
-    overview = httpx.get(f"{bot}/", headers={"Authorization": f"Bearer {TOKEN}"})
+    # The console shows it all: the deployment, its analysis, and the update still open for prod.
+    signed_in = {"Authorization": f"Bearer {TOKEN}"}
+    overview = httpx.get(f"{bot}/", headers=signed_in)
     assert overview.status_code == 200 and "chat-llm-staging" in overview.text
+    (analysis,) = httpx.get(f"{bot}/api/analyses", headers=signed_in).json()
+    page = httpx.get(f"{bot}/analyses/{analysis['id']}", headers=signed_in)
+    assert page.status_code == 200 and "chat-llm-staging" in page.text
+    updates = {e["deployment"]: e for e in httpx.get(f"{bot}/api/updates", headers=signed_in).json()}
+    assert [p["version"] for p in updates["chat-llm-prod"]["proposed"]] == ["1.5.0"]
+    assert [p["version"] for p in updates["chat-llm-staging"]["merged"]] == ["1.5.0"]
+    assert httpx.get(f"{bot}/pulls/local/gitops/2", headers=signed_in).status_code == 200
