@@ -23,3 +23,14 @@ def swallowed_lines(markdown: str) -> list[str]:
 
 def render(markdown: str) -> str:
     return _GFM.render(markdown)
+
+
+def setext_headings(markdown: str) -> list[str]:
+    """Paragraphs a ``---`` (or ``===``) line right under them turned into a heading: a rule meant
+    as a separator needs a blank line above it."""
+    tokens = _GFM.parse(markdown)
+    return [
+        tokens[index + 1].content
+        for index, token in enumerate(tokens)
+        if token.type == "heading_open" and token.markup in ("-", "=")
+    ]

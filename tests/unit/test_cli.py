@@ -113,7 +113,7 @@ def test_check_config_reports_hostile_files_as_errors_with_a_line(tmp_path: Path
     hostile.write_text(text)
     started = time.monotonic()
     assert main(["check-config", str(hostile)]) == 1
-    assert time.monotonic() - started < 2  # a guard against minutes, not a benchmark
+    assert time.monotonic() - started < 5  # a guard against minutes (on a loaded machine), not a benchmark
     err = capsys.readouterr().err
     assert re.search(rf"^{re.escape(str(hostile))}:\d+:\d+: ", err, re.MULTILINE)
     assert "nested deeper than 64 levels" in err or "may be at most 256 KiB" in err

@@ -71,3 +71,14 @@ def test_the_image_installs_the_built_wheel_not_the_source_tree() -> None:
     assert "--editable" not in builder and " -e " not in builder
     copies = [line.split() for line in runtime.splitlines() if line.startswith("COPY --from=builder")]
     assert copies == [["COPY", "--from=builder", "/opt/venv", "/opt/venv"]]
+
+
+def test_the_license_is_declared_as_setuptools_wants_it_without_warnings() -> None:
+    """An SPDX expression and license-files (PEP 639): the table form `license = {text = …}` and
+    License classifiers make setuptools warn on every build."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["license"] == "Apache-2.0"
+    assert project["license-files"] == ["LICENSE"] and (ROOT / "LICENSE").is_file()
+    assert not [c for c in project.get("classifiers", []) if c.startswith("License ::")]

@@ -90,6 +90,17 @@ def test_queued_plans_and_applies_of_the_pull_request_are_cancelled(make_driver:
     assert action.summary.startswith("cancelled on #42: plan job ") and "(queued, autoplan)" in action.summary
 
 
+def test_the_cancelled_statuses_link_to_the_pull_requests_runs(make_driver: MakeDriver) -> None:
+    driver = make_driver(public_url="https://gitops.example.com/")
+    driver.forge.add_pull_request(REPO, 42)
+    driver.forge.set_permission(REPO, "bob", "write")
+    queue_events(driver, comment("/gitops plan", login="alice", comment_id=1))
+    driver.run(HANDLER, comment("/gitops cancel", comment_id=2))
+
+    ((context, url),) = {(s.status.context, s.status.target_url) for s in driver.forge.statuses}
+    assert (context, url) == ("gitops-bot/plan", "https://gitops.example.com/runs?repo=acme%2Fgitops&pr=42")
+
+
 def test_another_pull_requests_work_is_left_alone(driver: HandlerDriver) -> None:
     driver.forge.add_pull_request(REPO, 42)
     driver.forge.set_permission(REPO, "bob", "write")

@@ -64,6 +64,25 @@ def test_status_with_nothing_deployed_says_so(driver: HandlerDriver) -> None:
     assert "**#42: locks held:** none." in body and "**#42: canary analyses:** none" in body
 
 
+def test_status_links_each_analysis_of_the_pull_request_to_the_console(make_driver: MakeDriver) -> None:
+    driver = make_driver(public_url="https://gitops.example.com")
+    seed_deployment(driver)
+    with driver.services.database.transaction() as session:
+        deployment = session.scalars(select(Deployment)).one()
+        analysis = Analysis(deployment_id=deployment.id, status="failed", reason="error_rate", config={})
+        session.add(analysis)
+        session.flush()
+        analysis_id = analysis.id
+    driver.run(HANDLER, comment("/gitops status"))
+
+    (body,) = driver.forge.comment_bodies(REPO, 42)
+    url = f"https://gitops.example.com/analyses/{analysis_id}"
+    assert f"**#42: canary analyses:** `chat-llm-staging` `1.2.3` [failed]({url})." in body
+    assert (
+        "**#42: Terraform plans** ([runs](https://gitops.example.com/runs?repo=acme%2Fgitops&pr=42))" in body
+    )
+
+
 def test_a_reader_may_not_roll_back_and_is_told_why(driver: HandlerDriver) -> None:
     seed_deployment(driver)
     driver.forge.set_permission(REPO, "bob", "read")
