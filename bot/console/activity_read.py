@@ -131,10 +131,8 @@ def newest_actions(
     return rows, last
 
 
-def known_kinds(database: Database) -> tuple[list[str], list[str]]:
-    """The event kinds and audit kinds seen so far, for the filters' suggestions."""
+def audit_kinds(database: Database) -> list[str]:
+    """The audit kinds recorded so far, for the filter's suggestions (audit rows are small; the
+    events table is not scanned for this: its rows carry whole payloads)."""
     with database.sessions() as session:
-        pairs = session.execute(select(Event.event, Event.action).distinct()).all()
-        actions = session.scalars(select(Action.kind).distinct()).all()
-    events = sorted({f"{event}.{action}" if action else event for event, action in pairs})
-    return events, sorted(actions)
+        return sorted(session.scalars(select(Action.kind).distinct()).all())

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -148,16 +148,41 @@ def shown_document(value: Any, redact: Callable[[str], str]) -> str:
 
 
 def shown_preview(value: Any, redact: Callable[[str], str], limit: int = PREVIEW_CHARS) -> tuple[str, bool]:
-    """The start of :func:`shown_document`, redacted after the cut, which costs a list row the
-    start of its payload and not all of it. As safe as redacting the whole: the cut falls at a line
-    end, and indented JSON keeps every value (every string, every secret in one) on one line."""
+    """The start of :func:`shown_document`, for a list row: only as much of the payload is walked,
+    scrubbed and redacted as is shown (a row must not cost a whole payload). As safe as redacting
+    the whole: the cut falls at a line end, and each value (each string) is on one line."""
     if value is None:
         return "", False
-    text = json.dumps(scrub(value), indent=2, ensure_ascii=False, default=str)
-    start, cut = preview(text, limit)
-    if cut and not text.startswith(start + "\n"):  # no line end near the limit: cut nothing short
-        start, cut = text, False
-    return redact(start), cut
+    kept: list[str] = []
+    size = 0
+    for line in _pretty_lines(value, "", None, last=True):
+        if size + len(line) + 1 > limit and kept:
+            return redact("\n".join(kept)), True
+        kept.append(line)
+        size += len(line) + 1
+    return redact("\n".join(kept)), False
+
+
+def _pretty_lines(value: Any, indent: str, key: str | None, *, last: bool) -> Iterator[str]:
+    """``json.dumps(scrub(value), indent=2)``, line by line and lazily, as far as it is read."""
+    head = f"{indent}{json.dumps(key, ensure_ascii=False)}: " if key is not None else indent
+    comma = "" if last else ","
+    if key is not None and _SECRET_KEY.search(key) and value not in (None, ""):
+        yield f"{head}{json.dumps(REDACTED)}{comma}"
+        return
+    if isinstance(value, Mapping) and value:
+        yield head + "{"
+        items = list(value.items())
+        for position, (inner_key, inner) in enumerate(items):
+            yield from _pretty_lines(inner, indent + "  ", str(inner_key), last=position == len(items) - 1)
+        yield f"{indent}}}{comma}"
+    elif isinstance(value, list) and value:
+        yield head + "["
+        for position, inner in enumerate(value):
+            yield from _pretty_lines(inner, indent + "  ", None, last=position == len(value) - 1)
+        yield f"{indent}]{comma}"
+    else:
+        yield f"{head}{json.dumps(value, ensure_ascii=False, default=str)}{comma}"
 
 
 def preview(text: str, limit: int = PREVIEW_CHARS) -> tuple[str, bool]:

@@ -56,7 +56,7 @@ def build_router(console: Console) -> APIRouter:
     ) -> Response:
         page = parse_page(limit, cursor)
         found, last = await run_in_threadpool(activity_read.newest_actions, database, filters, page)
-        _, kinds = await run_in_threadpool(activity_read.known_kinds, database)
+        kinds = await run_in_threadpool(activity_read.audit_kinds, database)
         more = next_page("/actions", filters.given(), page.limit, last) if last is not None else None
         return await console.page(
             request, "actions.html.j2", title=TITLE, actions=[action_view(a, redact) for a in found],
