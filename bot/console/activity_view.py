@@ -125,26 +125,12 @@ def split_kind(kind: str) -> tuple[str, str | None]:
     return event, action or None
 
 
-def scrub(value: Any) -> Any:
-    """``value`` with everything under a secret-looking key replaced by ``[redacted]``."""
-    if isinstance(value, Mapping):
-        return {
-            key: REDACTED
-            if _SECRET_KEY.search(str(key)) and value[key] not in (None, "")
-            else scrub(value[key])
-            for key in value
-        }
-    if isinstance(value, list):
-        return [scrub(item) for item in value]
-    return value
-
-
 def shown_document(value: Any, redact: Callable[[str], str]) -> str:
-    """A stored payload or audit detail as the console shows it: scrubbed, indented, redacted."""
+    """A stored payload or audit detail as the console shows it: indented as ``json.dumps(…,
+    indent=2)`` does, every value under a secret-looking key replaced, then redacted."""
     if value is None:
         return ""
-    text = json.dumps(scrub(value), indent=2, ensure_ascii=False, sort_keys=False, default=str)
-    return redact(text)
+    return redact("\n".join(_pretty_lines(value, "", None, last=True)))
 
 
 def shown_preview(value: Any, redact: Callable[[str], str], limit: int = PREVIEW_CHARS) -> tuple[str, bool]:
@@ -164,7 +150,8 @@ def shown_preview(value: Any, redact: Callable[[str], str], limit: int = PREVIEW
 
 
 def _pretty_lines(value: Any, indent: str, key: str | None, *, last: bool) -> Iterator[str]:
-    """``json.dumps(scrub(value), indent=2)``, line by line and lazily, as far as it is read."""
+    """``json.dumps(value, indent=2)`` line by line, lazily (as far as it is read), with every value
+    under a secret-looking key (``token``, ``signature``, Slack's ``response_url`` …) replaced."""
     head = f"{indent}{json.dumps(key, ensure_ascii=False)}: " if key is not None else indent
     comma = "" if last else ","
     if key is not None and _SECRET_KEY.search(key) and value not in (None, ""):
@@ -183,14 +170,6 @@ def _pretty_lines(value: Any, indent: str, key: str | None, *, last: bool) -> It
         yield f"{indent}]{comma}"
     else:
         yield f"{head}{json.dumps(value, ensure_ascii=False, default=str)}{comma}"
-
-
-def preview(text: str, limit: int = PREVIEW_CHARS) -> tuple[str, bool]:
-    """The first ``limit`` characters (cut at a line end when one is near) and whether it was cut."""
-    if len(text) <= limit:
-        return text, False
-    cut = text.rfind("\n", 0, limit)
-    return text[: cut if cut > limit // 2 else limit], True
 
 
 def redacted_document(value: Any, redact: Callable[[str], str]) -> Any:

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from bot.services import Services
 
 STATES = ("open", "closed", "merged", "all")
+ACTIONS = ("comment", "approve", "merge", "close")  # what a person does to a pull request
 
 
 def pull_json(forge: LocalForge, repo: str, number: int, *, full: bool) -> dict[str, Any]:
@@ -220,15 +221,14 @@ def add_pages(router: APIRouter, console: Console) -> None:
         viewer: Viewer = Depends(require_action),
     ) -> Response:
         repo = f"{owner}/{name}"
-        verbs = {"comment": "comment", "approve": "approve", "merge": "merge", "close": "close"}
-        if what not in verbs or await run_in_threadpool(_not_here, services, repo) is not None:
+        if what not in ACTIONS or await run_in_threadpool(_not_here, services, repo) is not None:
             return JSONResponse({"detail": "no such action"}, status_code=404)
         form = await request.form()
         text = str(form.get("body") or "")
         if what == "comment" and not text.strip():
             return RedirectResponse(f"/pulls/{repo}/{number}?done=empty", status_code=303)
         try:
-            answer = await run_in_threadpool(act, services, viewer, repo, number, verbs[what], text)
+            answer = await run_in_threadpool(act, services, viewer, repo, number, what, text)
         except ForgeError:
             return RedirectResponse(f"/pulls/{repo}/{number}?done=failed", status_code=303)
         done = "refused" if answer.get("merged") is False else what

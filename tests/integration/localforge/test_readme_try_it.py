@@ -104,7 +104,8 @@ def test_the_readme_try_it_runs_as_written(bot: str, environment: dict[str, str]
         )
         assert done.returncode == 0, f"{line}\n{done.stdout}\n{done.stderr}"
         outputs.append(done.stdout)
-        time.sleep(0.5)  # the merge and the comment reach the bot as events first
+        # Each command's event is stored before it returns (the intake's 202, the local forge's
+        # merge and comment): waiting for no queued event is waiting for its work to end.
         _wait_for(lambda: _idle(bot), f"the bot to finish after: {line}")
     sent, listed, diff, merged, commented, shown = outputs
     assert sent.startswith("202 ")

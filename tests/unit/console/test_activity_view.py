@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -11,10 +12,9 @@ from bot.console.activity_view import (
     EventFilters,
     parse_action_filters,
     parse_event_filters,
-    preview,
     redacted_document,
-    scrub,
     shown_document,
+    shown_preview,
     split_kind,
 )
 from bot.pagination import BadRequest
@@ -73,7 +73,7 @@ def test_secret_looking_keys_are_scrubbed_at_any_depth() -> None:
         "items": [{"response_url": "https://hooks.slack.com/x", "text": "hello"}],
         "password": "",  # nothing to hide: left as it is
     }
-    assert scrub(document) == {
+    assert redacted_document(document, str) == {
         "token": "[redacted]",
         "user": {"name": "a", "api_key": "[redacted]", "Authorization": "[redacted]"},
         "items": [{"response_url": "[redacted]", "text": "hello"}],
@@ -91,16 +91,25 @@ def test_a_document_is_scrubbed_then_redacted_by_the_bots_redactor() -> None:
     assert shown_document(None, redact) == "" and redacted_document(None, redact) is None
 
 
-def test_preview_cuts_at_a_line_end_and_says_so() -> None:
-    text = "\n".join(f"line {n}" for n in range(1000))
-    short, cut = preview(text, 100)
-    assert cut and len(short) <= 100 and short.endswith("line 12") and text.startswith(short + "\n")
-    assert preview("short", 100) == ("short", False)
+def test_the_shown_text_is_json_dumps_indented_and_a_preview_is_its_start() -> None:
+    document: dict[str, Any] = {
+        "lines": [f"line {n}" for n in range(1000)],
+        "empty": {},
+        "none": [],
+        "n": 1.5,
+    }
+    whole = shown_document(document, str)
+    assert whole == json.dumps(document, indent=2, ensure_ascii=False)
+    start, cut = shown_preview(document, str, limit=100)
+    assert cut and len(start) <= 100 and whole.startswith(start + "\n")
+    assert shown_preview({"a": 1}, str, limit=100) == (whole_of({"a": 1}), False)
+
+
+def whole_of(document: Any) -> str:
+    return shown_document(document, str)
 
 
 def test_a_preview_is_redacted_after_the_cut_and_never_splits_a_value() -> None:
-    from bot.console.activity_view import shown_preview
-
     def redact(text: str) -> str:
         return text.replace("s3cret-value", "[redacted]")
 

@@ -117,9 +117,6 @@ class LocalForge:
     # -- pull requests ---------------------------------------------------------------------------
 
     def open_or_update_pull_request(self, repo: str, spec: PullRequestSpec) -> PullRequestChange:
-        head_sha = self.repos.sha(repo, spec.head)
-        if head_sha is None:
-            raise ForgeValidationError(f"{repo} has no branch {spec.head}", status=422)
         return self.open_pull_request(repo, spec, author=self.login)
 
     def open_pull_request(self, repo: str, spec: PullRequestSpec, *, author: str) -> PullRequestChange:
