@@ -4,8 +4,8 @@ Thin: each handler turns its event into a call of the one command runner
 (``bot.commands.execute``, through ``bot.commands.comments`` and ``bot.commands.slack_commands``).
 Every comment is looked at by two jobs, ``terraform.comment`` (``plan``, ``apply``, ``unlock``,
 ``approve_policies``, ``cancel``, and every help, usage and mistyped invocation) and
-``deployments.comment`` (``rollback``, ``promote``, ``status``): their names are stored in job
-rows, so both stay.
+``deployments.comment`` (``rollback``, ``promote``, ``pause``, ``resume``, ``status``): their
+names are stored in job rows, so both stay.
 
 Slack: the intake checked the v0 signature, stored the event (Slack's retries carry the same
 ``trigger_id``, so a retry with ``X-Slack-Retry-Num`` is a duplicate and queues nothing) and

@@ -7,8 +7,9 @@ commands on pull requests (``/gitops rollback``, ``promote``, ``status``) are in
 from __future__ import annotations
 
 from bot import reasons
-from bot.deployments import analysis
+from bot.deployments import analysis, stepping
 from bot.deployments.follow_up import finish_analysis
+from bot.deployments.ladder import is_step_branch
 from bot.deployments.plan import is_revert_branch
 from bot.deployments.record import record_merge
 from bot.events.model import AlertNotification, PullRequestChanged
@@ -33,7 +34,7 @@ def pull_request_closed(ctx: HandlerContext) -> Ignored | None:
         return reasons.repo_not_allowed(event.repo)
     created = record_merge(ctx.services, event)
     ctx.log.info("deployments.recorded", repo=event.repo, number=event.number, deployments=created)
-    if not created and not is_revert_branch(event.head_ref):
+    if not created and not is_revert_branch(event.head_ref) and not is_step_branch(event.head_ref):
         return reasons.merge_changed_no_deployment(event.repo, event.number)
     return None
 
@@ -42,6 +43,12 @@ def pull_request_closed(ctx: HandlerContext) -> Ignored | None:
 def analysis_step(ctx: HandlerContext) -> None:
     index = ctx.payload.get("index")
     analysis.run_step(ctx.services, int(ctx.payload["analysis_id"]), None if index is None else int(index))
+
+
+@router.register("internal", "deployments", "canary_step", name=stepping.STEP_JOB_HANDLER)
+def canary_step(ctx: HandlerContext) -> None:
+    """Commit the next rung's traffic weight and land it (bot.deployments.stepping)."""
+    stepping.advance(ctx.services, int(ctx.payload["analysis_id"]), int(ctx.payload["to"]))
 
 
 @router.register("internal", "deployments", "analysis_finished", name=analysis.FINISH_HANDLER)

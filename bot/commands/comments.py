@@ -4,7 +4,7 @@ Two jobs look at every comment, as they always have (their handler names are sto
 rows): the Terraform one runs ``plan``, ``apply``, ``unlock``, ``approve_policies`` and
 ``cancel`` (allowed to whoever may ``plan``) and answers every help, usage and mistyped
 invocation, whatever the command; the deployments one
-runs ``rollback``, ``promote`` and ``status``. Both gate the same way (no bots, allowed
+runs ``rollback``, ``promote``, ``pause``, ``resume`` and ``status``. Both gate the same way (no bots, allowed
 repositories only, nothing performed in dry run) and hand the command to
 :func:`bot.commands.execute.execute`.
 """
@@ -28,12 +28,13 @@ from bot.storage.models import Deployment
 from bot.terraform.results import TerraformRequest
 
 if TYPE_CHECKING:
+    from bot.deployments.ladder_control import Action, Climbing
     from bot.services import Services
 
 TERRAFORM_COMMANDS = frozenset({"plan", "apply", "unlock", "approve_policies", "cancel"})
 # Commands checked against another command's ``permissions:`` entry.
 PERMISSION_OF = {"cancel": "plan"}
-DEPLOYMENT_COMMANDS = frozenset({"rollback", "promote", "status"})
+DEPLOYMENT_COMMANDS = frozenset({"rollback", "promote", "pause", "resume", "status"})
 
 
 @dataclass(frozen=True)
@@ -228,9 +229,14 @@ def _rollback(run: CommentRun) -> str | None:
 
 
 def _promote(run: CommentRun) -> str:
+    """A canary climbing its traffic steps skips to the last; otherwise the version is proposed for
+    the deployment named in ``promote.to``."""
     from bot.updates import promote
 
     event = run.event
+    climbing = _climbing(run)
+    if climbing is not None:
+        return _act_on_ladder(run, climbing, "promote")
     with run.services.database.sessions() as session:
         query = select(Deployment).where(
             Deployment.repo == event.repo, Deployment.pr_number == event.pr_number
@@ -250,6 +256,32 @@ def _promote(run: CommentRun) -> str:
         installation_id=event.installation_id,
     )
     return outcome.message
+
+
+def _climbing(run: CommentRun) -> Climbing | None:
+    from bot.deployments.ladder_control import climbing_canary
+
+    event = run.event
+    return climbing_canary(
+        run.services, repo=event.repo, pr_number=event.pr_number, deployment=run.command.deployment
+    )
+
+
+def _act_on_ladder(run: CommentRun, climbing: Climbing, action: Action) -> str:
+    from bot.deployments.ladder_control import act
+
+    return act(run.services, climbing, action, actor=run.event.author, from_comment=True).message
+
+
+def _pause_or_resume(run: CommentRun) -> str:
+    climbing = _climbing(run)
+    if climbing is None:
+        return (
+            f"Nothing to {run.command.name}: #{run.event.pr_number} has no canary climbing traffic steps "
+            "(a deployment whose canary has `steps`, merged and still being analysed)."
+        )
+    action: Action = "pause" if run.command.name == "pause" else "resume"
+    return _act_on_ladder(run, climbing, action)
 
 
 def _status(run: CommentRun) -> str:
@@ -273,6 +305,8 @@ TERRAFORM_WORK: dict[str, Callable[[CommentRun], str | None]] = {
 DEPLOYMENT_WORK: dict[str, Callable[[CommentRun], str | None]] = {
     "rollback": _rollback,
     "promote": _promote,
+    "pause": _pause_or_resume,
+    "resume": _pause_or_resume,
     "status": _status,
 }
 

@@ -26,7 +26,8 @@ with "did you mean ``/gitops``" rather than run. Where we differ from Atlantis o
   such as "terraform is great" or "Atlantis is down" stays ignored;
 - ``--auto-merge-disabled`` (and ``--auto-merge-method``) are refused with an explanation:
   the bot does not merge a pull request after apply, so there is nothing to disable;
-- ``rollback`` and ``promote`` take an optional deployment name; ``status`` and ``unlock``
+- ``rollback``, ``promote``, ``pause`` and ``resume`` take an optional deployment name (``pause``
+  and ``resume`` hold and release a canary's traffic steps); ``status`` and ``unlock``
   take nothing (as Atlantis's ``unlock``); nor do ``approve_policies`` and ``cancel``
   (Atlantis's names). Atlantis's ``cancel`` only drops queued operations; ours also stops the
   running ones (see ``bot.commands.cancelling``).
@@ -58,6 +59,8 @@ COMMENT_COMMANDS: tuple[str, ...] = (
     "cancel",
     "rollback",
     "promote",
+    "pause",
+    "resume",
     "status",
     "help",
 )
@@ -77,10 +80,12 @@ COMMAND_FLAGS: Mapping[str, tuple[FlagSpec, ...]] = {
     "cancel": (),
     "rollback": (),
     "promote": (),
+    "pause": (),
+    "resume": (),
     "status": (),
 }
 # Commands taking one optional positional argument: a deployment name.
-DEPLOYMENT_ARGUMENT_COMMANDS = frozenset({"rollback", "promote"})
+DEPLOYMENT_ARGUMENT_COMMANDS = frozenset({"rollback", "promote", "pause", "resume"})
 TERRAFORM_COMMANDS = frozenset({"plan", "apply"})
 
 # Atlantis's multiLineRegex: a line break followed by more text. A trailing blank line
@@ -123,7 +128,7 @@ class Command:
     verbose: bool
     extra_args: tuple[str, ...]
     via: Via
-    deployment: str | None = None  # rollback/promote: which deployment, when the PR has several
+    deployment: str | None = None  # rollback/promote/pause/resume: which deployment, when the PR has several
 
 
 CommentParse = NotForUs | Usage | DidYouMean | Command

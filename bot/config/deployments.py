@@ -117,3 +117,13 @@ class Deployment(StrictModel):
     canary: Canary | None = None
     """Without a canary section a merged update is not analysed."""
     promote: Promote | None = None
+
+    @property
+    def edited_files(self) -> tuple[str, ...]:
+        """Every file an update writes: the targets, and the canary's weight files when it has steps."""
+        files = [target.file for target in self.targets]
+        if self.canary is not None and self.canary.steps and self.canary.weight_target is not None:
+            files.append(self.canary.weight_target.file)
+            if self.canary.shadow is not None:
+                files.append(self.canary.shadow.weight_target.file)
+        return tuple(dict.fromkeys(files))

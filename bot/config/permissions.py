@@ -23,6 +23,8 @@ DEFAULT_PERMISSIONS: Mapping[str, Sequence[str]] = {
     "unlock": ("write",),
     "rollback": ("write",),
     "promote": ("write",),
+    "pause": ("write",),
+    "resume": ("write",),
     "deploy": ("maintain",),
     "approve_policies": ("maintain",),
     "status": ("read",),

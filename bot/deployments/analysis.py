@@ -22,11 +22,13 @@ import structlog
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.canary import IntervalResult, decide, evaluate_outcomes
+from bot.canary import AnalysisState, IntervalResult, decide, evaluate_outcomes
 from bot.deployments import plan as plans
 from bot.deployments.analysis_end import FINISH_HANDLER, end_analysis, lock_analysis
+from bot.deployments.ladder import STEPPING, rung_config
 from bot.deployments.plan import AnalysisPlan
 from bot.deployments.readiness_gate import readiness_step
+from bot.deployments.stepping import climb
 from bot.notify import CanaryFinished, CanaryInterval
 from bot.queue import JobOffer
 from bot.services import Services
@@ -92,7 +94,7 @@ def run_step(services: Services, analysis_id: int, expected_index: int | None = 
         status = analysis.status
         plan = AnalysisPlan.from_json(analysis.config)
         count = _interval_count(session, analysis_id)
-        started_at = analysis.started_at
+        started_at = analysis.step_started_at or analysis.started_at  # a rung's rollout has its own timeout
     if status == "waiting_rollout":
         readiness_step(services, analysis_id, plan, started_at)
         return
@@ -165,19 +167,36 @@ def append_interval(
         evidence = {**evidence, "index": index}
         session.add(_interval_row(analysis_id, result, evidence, now))
         history.append(result)
-        # Elapsed analysis time is counted in intervals, so a restart neither skips nor repeats any:
-        # the analysis gets duration / interval of them (a firing alert is one, a failed one).
-        state = decide(plan, history, elapsed_seconds=len(history) * plan.interval_seconds)
+        state = _decide(plan, analysis, history)
         deployment = session.get(Deployment, analysis.deployment_id)
-        if state.finished:
+        # A passed rung with rungs above it is not the end: the ladder climbs.
+        climbing = state.status == "passed" and climb(session, services, analysis, plan, state.reason, now)
+        if state.finished and not climbing:
             end_analysis(session, services, analysis, deployment, plan, state.status, state.reason, now)
-        elif evidence.get("source") == "prometheus":
+        elif not climbing and evidence.get("source") == "prometheus":
             analysis.next_run_at = _next_measurement(analysis.next_run_at or now, plan.interval_seconds, now)
         deployment_id = analysis.deployment_id
-        appended = Appended(index, result.verdict, state.status, state.reason, state.finished)
+        status = STEPPING if climbing else state.status
+        appended = Appended(index, result.verdict, status, state.reason, state.finished and not climbing)
         state_evidence = state.to_evidence()
     _notify_interval(services, plan, deployment_id, appended, evidence, state_evidence)
     return appended
+
+
+def _decide(plan: AnalysisPlan, analysis: Analysis, history: list[IntervalResult]) -> AnalysisState:
+    """Where the analysis stands. Elapsed time is counted in intervals, so a restart neither skips
+    nor repeats any: the analysis gets duration / interval of them (a firing alert is one, a failed
+    one). With traffic steps only the current rung's intervals count, against its own duration."""
+    if plan.ladder is None or analysis.step is None:
+        return decide(plan, history, elapsed_seconds=len(history) * plan.interval_seconds)
+    on_rung = history[analysis.step_first_interval or 0 :]
+    config = rung_config(
+        plan.ladder,
+        analysis.step,
+        failure_limit=plan.failure_limit,
+        inconclusive_limit=plan.inconclusive_limit,
+    )
+    return decide(config, on_rung, elapsed_seconds=len(on_rung) * plan.interval_seconds)
 
 
 def _earlier_intervals(session: Session, analysis_id: int) -> list[IntervalResult]:

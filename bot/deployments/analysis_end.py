@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session
 
 from bot.audit import record_action
 from bot.deployments import plan as plans
+from bot.deployments.ladder import StepStatus
+from bot.deployments.ladder_store import set_rung
 from bot.deployments.plan import AnalysisPlan
 from bot.services import Services
 from bot.storage.models import Analysis, Deployment
@@ -25,6 +27,9 @@ _DEPLOYMENT_STATUS = {
     "failed": plans.FAILED,
     "stopped_inconclusive": plans.INCONCLUSIVE,
 }
+
+
+_RUNG_STATUS: dict[str, StepStatus] = {"passed": "passed", "failed": "failed"}
 
 
 def lock_analysis(session: Session, services: Services, analysis_id: int) -> Analysis | None:
@@ -49,6 +54,9 @@ def end_analysis(
     analysis.reason = reason
     analysis.finished_at = now
     analysis.next_run_at = None
+    analysis.paused_status = None
+    if analysis.step is not None:
+        set_rung(session, analysis.id, analysis.step, _RUNG_STATUS.get(status, "stopped"), now, reason=reason)
     if deployment is not None and deployment.status == plans.ANALYSING:
         deployment.status = _DEPLOYMENT_STATUS.get(status, plans.INCONCLUSIVE)
         deployment.updated_at = now

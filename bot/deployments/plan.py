@@ -33,6 +33,7 @@ from bot.canary import (
     render_interval_queries,
 )
 from bot.config.schema import Canary, Deployment
+from bot.deployments.ladder import PAUSED, STEP_BRANCH_PREFIX, STEPPING, LadderPlan, ladder_from_config
 
 REVERT_BRANCH_PREFIX = "gitops-bot/revert/"
 BOT_ACTOR = "gitops-bot"
@@ -47,8 +48,11 @@ ROLLED_BACK = "rolled_back"
 SUPERSEDED = "superseded"
 RECORDED = "recorded"  # merged, but its config has no canary section: nothing to analyse
 
-# Analysis.status values that are still in progress.
+# Analysis.status values that are measured (the scheduler offers their steps).
 ACTIVE_ANALYSIS = ("waiting_rollout", "running")
+# ... and every status of an analysis that has not ended: a ladder's next rung being committed,
+# or a ladder paused by a person.
+IN_PROGRESS_ANALYSIS = (*ACTIVE_ANALYSIS, STEPPING, PAUSED)
 
 _REF_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -107,6 +111,8 @@ class AnalysisPlan:
     channel: str | None = None
     installation_id: int | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    ladder: LadderPlan | None = None
+    """The traffic steps (None: the whole duration at the weight the update wrote)."""
 
     # The protocol bot.canary.decide reads.
     @property
@@ -117,6 +123,7 @@ class AnalysisPlan:
         data = asdict(self)
         data["metrics"] = [asdict(metric) for metric in self.metrics]
         data["extra"] = dict(self.extra)
+        data["ladder"] = self.ladder.to_json() if self.ladder is not None else None
         return data
 
     @classmethod
@@ -142,6 +149,7 @@ class AnalysisPlan:
             channel=data.get("channel"),
             installation_id=data.get("installation_id"),
             extra=dict(data.get("extra") or {}),
+            ladder=LadderPlan.from_json(data["ladder"]) if data.get("ladder") else None,
         )
 
     def interval_queries(self) -> IntervalQueries:
@@ -170,8 +178,10 @@ def analysis_plan(
     defaults: VllmDefaults,
     channel: str | None = None,
     installation_id: int | None = None,
+    shadow_problem: str | None = None,
 ) -> AnalysisPlan:
     """Render every query once, for the canary and (for baseline bounds) the stable version.
+    ``shadow_problem``: why the configured shadow stage cannot run (it is then left out).
 
     Raises ``bot.canary.QueryTemplateError`` with the metric's name when a template is unusable.
     """
@@ -181,6 +191,7 @@ def analysis_plan(
     context = QueryContext.create(
         deployment=deployment.name, version=version, interval=canary.interval, namespace=namespace
     )
+    ladder = ladder_from_config(canary, shadow_problem=shadow_problem)
     request_count_template = defaults.request_count_query()
     rendered = render_interval_queries(
         specs, context, request_count_template=request_count_template, stable_version=stable_version
@@ -191,7 +202,7 @@ def analysis_plan(
         version=version,
         stable_version=stable_version,
         interval_seconds=canary.interval,
-        duration_seconds=canary.duration,
+        duration_seconds=canary.duration if ladder is None else ladder.total_seconds,
         failure_limit=canary.failure_limit,
         inconclusive_limit=canary.inconclusive_limit,
         min_requests=canary.min_requests,
@@ -219,6 +230,7 @@ def analysis_plan(
         promote_to=deployment.promote.to if deployment.promote is not None else None,
         channel=channel,
         installation_id=installation_id,
+        ladder=ladder,
     )
 
 
@@ -365,6 +377,12 @@ def revert_branch(deployment: str, version: str) -> str:
     safe_deployment = _REF_UNSAFE.sub("-", deployment).strip(".-") or "deployment"
     branch = f"{REVERT_BRANCH_PREFIX}{safe_deployment}/{safe_version}"
     return branch.replace("..", "-").removesuffix(".lock")
+
+
+def step_branch(deployment: str, version: str, index: int) -> str:
+    """``gitops-bot/step/<deployment>/<version>/<rung number>``: the branch of a later rung's commit."""
+    safe = revert_branch(deployment, version).removeprefix(REVERT_BRANCH_PREFIX)
+    return f"{STEP_BRANCH_PREFIX}{safe}/{index + 1}"
 
 
 def revert_title(original_title: str | None, deployment: str, version: str) -> str:

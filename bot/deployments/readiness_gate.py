@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from bot.deployments import plan as plans
 from bot.deployments.analysis_end import end_analysis, lock_analysis
 from bot.deployments.plan import AnalysisPlan
+from bot.deployments.stepping import announce_passed, start_rung
 from bot.notify import CanaryFinished
 from bot.services import Services
 from bot.storage.models import Deployment
@@ -67,9 +68,11 @@ def _start_measuring(
         analysis = lock_analysis(session, services, analysis_id)
         if analysis is None or analysis.status != "waiting_rollout":
             return
-        analysis.status = "running"
         analysis.reason = note
-        analysis.next_run_at = now + timedelta(seconds=plan.interval_seconds)
+        passed = start_rung(session, services, analysis, plan, now)
+        deployment_id = analysis.deployment_id
+    if passed is not None:
+        announce_passed(services, plan, deployment_id, passed)
 
 
 def _end_early(services: Services, analysis_id: int, status: str, reason: str) -> None:

@@ -1,6 +1,6 @@
 """A merged pull request: which deployments it changed, one ``Deployment`` row each, and a canary
 analysis when the deployment has a ``canary`` section. A merged *revert* pull request of ours
-closes its rollback instead.
+closes its rollback instead, and a merged step pull request lands its rung (``bot.deployments.stepping``).
 
 What changed is read from git at the merge commit (:func:`bot.deployments.merged.deployments_touched`
 decides); the rows are written by :class:`bot.deployments.store.DeploymentStore`.
@@ -13,10 +13,12 @@ from typing import TYPE_CHECKING
 import structlog
 
 from bot.canary.defaults import defaults_from_settings
-from bot.config import RepoConfig
+from bot.config import Canary, RepoConfig
 from bot.deployments import plan as plans
+from bot.deployments.ladder import is_step_branch, shadow_location, weight_problem
 from bot.deployments.merged import TouchedDeployment, deployments_touched
 from bot.deployments.plan import AnalysisPlan, analysis_plan
+from bot.deployments.stepping import step_merged
 from bot.deployments.store import DeploymentStore, NewDeployment
 from bot.deployments.texts import render, slack_channel
 from bot.events.model import PullRequestChanged
@@ -35,6 +37,9 @@ def record_merge(services: Services, event: PullRequestChanged) -> list[int]:
         return []
     if plans.is_revert_branch(event.head_ref):
         _revert_merged(services, event)
+        return []
+    if is_step_branch(event.head_ref):
+        step_merged(services, event)
         return []
     config = services.repo_config(event.repo, event.installation_id).config
     if config is None or not config.deployments:
@@ -99,6 +104,7 @@ def _canary_plan(
     if deployment.canary is None:
         return None
     return analysis_plan(
+        shadow_problem=_shadow_problem(services, event, deployment.canary),
         repo=event.repo,
         deployment=deployment,
         canary=deployment.canary,
@@ -108,6 +114,20 @@ def _canary_plan(
         channel=slack_channel(config),
         installation_id=event.installation_id,
     )
+
+
+def _shadow_problem(services: Services, event: PullRequestChanged, canary: Canary) -> str | None:
+    """Why the shadow stage cannot run: the merge commit has nowhere to write the mirror (git is the
+    truth, as for the update's pull request, which left the shadow out for the same reason)."""
+    mirror = shadow_location(canary)
+    if mirror is None or not event.merge_commit_sha:
+        return None
+    text = (
+        services.git()
+        .mirror(services.settings.clone_url(event.repo))
+        .show(event.merge_commit_sha, mirror.file)
+    )
+    return weight_problem(text, mirror, "the shadow's weight_target")
 
 
 def _recorded_summary(event: PullRequestChanged, item: TouchedDeployment, plan: AnalysisPlan | None) -> str:
@@ -135,6 +155,7 @@ def _announce_canary(
             duration_seconds=plan.duration_seconds,
             interval_seconds=plan.interval_seconds,
             metrics=[metric.name for metric in plan.metrics],
+            step_label=plan.ladder.label(0) if plan.ladder is not None else None,
         )
     )
     if not services.dry_run:

@@ -15,12 +15,14 @@ import structlog
 
 from bot.adapters.forge.port import Forge, MergeMethod, PullRequest, PullRequestSpec
 from bot.deployments import plan as plans
+from bot.deployments.ladder_store import LadderStore
 from bot.deployments.plan import RollbackOutcome, RollbackStatus
 from bot.deployments.store import DeployedVersion, DeploymentStore
 from bot.deployments.texts import render, slack_channel
 from bot.notify import RollbackFailed, RollbackOpened
 
 if TYPE_CHECKING:
+    from bot.adapters.git import Mirror
     from bot.config import RepoConfig
     from bot.services import Services
 
@@ -170,28 +172,36 @@ def _roll_back(services: Services, request: RollbackRequest) -> RollbackOutcome:
 
 
 def _revert(services: Services, request: RollbackRequest) -> Reverted | RollbackOutcome:
-    """Revert the merge commit on the revert branch and push it; the failure's outcome if it cannot."""
+    """Revert the canary's step commits (newest first), then the merge commit, on the revert branch
+    and push it; the failure's outcome if it cannot. With traffic steps the files end byte-identical
+    to before the update: the old version at its old weight."""
     row, merge = request.deployment, request.deployment.merge_commit_sha
     url = services.settings.clone_url(request.repo)
     workspaces = services.git()
     mirror = workspaces.mirror(url)
-    parents = mirror.parents(merge)
-    touched = mirror.changed_files(parents[0], merge) if parents else ()
+    commits = [*LadderStore(services.database).step_commits(row.id), merge]
+    touched = sorted({path for sha in commits for path in _changed_by(mirror, sha)})
     title = plans.revert_title(row.title, row.name, row.version)
     branch = plans.revert_branch(row.name, row.version)
-    with workspaces.worktree(url, sparse=list(touched) or None, refresh=False) as tree:
-        result = tree.revert(merge, message=f"{title}\n\nThis reverts commit {merge}.\n\n{request.reason}\n")
-        if result.outcome.value == "conflict":
-            message = (
-                f"Could not revert {merge[:12]} ({row.name} {row.version}): it conflicts with later changes "
-                f"in {', '.join(result.conflicts)}. Revert it by hand."
-            )
-            return _fail(services, request, RollbackOutcome("conflict", message))
-        if not result.ok:
-            message = f"{row.name} {row.version}: {merge[:12]} is already undone on the default branch."
-            return _fail(services, request, RollbackOutcome("nothing_to_revert", message))
+    with workspaces.worktree(url, sparse=touched or None, refresh=False) as tree:
+        for sha in commits:
+            result = tree.revert(sha, message=f"{title}\n\nThis reverts commit {sha}.\n\n{request.reason}\n")
+            if result.outcome.value == "conflict":
+                message = (
+                    f"Could not revert {sha[:12]} ({row.name} {row.version}): it conflicts with later "
+                    f"changes in {', '.join(result.conflicts)}. Revert it by hand."
+                )
+                return _fail(services, request, RollbackOutcome("conflict", message))
+            if not result.ok and sha == merge:
+                message = f"{row.name} {row.version}: {merge[:12]} is already undone on the default branch."
+                return _fail(services, request, RollbackOutcome("nothing_to_revert", message))
         tree.push(branch, force_with_lease=True)
     return Reverted(branch=branch, base=mirror.default_branch(), title=title)
+
+
+def _changed_by(mirror: Mirror, sha: str) -> tuple[str, ...]:
+    parents = mirror.parents(sha)
+    return mirror.changed_files(parents[0], sha) if parents else ()
 
 
 def _open(

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from bot.audit import record_action
 from bot.deployments import plan as plans
+from bot.deployments.ladder_store import add_rungs
 from bot.deployments.plan import AnalysisPlan
 from bot.storage.db import Database
 from bot.storage.models import Analysis, AnalysisInterval, Deployment
@@ -114,7 +115,11 @@ class DeploymentStore:
                 cancel_superseded(session, repo=new.repo, name=new.name, newer_id=row.id, now=now)
                 _supersede_older(session, row, now)
                 if new.canary is not None:
-                    session.add(_first_analysis(new.canary, row.id, now))
+                    analysis = _first_analysis(new.canary, row.id, now)
+                    session.add(analysis)
+                    if new.canary.ladder is not None:
+                        session.flush()  # the analysis id, for its rungs
+                        add_rungs(session, analysis, new.canary.ladder, new.merge_commit_sha, now)
                 record_action(
                     session,
                     kind="deployment.recorded",
@@ -288,13 +293,13 @@ def cancel_superseded(
             Deployment.repo == repo,
             Deployment.name == name,
             Deployment.id != newer_id,
-            Analysis.status.in_(plans.ACTIVE_ANALYSIS),
+            Analysis.status.in_(plans.IN_PROGRESS_ANALYSIS),
         )
     ).all()
     for analysis_id, deployment_id, _config in rows:
         session.execute(
             update(Analysis)
-            .where(Analysis.id == analysis_id, Analysis.status.in_(plans.ACTIVE_ANALYSIS))
+            .where(Analysis.id == analysis_id, Analysis.status.in_(plans.IN_PROGRESS_ANALYSIS))
             .values(status="cancelled", reason="a newer version merged", finished_at=now, next_run_at=None)
             .execution_options(synchronize_session=False)
         )

@@ -54,10 +54,13 @@ def file_kind(path: str) -> str | None:
     return None
 
 
-def apply_edit(path: str, text: str, target: EditTarget | str, new_value: str) -> EditResult:
+def apply_edit(
+    path: str, text: str, target: EditTarget | str, new_value: str, *, number: bool = False
+) -> EditResult:
     """Write ``new_value`` at the target's location in ``text`` (the contents of the file at ``path``).
 
     ``target`` is a config target (its ``key`` for YAML, its ``variable`` for tfvars) or a path string.
+    ``number``: write ``new_value`` (an integer's digits) as a number, not a string (traffic weights).
     Errors are :class:`EditError` subclasses whose message starts with the file path.
     """
     kind = file_kind(path)
@@ -75,7 +78,7 @@ def apply_edit(path: str, text: str, target: EditTarget | str, new_value: str) -
             raise EditError(f"{path}: the target names no {wanted}, which a {kind} file needs")
     editor = {"yaml": edit_yaml_value, "tfvars": edit_tfvars_value, "json": edit_json_value}[kind]
     try:
-        return editor(text, location, new_value)
+        return editor(text, location, new_value, number=number)
     except EditError as exc:
         raise type(exc)(f"{path}: {exc}") from exc
     except RecursionError:

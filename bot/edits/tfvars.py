@@ -39,8 +39,9 @@ class _Literal:
     value: str | None  # decoded string content, the number's text, or None for null
 
 
-def edit_tfvars_value(text: str, variable: str, new_value: str) -> EditResult:
-    """Set the variable (``chat_llm_version`` or ``serving.chat_llm.version``) to the string ``new_value``."""
+def edit_tfvars_value(text: str, variable: str, new_value: str, *, number: bool = False) -> EditResult:
+    """Set the variable (``chat_llm_version`` or ``serving.chat_llm.version``) to the string ``new_value``
+    (``number``: to the integer ``new_value``)."""
     try:
         segments = parse_path(variable)
     except InvalidPath as exc:
@@ -49,10 +50,13 @@ def edit_tfvars_value(text: str, variable: str, new_value: str) -> EditResult:
         raise EditError(f"{variable}: a tfvars path starts with a variable name")
     tree = _parse(text)
     literal = _locate(tree, segments)
-    if literal.kind == "string" and literal.value == new_value:
+    if literal.kind == ("int_lit" if number else "string") and literal.value == new_value:
         return EditResult(text=text, changed=False, old_value=literal.value)
-    new_text = text[: literal.start] + hcl_string_literal(new_value) + text[literal.end :]
-    _verify(text, new_text, segments, new_value)
+    if number and not (new_value.isascii() and new_value.isdigit()):
+        raise UnsupportedValue(f"{new_value!r} is not a whole number")
+    spelled = str(int(new_value)) if number else hcl_string_literal(new_value)
+    new_text = text[: literal.start] + spelled + text[literal.end :]
+    _verify(text, new_text, segments, new_value, number=number)
     return EditResult(text=new_text, changed=True, old_value=literal.value)
 
 
@@ -260,7 +264,9 @@ def _describe(kind: str) -> str:
     }.get(kind, "an expression")
 
 
-def _verify(old_text: str, new_text: str, segments: tuple[PathSegment, ...], new_value: str) -> None:
+def _verify(
+    old_text: str, new_text: str, segments: tuple[PathSegment, ...], new_value: str, *, number: bool = False
+) -> None:
     path = format_path(segments)
     try:
         new_tree = _parse(new_text)
@@ -268,17 +274,17 @@ def _verify(old_text: str, new_text: str, segments: tuple[PathSegment, ...], new
     except (EditError, LarkError) as exc:
         raise VerificationFailed(f"{path}: the edited file no longer parses ({exc})") from exc
     literal = _locate(new_tree, segments)
-    if literal.kind != "string" or literal.value != new_value:
+    if literal.kind != ("int_lit" if number else "string") or literal.value != new_value:
         raise VerificationFailed(
             f"{path}: the edited file reads back {literal.value!r} instead of {new_value!r}"
         )
     expected = copy.deepcopy(hcl2.loads(old_text))
-    _set_in_loaded(expected, segments, hcl_string_literal(new_value), path)
+    _set_in_loaded(expected, segments, int(new_value) if number else hcl_string_literal(new_value), path)
     if expected != new_data:
         raise VerificationFailed(f"{path}: the edit changed more than the one value")
 
 
-def _set_in_loaded(data: Any, segments: tuple[PathSegment, ...], literal: str, path: str) -> None:
+def _set_in_loaded(data: Any, segments: tuple[PathSegment, ...], literal: str | int, path: str) -> None:
     """Mirror the edit on python-hcl2's dict form (which keeps strings and quoted keys with their quotes)."""
     for position, segment in enumerate(segments):
         last = position == len(segments) - 1

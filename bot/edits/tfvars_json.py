@@ -41,15 +41,20 @@ class _Value:
     items: list[_Value] = field(default_factory=list)  # arrays
 
 
-def edit_json_value(text: str, variable: str, new_value: str) -> EditResult:
-    """Set the string at ``variable`` (``chat_llm_version``, ``serving.chat_llm.version``) to the value."""
+def edit_json_value(text: str, variable: str, new_value: str, *, number: bool = False) -> EditResult:
+    """Set the string at ``variable`` (``chat_llm_version``, ``serving.chat_llm.version``) to the value
+    (``number``: to the integer ``new_value``)."""
     try:
         segments = parse_path(variable)
     except InvalidPath as exc:
         raise EditError(str(exc)) from exc
     root = _scan_document(text)
     target = _locate(root, segments)
-    if target.kind == "string" and target.decoded == new_value:
+    if number and not (new_value.isascii() and new_value.isdigit()):
+        raise UnsupportedValue(f"{new_value!r} is not a whole number")
+    if number and target.kind == "number" and text[target.start : target.end] == new_value:
+        return EditResult(text=text, changed=False, old_value=new_value)
+    if not number and target.kind == "string" and target.decoded == new_value:
         return EditResult(text=text, changed=False, old_value=new_value)
     if target.kind not in ("string", "number", "null"):
         raise UnsupportedValue(
@@ -60,8 +65,9 @@ def edit_json_value(text: str, variable: str, new_value: str) -> EditResult:
         if target.kind == "null"
         else (target.decoded if target.kind == "string" else text[target.start : target.end])
     )
-    new_text = text[: target.start] + json.dumps(new_value) + text[target.end :]
-    _verify(text, new_text, segments, new_value)
+    written: str | int = int(new_value) if number else new_value
+    new_text = text[: target.start] + json.dumps(written) + text[target.end :]
+    _verify(text, new_text, segments, written)
     return EditResult(text=new_text, changed=True, old_value=old_value)
 
 
@@ -184,7 +190,7 @@ def _locate(root: _Value, segments: tuple[PathSegment, ...]) -> _Value:
     return node
 
 
-def _verify(old_text: str, new_text: str, segments: tuple[PathSegment, ...], new_value: str) -> None:
+def _verify(old_text: str, new_text: str, segments: tuple[PathSegment, ...], new_value: str | int) -> None:
     path = format_path(segments)
     try:
         new_data = json.loads(new_text.removeprefix("\ufeff"))

@@ -62,8 +62,9 @@ class _Located:
     key_node: ScalarNode | None  # the mapping key when the scalar is a mapping value
 
 
-def edit_yaml_value(text: str, key: str, new_value: str) -> EditResult:
-    """Set the string scalar at ``key`` to ``new_value``, changing only that scalar's characters."""
+def edit_yaml_value(text: str, key: str, new_value: str, *, number: bool = False) -> EditResult:
+    """Set the string scalar at ``key`` to ``new_value``, changing only that scalar's characters
+    (``number``: the integer ``new_value``, written plain)."""
     try:
         segments = parse_path(key)
     except InvalidPath as exc:
@@ -76,13 +77,19 @@ def edit_yaml_value(text: str, key: str, new_value: str) -> EditResult:
         return EditResult(text=text, changed=False, old_value=old_value)
 
     start, end = _value_span(text, located, key)
-    rendered = render_scalar(new_value, node.style)
+    rendered = _integer(new_value) if number else render_scalar(new_value, node.style)
     if start == end and located.key_node is not None:
         # ``tag:`` with nothing after it: keep exactly one space between the colon and the value.
         rendered = rendered if text[start - 1 : start] in (" ", "\t") else " " + rendered
     new_text = text[:start] + rendered + text[end:]
-    _verify(text, new_text, node, segments, new_value)
+    _verify(text, new_text, node, segments, new_value, tag=_INT_TAG if number else _STR_TAG)
     return EditResult(text=new_text, changed=True, old_value=old_value)
+
+
+def _integer(value: str) -> str:
+    if not value.isdigit() or not value.isascii():
+        raise UnsupportedValue(f"{value!r} is not a whole number")
+    return str(int(value))
 
 
 def render_scalar(value: str, style: str | None) -> str:
@@ -240,7 +247,13 @@ def _value_span(text: str, located: _Located, key: str) -> tuple[int, int]:
 
 
 def _verify(
-    old_text: str, new_text: str, target: ScalarNode, segments: tuple[PathSegment, ...], new_value: str
+    old_text: str,
+    new_text: str,
+    target: ScalarNode,
+    segments: tuple[PathSegment, ...],
+    new_value: str,
+    *,
+    tag: str = _STR_TAG,
 ) -> None:
     """The edited document must equal the old one node for node, except the target, now ``new_value``."""
     path = format_path(segments)
@@ -250,10 +263,11 @@ def _verify(
         raise VerificationFailed(f"{path}: the edited file no longer parses ({exc})") from exc
     old_root = _compose_single_document(old_text)
     located = _locate(new_root, segments)
-    if located.node.tag != _STR_TAG or located.node.value != new_value:
+    if located.node.tag != tag or located.node.value != new_value:
+        what = "the string" if tag == _STR_TAG else "the number"
         raise VerificationFailed(
             f"{path}: the edited file reads back {located.node.value!r} ({located.node.tag}) "
-            f"instead of the string {new_value!r}"
+            f"instead of {what} {new_value!r}"
         )
     _compare(old_root, new_root, target.start_mark.index, path, set())
 

@@ -61,6 +61,7 @@ class CanaryStarted(_StoryNote):
     duration_seconds: int
     interval_seconds: int
     metrics: list[str] = Field(default_factory=list)
+    step_label: str | None = None  # with traffic steps: the first step ("step 1/3 (10%)")
 
 
 class CanaryInterval(_StoryNote):
@@ -78,6 +79,21 @@ class CanaryFinished(_StoryNote):
     reason: str
     evidence: dict[str, Any] = Field(default_factory=dict)
     next_step: str | None = None  # e.g. "rolling back", "promoting to chat-llm-prod", "notify only"
+
+
+class CanaryStep(_StoryNote):
+    """The traffic ladder moved or stopped: a rung committed, stuck, paused, resumed, promoted."""
+
+    kind: Literal["canary_step"] = "canary_step"
+    step: int  # 1-based rung (the shadow stage, when there is one, is rung 1)
+    steps: int
+    label: str  # "step 2/3 (50%)", "shadow (20% mirrored)"
+    weight: int
+    event: Literal["committed", "stuck", "paused", "resumed", "promoted"]
+    reason: str | None = None
+    commit_sha: str | None = None
+    pr_url: str | None = None
+    by: str | None = None
 
 
 class RollbackOpened(_StoryNote):
@@ -124,6 +140,7 @@ Notification = Annotated[
     | CanaryStarted
     | CanaryInterval
     | CanaryFinished
+    | CanaryStep
     | RollbackOpened
     | RollbackMerged
     | RollbackFailed

@@ -13,6 +13,8 @@ from bot.notify.story import StoryState
 
 ROLLBACK_ACTION = "gitops_rollback"
 PROMOTE_ACTION = "gitops_promote"
+PAUSE_ACTION = "gitops_pause"
+RESUME_ACTION = "gitops_resume"
 # Stages in which a person may still decide: roll back, or promote the canary's version.
 ROLLBACK_STAGES = frozenset({"canary", "passed", "inconclusive", "failed", "rollback_failed"})
 PROMOTE_STAGES = frozenset({"canary", "passed", "inconclusive"})
@@ -125,19 +127,30 @@ def decision_buttons(templates: jinja2.Environment, state: StoryState) -> list[d
                 ),
             )
         )
+    climbing = state.stage == "canary" and state.step_label is not None
+    if climbing:
+        buttons.append(_ladder_button(labels, state, value))
     if state.stage in PROMOTE_STAGES:
+        skip = climbing and not state.step_last
         buttons.append(
             bk.button(
-                labels.promote_label,  # type: ignore[attr-defined]
+                labels.skip_steps_label if skip else labels.promote_label,  # type: ignore[attr-defined]
                 action_id=PROMOTE_ACTION,
                 value=value,
                 style="primary",
                 confirm=bk.confirm_dialog(
                     title=labels.promote_confirm_title,  # type: ignore[attr-defined]
-                    text=labels.promote_confirm_text,  # type: ignore[attr-defined]
+                    text=labels.skip_steps_confirm_text if skip else labels.promote_confirm_text,  # type: ignore[attr-defined]
                     confirm=labels.promote_confirm_yes,  # type: ignore[attr-defined]
                     deny=labels.confirm_no,  # type: ignore[attr-defined]
                 ),
             )
         )
     return buttons
+
+
+def _ladder_button(labels: Any, state: StoryState, value: str) -> dict[str, Any]:
+    """Pause a climbing canary where it is, or resume a paused one."""
+    if state.step_paused:
+        return bk.button(labels.resume_label, action_id=RESUME_ACTION, value=value)
+    return bk.button(labels.pause_label, action_id=PAUSE_ACTION, value=value)

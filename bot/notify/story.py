@@ -17,6 +17,7 @@ from bot.notify import (
     CanaryFinished,
     CanaryInterval,
     CanaryStarted,
+    CanaryStep,
     Notification,
     PromotionOpened,
     RollbackFailed,
@@ -110,6 +111,9 @@ class StoryState(_Model):
     promotion_pr_url: str | None = None
     superseded_by_version: str | None = None
     superseded_by_url: str | None = None
+    step_label: str | None = None  # a canary with traffic steps: where it stands ("step 2/3 (50%)")
+    step_last: bool = False
+    step_paused: bool = False
     terraform: dict[str, TerraformLine] = Field(default_factory=dict)
     revision: int = 0
     replied: tuple[str, ...] = ()  # delivery ids whose thread reply was posted
@@ -210,12 +214,20 @@ def _canary_changes(current: StoryState, note: Notification) -> dict[str, Any]:
             "deployment_id": note.deployment_id,
             "pr_url": current.pr_url or note.pr_url,
             "canary": canary.model_copy(update=timing),
+            "step_label": current.step_label or note.step_label,
         }
     if isinstance(note, CanaryInterval):
         return {
             "stage": _advance(current, "canary"),
             "deployment_id": note.deployment_id,
             "canary": _count_interval(current.canary or CanaryProgress(), note),
+        }
+    if isinstance(note, CanaryStep):
+        return {
+            "stage": _advance(current, "canary"),
+            "step_label": note.label,
+            "step_last": note.step == note.steps,
+            "step_paused": note.event in ("paused", "stuck"),
         }
     if isinstance(note, CanaryFinished):
         return {

@@ -345,6 +345,34 @@ class Analysis(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The traffic ladder (bot.deployments.ladder); all NULL for an analysis without steps.
+    step: Mapped[int | None] = mapped_column(Integer)
+    """The rung the analysis is on (0-based)."""
+    step_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    step_first_interval: Mapped[int | None] = mapped_column(Integer)
+    """The index of the first interval measured on this rung: the rung is judged on its own."""
+    paused_status: Mapped[str | None] = mapped_column(String(24))
+    """While ``status`` is ``paused``: the status ``/gitops resume`` returns to."""
+    paused_by: Mapped[str | None] = mapped_column(String(255))
+
+
+class AnalysisStep(Base):
+    """One rung of a canary's traffic ladder: its weight, the commit that wrote it, how it went."""
+
+    __tablename__ = "analysis_steps"
+    __table_args__ = (UniqueConstraint("analysis_id", "index", name="uq_analysis_steps_index"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    analysis_id: Mapped[int] = mapped_column(ForeignKey("analyses.id", ondelete="CASCADE"))
+    index: Mapped[int] = mapped_column(Integer)
+    weight: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))  # bot.deployments.ladder.StepStatus
+    commit_sha: Mapped[str | None] = mapped_column(String(64))
+    pr_number: Mapped[int | None] = mapped_column(Integer)
+    pr_url: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class AnalysisInterval(Base):

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from bot.config import Deployment, Target
+from bot.deployments.ladder import RungWrite, ladder_from_config, shadow_location, weight_problem, write_rung
 from bot.edits import EditError, apply_edit
 from bot.images import TargetFormat, render_target_value
 from bot.versions import Decision, compare_versions, decide_update
@@ -132,6 +133,19 @@ class TargetEdit:
 
 
 @dataclass(frozen=True)
+class TrafficEdit:
+    """With canary steps: the traffic the merge starts at (see bot.deployments.ladder), written in
+    the update's commit, so a merge starts at the first rung, never at 100."""
+
+    writes: tuple[RungWrite, ...]
+    first: str
+    """The first rung, as people read it: ``step 1/3 (10%)``, ``shadow (20% mirrored)``."""
+    later: tuple[str, ...]
+    """The rungs that follow, each its own commit after the one before passes."""
+    shadow_skipped: str | None = None
+
+
+@dataclass(frozen=True)
 class FileChange:
     """A file's text before and after every edit to it."""
 
@@ -161,6 +175,7 @@ class UpdatePlan:
     supersedes: tuple[PendingUpdate, ...] = ()
     explicit: bool = False
     decision_code: str = "accepted"
+    traffic: TrafficEdit | None = None
 
     @property
     def changed_files(self) -> tuple[FileChange, ...]:
@@ -232,9 +247,13 @@ def plan_update(
     if invalid is not None:
         return invalid
 
-    edits, changes, problem = _edit_targets(deployment, version, digest, files, unusable or {})
+    edits, texts, problem = _edit_targets(deployment, version, digest, files, unusable or {})
     if problem is not None:
         return problem
+    traffic = _write_first_rung(deployment, texts, files, unusable or {})
+    if isinstance(traffic, NoUpdate):
+        return traffic
+    changes = [FileChange(path, files[path] or "", text) for path, text in texts.items()]
     previous = _current_version(edits)
     decision = decide_update(deployment.trigger.policy, previous, version, quarantined)
     reason = (
@@ -270,6 +289,7 @@ def plan_update(
         supersedes=supersedes,
         explicit=explicit,
         decision_code=decision.code,
+        traffic=traffic,
     )
 
 
@@ -317,25 +337,25 @@ def _edit_targets(
     digest: str | None,
     files: Mapping[str, str | None],
     unusable: Mapping[str, str],
-) -> tuple[list[TargetEdit], list[FileChange], NoUpdate | None]:
+) -> tuple[list[TargetEdit], dict[str, str], NoUpdate | None]:
+    """The target edits and each edited file's new text (path → text), or why they cannot be made."""
     repository = deployment.trigger.image.repository if deployment.trigger.image is not None else ""
     texts: dict[str, str] = {}
-    originals: dict[str, str] = {}
     edits: list[TargetEdit] = []
     for target in deployment.targets:
         if target.file not in texts:
             problem = _unreadable(deployment, target.file, files, unusable)
             if problem is not None:
-                return [], [], problem
-            texts[target.file] = originals[target.file] = files[target.file] or ""
+                return [], {}, problem
+            texts[target.file] = files[target.file] or ""
         try:
             new_value = render_target_value(target.format, repository=repository, tag=version, digest=digest)
         except ValueError as exc:
-            return [], [], NoUpdate("bad_target", f"{target.file} ({target.location}): {exc}")
+            return [], {}, NoUpdate("bad_target", f"{target.file} ({target.location}): {exc}")
         try:
             result = apply_edit(target.file, texts[target.file], target, new_value)
         except EditError as exc:
-            return [], [], NoUpdate("bad_target", str(exc))
+            return [], {}, NoUpdate("bad_target", str(exc))
         texts[target.file] = result.text
         edits.append(
             TargetEdit(
@@ -347,8 +367,40 @@ def _edit_targets(
                 changed=result.changed,
             )
         )
-    changes = [FileChange(path, originals[path], texts[path]) for path in originals]
-    return edits, changes, None
+    return edits, texts, None
+
+
+def _write_first_rung(
+    deployment: Deployment,
+    texts: dict[str, str],
+    files: Mapping[str, str | None],
+    unusable: Mapping[str, str],
+) -> TrafficEdit | NoUpdate | None:
+    """With canary steps, write the first rung's weights into ``texts``; None without steps. A
+    shadow stage whose mirror cannot be written (the router cannot mirror) is left out, saying why."""
+    canary = deployment.canary
+    if canary is None:
+        return None
+    mirror = shadow_location(canary)
+    shadow_problem = None
+    if mirror is not None:
+        text = texts.get(mirror.file, files.get(mirror.file))
+        shadow_problem = weight_problem(text, mirror, "the shadow's weight_target")
+    ladder = ladder_from_config(canary, shadow_problem=shadow_problem)
+    if ladder is None:
+        return None
+    for path in ladder.files():
+        if path not in texts:
+            problem = _unreadable(deployment, path, files, unusable)
+            if problem is not None:
+                return problem
+            texts[path] = files[path] or ""
+    try:
+        writes = write_rung(texts, ladder, 0)
+    except EditError as exc:
+        return NoUpdate("bad_target", f"{exc} (the canary's weight_target)")
+    later = tuple(ladder.label(index) for index in range(1, len(ladder.rungs)))
+    return TrafficEdit(tuple(writes), ladder.label(0), later, ladder.shadow_skipped)
 
 
 def _unreadable(

@@ -80,7 +80,7 @@ def event_matches(config: RepoConfig, event: PreviewEvent) -> list[Match]:
 
 def target_paths(matches: list[Match]) -> tuple[str, ...]:
     """Every file the matching deployments' updates read: what the caller must load."""
-    return tuple(sorted({target.file for match in matches for target in match.deployment.targets}))
+    return tuple(sorted({path for match in matches for path in match.deployment.edited_files}))
 
 
 def preview_event(

@@ -168,7 +168,7 @@ def _lift_quarantine_if_asked(services: Services, ask: UpdateAsk) -> None:
 def _plan(
     services: Services, forge: Forge, ask: UpdateAsk, target: _Target
 ) -> tuple[UpdatePlan | NoUpdate, list[PendingUpdate]]:
-    files = read_targets(forge, ask.repo, (t.file for t in target.deployment.targets), target.base)
+    files = read_targets(forge, ask.repo, target.deployment.edited_files, target.base)
     pending = pending_updates(forge, ask.repo, ask.deployment)
     quarantined = planning_quarantine(
         services.quarantine.versions(repo=ask.repo, deployment=ask.deployment),

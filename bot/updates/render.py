@@ -46,6 +46,11 @@ class CanaryPlan:
     uses_vllm_defaults: bool
     readiness: str | None
     promote_to: str | None
+    steps: tuple[tuple[int, str | None], ...] = ()
+    """Traffic steps: (weight, how long it is judged; None: not judged), one commit each."""
+    steps_via: str = "pull_request"
+    shadow: tuple[int, str] | None = None
+    """The shadow stage: (percent mirrored, how long it is judged)."""
 
 
 def canary_plan(deployment: Deployment, defaults: VllmDefaults) -> CanaryPlan | None:
@@ -75,6 +80,15 @@ def canary_plan(deployment: Deployment, defaults: VllmDefaults) -> CanaryPlan | 
         uses_vllm_defaults=not canary.metrics,
         readiness=readiness,
         promote_to=deployment.promote.to if deployment.promote is not None else None,
+        steps=tuple(
+            (step.weight, format_duration(step.duration) if step.duration else None) for step in canary.steps
+        ),
+        steps_via=canary.steps_via,
+        shadow=(
+            (canary.shadow.weight, format_duration(canary.shadow.duration))
+            if canary.shadow is not None
+            else None
+        ),
     )
 
 

@@ -14,10 +14,12 @@ import pytest
 
 from tests.support.markdown import render, setext_headings, swallowed_lines
 from tests.unit.posted_deployments import DEPLOYMENT_CASES, TEMPLATES
+from tests.unit.posted_ladder import LADDER_CASES, LADDER_VARIANTS
 from tests.unit.posted_terraform import TERRAFORM_CASES
 
 FORGE_FOLDERS = ("commands", "deployments", "terraform", "updates")
-CASES = {**DEPLOYMENT_CASES, **TERRAFORM_CASES}
+CASES = {**DEPLOYMENT_CASES, **TERRAFORM_CASES, **LADDER_CASES}
+VARIANTS = {**CASES, **{f"{name} (steps)": case for name, case in LADDER_VARIANTS.items()}}
 
 # Where a table is followed by text: the text that must open the paragraph right after the table.
 AFTER_A_TABLE = [
@@ -42,9 +44,9 @@ def test_every_posted_template_has_a_case() -> None:
     assert sorted(CASES) == posted_templates()
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
+@pytest.mark.parametrize("name", sorted(VARIANTS))
 def test_no_line_is_swallowed_by_a_table_nor_a_paragraph_made_a_heading(name: str) -> None:
-    for text in CASES[name]():
+    for text in VARIANTS[name]():
         assert text.strip(), f"{name} rendered nothing"
         assert swallowed_lines(text) == [], text
         assert setext_headings(text) == [], text

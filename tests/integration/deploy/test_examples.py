@@ -87,7 +87,7 @@ def test_the_terraform_projects_plan_with_real_terraform(
     pool = changes["module.gpu_pool.terraform_data.node_pool"]["change"]["after"]["input"]
     assert pool["labels"] == {"example.com/node-pool": pool["name"]}
     serving = changes["terraform_data.serving"]["change"]["after"]["input"]
-    assert serving["chat_llm"] in ("1.4.2", {"version": "1.3.0", "replicas": 6})
+    assert serving["chat_llm"] in ("1.4.2", {"version": "1.3.0", "replicas": 6, "mirror_percent": 0})
 
 
 def test_the_terraform_is_formatted(terraform_shim: TerraformShim) -> None:

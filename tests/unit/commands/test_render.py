@@ -54,7 +54,7 @@ def test_unknown_command_lists_the_commands(templates) -> None:
     text = render_comment_reply(reply, templates)
     assert 'Error: unknown command "paln".' in text
     assert "Run 'atlantis --help' for usage." in text
-    listed = "plan, apply, unlock, approve_policies, cancel, rollback, promote, status, help"
+    listed = "plan, apply, unlock, approve_policies, cancel, rollback, promote, pause, resume, status, help"
     assert f"Available commands: {listed}" in text
 
 

@@ -114,8 +114,28 @@ def test_the_example_passes_against_its_own_checkout(capsys: pytest.CaptureFixtu
             lambda root: (root / "terraform/staging/serving.auto.tfvars").write_text("other = 1\n"),
             "chat_llm_version",
         ),
+        (
+            lambda root: (root / "apps/chat-llm/values-prod.yaml").write_text(
+                (root / "apps/chat-llm/values-prod.yaml").read_text().replace("previous: 0", "older: 0")
+            ),
+            "chat-llm-prod: apps/chat-llm/values-prod.yaml: traffic.previous: no such key",
+        ),
+        (
+            lambda root: (root / "terraform/prod/serving.auto.tfvars.json").write_text(
+                '{"serving": {"chat_llm": {"version": "1.3.0"}}}'
+            ),
+            "deployments[1].canary.shadow.weight_target: chat-llm-prod: "
+            "terraform/prod/serving.auto.tfvars.json: serving.chat_llm.mirror_percent: no such key",
+        ),
     ],
-    ids=["missing-file", "missing-key", "missing-project-dir", "missing-variable"],
+    ids=[
+        "missing-file",
+        "missing-key",
+        "missing-project-dir",
+        "missing-variable",
+        "missing-weight",
+        "no-mirror",
+    ],
 )
 def test_what_the_checkout_lacks_is_named_with_its_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], break_it: object, expected: str

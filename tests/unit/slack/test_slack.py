@@ -10,9 +10,17 @@ from slack_sdk.signature import Clock, SignatureVerifier
 
 from bot.adapters.slack_api import SlackClient, SlackRefused, SlackUnavailable
 from bot.intake.signatures import slack_signature
-from bot.notify import CanaryInterval, RollbackMerged, RollbackOpened, UpdateProposed
+from bot.notify import CanaryInterval, CanaryStep, RollbackMerged, RollbackOpened, UpdateProposed
 from bot.notify import blocks as bk
-from bot.notify.render import PROMOTE_ACTION, ROLLBACK_ACTION, decision_buttons, render_note, render_top
+from bot.notify.render import (
+    PAUSE_ACTION,
+    PROMOTE_ACTION,
+    RESUME_ACTION,
+    ROLLBACK_ACTION,
+    decision_buttons,
+    render_note,
+    render_top,
+)
 from bot.notify.story import apply
 from bot.services import template_environment
 from tests.support.slack_standin import SlackStandIn
@@ -61,6 +69,27 @@ def test_buttons_only_while_a_decision_is_open() -> None:
         CanaryInterval(**{**STORY, "dry_run": True}, deployment_id=1, index=0, verdict="fail", evidence={}),
     )
     assert decision_buttons(templates, dry) == []
+
+
+def step(number: int, event: str, label: str) -> CanaryStep:
+    return CanaryStep(**STORY, step=number, steps=3, label=label, weight=10, event=event, by="alice")  # type: ignore[arg-type]
+
+
+def test_a_climbing_canary_shows_its_step_and_can_be_paused_resumed_or_skipped() -> None:
+    templates = template_environment()
+    state = apply(apply(None, interval(0, "pass")), step(2, "committed", "step 2/3 (50%)"))
+    labels = {b["action_id"]: b["text"]["text"] for b in decision_buttons(templates, state)}
+    assert labels == {ROLLBACK_ACTION: "Roll back now", PAUSE_ACTION: "Pause", PROMOTE_ACTION: "Skip to 100%"}
+    text, _ = render_top(templates, state)
+    assert "Traffic: *step 2/3 (50%)*" in text
+    paused = apply(state, step(2, "paused", "step 2/3 (50%)"))
+    assert RESUME_ACTION in {b["action_id"] for b in decision_buttons(templates, paused)}
+    assert "paused" in render_top(templates, paused)[0]
+    last = apply(paused, step(3, "promoted", "step 3/3 (100%)"))
+    labels = {b["action_id"]: b["text"]["text"] for b in decision_buttons(templates, last)}
+    assert labels[PROMOTE_ACTION] == "Promote" and PAUSE_ACTION in labels
+    note = render_note(templates, step(3, "promoted", "step 3/3 (100%)"))
+    assert note.startswith(":fast_forward: *chat* `1.1.0`: canary promoted to *step 3/3 (100%)* by alice")
 
 
 def test_user_text_is_escaped_in_messages() -> None:

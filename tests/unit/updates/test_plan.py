@@ -185,3 +185,74 @@ def pull(**overrides: object) -> PullRequest:
 )
 def test_automerge_waits_for_required_checks(overrides: dict[str, object], decision: str) -> None:
     assert automerge_decision(pull(**overrides))[0] == decision
+
+
+STEPPED = load_repo_config(
+    """\
+version: 1
+deployments:
+  - name: chat
+    trigger: {image: {repository: registry.example.com/serving/chat}}
+    targets: [{file: values.yaml, key: image.tag}]
+    canary:
+      steps: [{weight: 10, duration: 5m}, {weight: 100}]
+      weight_target: {file: route.yaml, key: weights.canary, stable: weights.stable}
+      shadow: {weight_target: {file: mesh.tfvars, variable: mirror}, weight: 30, duration: 5m}
+"""
+).deployments[0]
+ROUTE = "weights:\n  canary: 100\n  stable: 0\n"
+
+
+def stepped(files: dict[str, str | None]) -> UpdatePlan | NoUpdate:
+    return plan_update(repo="acme/gitops", deployment=STEPPED, version="1.3.0", digest=None, files=files)
+
+
+def test_with_steps_the_update_writes_the_first_rung_in_the_same_commit() -> None:
+    planned = stepped(
+        {"values.yaml": "image:\n  tag: 1.2.0\n", "route.yaml": ROUTE, "mesh.tfvars": "mirror = 0\n"}
+    )
+    assert isinstance(planned, UpdatePlan) and planned.traffic is not None
+    assert planned.contents == {
+        "values.yaml": "image:\n  tag: 1.3.0\n",
+        "route.yaml": "weights:\n  canary: 0\n  stable: 100\n",  # users see nothing while it shadows
+        "mesh.tfvars": "mirror = 30\n",
+    }
+    assert (planned.traffic.first, planned.traffic.later) == (
+        "shadow (30% mirrored)",
+        ("step 1/2 (10%)", "step 2/2 (100%)"),
+    )
+
+
+def test_a_router_that_cannot_mirror_skips_the_shadow_saying_why() -> None:
+    planned = stepped(
+        {"values.yaml": "image:\n  tag: 1.2.0\n", "route.yaml": ROUTE, "mesh.tfvars": "host = 1\n"}
+    )
+    assert isinstance(planned, UpdatePlan) and planned.traffic is not None
+    assert planned.contents["route.yaml"] == "weights:\n  canary: 10\n  stable: 90\n"
+    assert "mesh.tfvars" not in planned.contents
+    assert (
+        planned.traffic.shadow_skipped
+        == "mesh.tfvars: mirror: no such variable (variables in the file: host)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("route", "reason"),
+    [
+        (None, "route.yaml (a target of chat) does not exist on the default branch"),
+        ("weights: {}\n", "route.yaml: weights.canary: no such key"),
+    ],
+)
+def test_a_missing_weight_refuses_the_update(route: str | None, reason: str) -> None:
+    refused = stepped(
+        {"values.yaml": "image:\n  tag: 1.2.0\n", "route.yaml": route, "mesh.tfvars": "mirror = 0\n"}
+    )
+    assert isinstance(refused, NoUpdate) and refused.code in ("missing_file", "bad_target")
+    assert reason in refused.reason
+
+
+def test_the_weight_alone_never_opens_an_update() -> None:
+    current = stepped(
+        {"values.yaml": "image:\n  tag: 1.3.0\n", "route.yaml": ROUTE, "mesh.tfvars": "mirror = 0\n"}
+    )
+    assert isinstance(current, NoUpdate) and current.code == "already_current"

@@ -8,8 +8,9 @@ terraform {
 variable "serving" {
   type = object({
     chat_llm = object({
-      version  = string
-      replicas = number
+      version        = string
+      replicas       = number
+      mirror_percent = number # requests mirrored to a new version (gitops-bot's shadow stage)
     })
   })
   description = "What production serves; serving.chat_llm.version is updated by gitops-bot."
