@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from bot.console.analysis_view import IntervalRecord, analysis_series
+from bot.deployments.ladder_store import rung_dicts
 from bot.pagination import MAX_LIMIT, BadRequest, Cursor, PageRequest, next_link, parse_id, parse_page
 from bot.services import Services
 from bot.storage.availability import database_readiness, diagnose
@@ -90,6 +91,8 @@ def analysis_json(row: Analysis) -> dict[str, Any]:
         "next_run_at": row.next_run_at.isoformat() if row.next_run_at else None,
         "finished_at": row.finished_at.isoformat() if row.finished_at else None,
         "config": row.config,
+        "step": row.step,  # with traffic steps: the rung it is on (0-based); see "steps"
+        "paused_by": row.paused_by,
     }
 
 
@@ -298,7 +301,15 @@ def load_analysis(database: Database, analysis_id: int) -> dict[str, Any] | None
                 for item in intervals
             ],
             "series": [series.to_json() for series in analysis_series(row.config or {}, records)],
+            "steps": [
+                {**item, "started_at": _iso(item["started_at"]), "finished_at": _iso(item["finished_at"])}
+                for item in rung_dicts(session, analysis_id)
+            ],
         }
+
+
+def _iso(at: Any) -> str | None:
+    return at.isoformat() if at is not None else None
 
 
 def add_lock_routes(router: APIRouter, services: Services) -> None:

@@ -86,7 +86,9 @@ class Notify(StrictModel):
     slack: SlackNotify | None = None
 
 
-Command = Literal["plan", "apply", "unlock", "rollback", "promote", "deploy", "approve_policies"]
+Command = Literal[
+    "plan", "apply", "unlock", "rollback", "promote", "pause", "resume", "deploy", "approve_policies"
+]
 
 
 class Permissions(StrictModel):
@@ -97,6 +99,9 @@ class Permissions(StrictModel):
     unlock: tuple[PermissionEntry, ...] = ("write",)
     rollback: tuple[PermissionEntry, ...] = ("write",)
     promote: tuple[PermissionEntry, ...] = ("write",)
+    pause: tuple[PermissionEntry, ...] = ("write",)
+    """Holds a canary's traffic steps where they are (``resume`` releases them)."""
+    resume: tuple[PermissionEntry, ...] = ("write",)
     deploy: tuple[PermissionEntry, ...] = ("maintain",)
     """``deploy`` also lifts a rolled-back version's quarantine, hence the stricter default."""
     approve_policies: tuple[PermissionEntry, ...] = ("maintain",)

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from bot.console.charts import Bound, Chart, ChartPoint, PointStatus, Unit, metric_chart, metric_unit, number
 from bot.deployments import plan as plans
+from bot.deployments.ladder import LadderPlan, ladder_rows
 from bot.deployments.plan import AnalysisPlan, PlannedMetric
 
 STATUSES: dict[str, PointStatus] = {"pass": "pass", "fail": "fail", "inconclusive": "inconclusive"}
@@ -254,7 +255,7 @@ class Decision:
 
     @property
     def running(self) -> bool:
-        return self.status in plans.ACTIVE_ANALYSIS
+        return self.status in plans.IN_PROGRESS_ANALYSIS
 
 
 def decision(
@@ -326,3 +327,42 @@ __all__ = [
     "time_label",
     "web_link",
 ]
+
+
+@dataclass(frozen=True)
+class LadderLine:
+    """One traffic step as the page shows it."""
+
+    label: str
+    traffic: str
+    judged_for: str
+    status: str
+    commit: str | None
+    pr_number: int | None
+    pr_link: str | None
+    reason: str | None
+
+
+def ladder(config: Mapping[str, Any], rungs: Sequence[Mapping[str, Any]]) -> list[LadderLine]:
+    """The traffic steps of the analysis, each with its weight, commit and status; [] without steps."""
+    data = config.get("ladder")
+    if not data:
+        return []
+    plan = LadderPlan.from_json(data)
+    return [
+        LadderLine(
+            label=row["label"],
+            traffic=f"{row['mirror']}% mirrored" if row["shadow"] else f"{row['weight']}%",
+            judged_for=(
+                f"{row['duration_seconds']} s"
+                if row["duration_seconds"]
+                else "not judged: reached once rolled out"
+            ),
+            status=str(row["status"]).replace("_", " "),
+            commit=(row["commit_sha"] or "")[:12] or None,
+            pr_number=row["pr_number"],
+            pr_link=web_link(row["pr_url"]),
+            reason=row["reason"],
+        )
+        for row in ladder_rows(plan, rungs)
+    ]

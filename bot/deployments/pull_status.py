@@ -4,11 +4,13 @@ and the canary analyses of the deployments it made, each linked to the console."
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from bot.deployments.ladder import LadderPlan
 from bot.storage.models import Analysis, Deployment
 from bot.terraform.runs import console_url, pull_runs_path
 from bot.terraform.store import plan_store
@@ -42,6 +44,7 @@ class AnalysisLine:
     status: str
     reason: str | None
     url: str | None
+    step: str | None = None  # with traffic steps: where the ladder stands ("step 2/3 (50%)")
 
 
 @dataclass(frozen=True)
@@ -65,13 +68,31 @@ def pull_status(services: Services, repo: str, number: int) -> PullStatus:
     public = services.settings.public_url
     with services.database.sessions() as session:
         rows = session.execute(
-            select(Deployment.name, Deployment.version, Analysis.id, Analysis.status, Analysis.reason)
+            select(
+                Deployment.name, Deployment.version, Analysis.id, Analysis.status, Analysis.reason,
+                Analysis.step, Analysis.config,
+            )
             .join(Analysis, Analysis.deployment_id == Deployment.id)
             .where(Deployment.repo == repo, Deployment.pr_number == number)
             .order_by(Analysis.id)
-        ).all()
+        ).all()  # fmt: skip
     analyses = [
-        AnalysisLine(name, version, status, reason, console_url(public, f"/analyses/{analysis_id}"))
-        for name, version, analysis_id, status, reason in rows
+        AnalysisLine(
+            name,
+            version,
+            status,
+            reason,
+            console_url(public, f"/analyses/{analysis_id}"),
+            step_label(config, step),
+        )
+        for name, version, analysis_id, status, reason, step, config in rows
     ]
     return PullStatus(number, plans, locks, analyses, console_url(public, pull_runs_path(repo, number)))
+
+
+def step_label(config: Mapping[str, Any] | None, step: int | None) -> str | None:
+    """Where an analysis with traffic steps stands, as people read it; None without steps."""
+    ladder = (config or {}).get("ladder")
+    if step is None or not ladder:
+        return None
+    return LadderPlan.from_json(ladder).label(step)

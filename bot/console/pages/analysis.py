@@ -24,6 +24,7 @@ from bot.audit import record_action
 from bot.console import analysis_view as view
 from bot.console.security import Viewer, permission_refusal, require_action, require_viewer
 from bot.deployments import plan as plans
+from bot.deployments.ladder_store import rung_dicts
 from bot.deployments.store import DeployedVersion
 from bot.pagination import parse_id
 from bot.storage.models import Action, Analysis, AnalysisInterval, Deployment
@@ -64,6 +65,7 @@ class Loaded:
     deployment: DeployedVersion
     intervals: list[view.IntervalRecord]
     history: list[Entry]  # audit rows about this analysis or its version, newest first
+    rungs: list[dict[str, Any]]  # the traffic steps' rows (none without steps)
 
     @property
     def fingerprint(self) -> str:
@@ -115,6 +117,7 @@ def load(services: Services, analysis_id: int) -> Loaded | None:
             deployment=DeployedVersion.of(deployment),
             intervals=intervals,
             history=history,
+            rungs=rung_dicts(session, analysis_id),
         )
 
 
@@ -247,6 +250,7 @@ def _context(console: Console, request: Request, loaded: Loaded) -> dict[str, An
         ),
         "flash": shown_action,
         "history": loaded.history,
+        "ladder": view.ladder(loaded.config, loaded.rungs),
     }
 
 

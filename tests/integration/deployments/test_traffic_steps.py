@@ -188,6 +188,14 @@ def test_a_healthy_canary_climbs_step_by_step_one_commit_each(
         assert any("Canary passed" in body for body in comments)
         assert all(swallowed_lines(body) == [] for body in comments)
         assert [a["outcome"] for a in env.actions("canary.step")] == ["committed", "committed"]
+        detail = env.client.get(f"/api/analyses/{analysis.id}").json()
+        assert [(s["weight"], s["status"], s["pr_number"]) for s in detail["steps"]] == [
+            (10, "passed", None),
+            (50, "passed", 2),
+            (100, "passed", 3),
+        ]
+        page = env.client.get(f"/analyses/{analysis.id}").text
+        assert "Traffic steps" in page and "step 2/3 (50%)" in page
 
 
 def test_a_failure_at_a_later_step_reverts_the_update_and_every_step(
@@ -232,6 +240,9 @@ def test_pause_resume_and_promote_act_on_the_current_step(
         env.standin.post_comment_as("alice", REPO, number, "/gitops pause")
         env.run_jobs()
         assert "already paused" in bot_comments(env, number)[-1]
+        env.standin.post_comment_as("alice", REPO, number, "/gitops status")
+        env.run_jobs()
+        assert "`chat` `1.3.0` paused at step 1/3 (10%)" in bot_comments(env, number)[-1]
 
         env.standin.post_comment_as("alice", REPO, number, "/gitops resume")
         env.run_jobs()

@@ -256,7 +256,7 @@ def _errors(text: str) -> list[str]:
         (
             "version: 1\npermissions:\n  destroy: [admin]\n",
             ".gitops-bot.yaml:3:3: permissions.destroy: unknown key 'destroy' (allowed: plan, apply, unlock, "
-            "rollback, promote, deploy, approve_policies); did you mean 'deploy'?",
+            "rollback, promote, pause, resume, deploy, approve_policies); did you mean 'deploy'?",
         ),
         ("version: 2\n", ".gitops-bot.yaml:1:1: version: Input should be 1"),
         ("projects: []\n", ".gitops-bot.yaml:1:1: version: required key is missing"),
