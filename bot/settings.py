@@ -39,7 +39,8 @@ class Settings(BaseSettings):
 
     registry_token: SecretStr | None = None
     mlflow_webhook_secret: SecretStr | None = None
-    # Where reviewers open a model version from the PR body (links only; the bot never calls it).
+    # Where reviewers open a model version from the PR body, and the REST API the model gates read
+    # (trigger.model.gates): the bot's only calls to MLflow.
     mlflow_tracking_url: str | None = None
 
     slack_signing_secret: SecretStr | None = None

@@ -69,6 +69,15 @@ class QueryOutcome:
         }
 
 
+@dataclass(frozen=True)
+class Samples:
+    """A range query's values (finite ones only), or why there are none."""
+
+    values: tuple[float, ...]
+    error: str | None
+    series_count: int = 0
+
+
 class PrometheusQueries:
     """Instant PromQL queries against one Prometheus (or anything speaking its HTTP API).
 
@@ -159,6 +168,28 @@ class PrometheusQueries:
         except (ValueError, KeyError, TypeError) as exc:
             # JSON, but not shaped like a Prometheus answer.
             return _failure(promql, "unexpected_result", f"answer is not a Prometheus API response: {exc!r}")
+
+    def query_samples(self, promql: str, *, start: datetime, end: datetime, step_seconds: int) -> Samples:
+        """Every value of every series of ``promql`` over ``[start, end]`` at ``step_seconds``: the
+        statistical judge's samples (one per replica per step). Never raises; see the module docstring."""
+        params = {"timeout": f"{max(1, int(self.timeout_seconds * 1000))}ms"}
+        try:
+            result = self._client.custom_query_range(
+                promql, start_time=start, end_time=end, step=f"{step_seconds}s", params=params
+            )
+        except requests.RequestException as exc:
+            if _timed_out(exc):
+                return Samples((), f"Prometheus did not answer within {self.timeout_seconds}s")
+            return Samples((), f"cannot reach Prometheus at {self.url}: {_root_cause(exc)}")
+        except PrometheusApiClientException as exc:
+            return Samples((), _http_failure(promql, str(exc)).error)
+        except (ValueError, KeyError, TypeError) as exc:
+            return Samples((), f"answer is not a Prometheus API response: {exc!r}")
+        try:
+            values = tuple(float(value) for series in result for _at, value in series.get("values", ()))
+        except (TypeError, ValueError, AttributeError) as exc:
+            return Samples((), f"unexpected range result: {exc!r}")
+        return Samples(tuple(value for value in values if math.isfinite(value)), None, len(result))
 
     def query_many(
         self, queries: Iterable[str], at: datetime | float | None = None

@@ -57,6 +57,22 @@ _TOKENS_PER_SECOND = "sum(rate(vllm:generation_tokens_total{${selector}}[{{ inte
 _TOKENS_PER_SECOND_PER_REPLICA = f"{_TOKENS_PER_SECOND} / {_REPLICAS}"
 _KV_CACHE_USAGE = "avg(avg_over_time(vllm:kv_cache_usage_perc{${selector}}[{{ interval }}]))"
 _REQUEST_COUNT = "sum(increase(http_requests_total{${http_selector}}[{{ interval }}]))"
+# Per replica and per scrape, for the statistical judge's samples (bot.canary.judge): ``irate`` takes
+# the window's last two points and the judge's window is two scrapes, so one step's sample shares no
+# request with the next one's. Time to first token is sampled as each replica's mean over the scrape
+# (sum / count, exact), not a p99 of the few requests a scrape holds, which sits on a bucket bound;
+# the p99's own shift is read over the whole window (the effect, see ``compare``).
+_TTFT_P99_SAMPLES = (
+    "sum by (${replica_label}) "
+    "(irate(vllm:time_to_first_token_seconds_sum{${selector}}[{{ interval }}]))"
+    " / sum by (${replica_label}) "
+    "(irate(vllm:time_to_first_token_seconds_count{${selector}}[{{ interval }}]))"
+)
+_ERROR_RATE_SAMPLES = (
+    '(sum by (${replica_label}) (irate(http_requests_total{${http_selector},status=~"5.."}[{{ interval }}]))'
+    " or 0 * sum by (${replica_label}) (irate(http_requests_total{${http_selector}}[{{ interval }}])))"
+    " / sum by (${replica_label}) (irate(http_requests_total{${http_selector}}[{{ interval }}]))"
+)
 
 
 @dataclass(frozen=True)
@@ -145,8 +161,14 @@ class VllmDefaults:
                 query=self._fill(_TTFT_P99),
                 max=self.ttft_p99_max_seconds,
                 baseline_relative_max=self.ttft_baseline_relative_max,
+                samples_query=self._fill(_TTFT_P99_SAMPLES),
             ),
-            MetricSpec(name="error_rate", query=self._fill(_ERROR_RATE), max=self.error_rate_max),
+            MetricSpec(
+                name="error_rate",
+                query=self._fill(_ERROR_RATE),
+                max=self.error_rate_max,
+                samples_query=self._fill(_ERROR_RATE_SAMPLES),
+            ),
             MetricSpec(
                 name="tokens_per_second_per_replica",
                 query=self._fill(_TOKENS_PER_SECOND_PER_REPLICA),

@@ -63,6 +63,8 @@ class MetricSpec:
     max: float | None = None
     baseline_relative_max: float | None = None
     baseline_relative_min: float | None = None
+    samples_query: str | None = None
+    """Per replica, for the statistical judge (bot.canary.judge); None: ``query`` itself."""
 
     def __post_init__(self) -> None:
         if not self.name:

@@ -48,6 +48,7 @@ __all__ = [
     "Observed",
     "decide",
     "evaluate_interval",
+    "interval_verdict",
 ]
 
 
@@ -113,6 +114,11 @@ def _request_guard(request_count: Observed, min_requests: int) -> tuple[int | No
         if sample_count < min_requests:
             return sample_count, f"too few requests: {sample_count} < min_requests {min_requests}"
     return sample_count, None
+
+
+def interval_verdict(measurements: Sequence[Measurement], too_few: str | None) -> tuple[IntervalVerdict, str]:
+    """What the measurements add up to (``too_few``: the request guard held the interval back)."""
+    return _interval_verdict(measurements, too_few)
 
 
 def _interval_verdict(

@@ -124,6 +124,27 @@ class Shadow(StrictModel):
         return self
 
 
+class Judge(StrictModel):
+    """How intervals are judged: ``thresholds`` (the default) or ``mann_whitney`` (see bot.canary.judge)."""
+
+    kind: Literal["thresholds", "mann_whitney"] = "thresholds"
+    confidence: float = Field(0.95, ge=0.5, lt=1)
+    """1 - the test's significance level: 0.95 fails a metric only when p < 0.05."""
+    min_samples: int = Field(30, ge=5)
+    """Fewer samples on either side: the test is inconclusive (the thresholds judge), never failed."""
+    min_effect: float = Field(0.1, ge=0)
+    """How much worse the canary's median must be to fail: 0.1 = 10% worse than the stable version's."""
+    sample_step: Duration = 15
+    """One sample per replica every this long (the scrape interval): the range queries' step."""
+
+    @model_validator(mode="after")
+    def _only_for_the_test(self) -> Judge:
+        given = self.model_fields_set - {"kind"}
+        if self.kind == "thresholds" and given:
+            raise ValueError(f"{', '.join(sorted(given))} only apply to kind: mann_whitney")
+        return self
+
+
 class Canary(StrictModel):
     interval: Duration = 60
     duration: Duration = 600
@@ -143,6 +164,7 @@ class Canary(StrictModel):
     steps_via: Literal["pull_request", "push"] = "pull_request"
     """How a later step's weight reaches the default branch: a pull request the bot merges, or a push."""
     shadow: Shadow | None = None
+    judge: Judge = Judge()
 
     @model_validator(mode="after")
     def _steps_consistent(self) -> Canary:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from typing import Annotated, Literal
+
+from pydantic import Discriminator, Field, Tag, model_validator
 
 from bot.config.canary import Canary
 from bot.config.fields import (
@@ -34,6 +36,47 @@ class ImageTrigger(StrictModel):
         return repository_matches(self.repository, repository, host)
 
 
+class MetricGate(StrictModel):
+    """A metric logged on the MLflow run behind the model version must lie within ``min``/``max``."""
+
+    metric: NonEmpty
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _bounded(self) -> MetricGate:
+        if self.min is None and self.max is None:
+            raise ValueError(f"gate on {self.metric}: give min, max or both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"gate on {self.metric}: min ({self.min}) is greater than max ({self.max})")
+        return self
+
+
+class TagGate(StrictModel):
+    """A tag of the model version (or, when it has none of that name, of its run) must equal ``equals``."""
+
+    tag: NonEmpty
+    equals: str
+
+
+def _gate_kind(value: object) -> str | None:
+    """``metric`` or ``tag``: which kind of gate a mapping is, by the key it names."""
+    keys = value if isinstance(value, dict) else vars(value) if hasattr(value, "__dict__") else {}
+    if "metric" in keys:
+        return "metric"
+    return "tag" if "tag" in keys else None
+
+
+Gate = Annotated[
+    Annotated[MetricGate, Tag("metric")] | Annotated[TagGate, Tag("tag")],
+    Discriminator(
+        _gate_kind,
+        custom_error_type="gate_kind",
+        custom_error_message="a gate is {metric: NAME, min: N, max: N} or {tag: NAME, equals: VALUE}",
+    ),
+]
+
+
 class ModelTrigger(StrictModel):
     """An MLflow registered model: with ``alias``, fires when the alias is set; else on each new version."""
 
@@ -41,6 +84,8 @@ class ModelTrigger(StrictModel):
     alias: NonEmpty | None = None
     versions: TagPolicyText = DEFAULT_TAG_POLICY
     """Policy for MLflow version numbers (``7`` reads as 7.0.0); default: any version."""
+    gates: tuple[Gate, ...] = ()
+    """Checked against the MLflow run behind the version before its pull request (bot.updates.gates)."""
 
     @property
     def policy(self) -> TagPolicy:
@@ -50,11 +95,16 @@ class ModelTrigger(StrictModel):
 class Trigger(StrictModel):
     image: ImageTrigger | None = None
     model: ModelTrigger | None = None
+    on_gate_failure: Literal["draft", "refuse"] = "draft"
+    """A version failing its model gates: a draft pull request with a failed status (``draft``), or
+    no pull request, only the audit log and Slack (``refuse``)."""
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Trigger:
         if (self.image is None) == (self.model is None):
             raise ValueError("give exactly one of image or model")
+        if "on_gate_failure" in self.model_fields_set and (self.model is None or not self.model.gates):
+            raise ValueError("on_gate_failure needs model gates (trigger.model.gates)")
         return self
 
     @property

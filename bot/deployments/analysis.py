@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from bot.canary import AnalysisState, IntervalResult, decide, evaluate_outcomes
 from bot.deployments import plan as plans
 from bot.deployments.analysis_end import FINISH_HANDLER, end_analysis, lock_analysis
+from bot.deployments.judging import judged
 from bot.deployments.ladder import STEPPING, rung_config
 from bot.deployments.plan import AnalysisPlan
 from bot.deployments.readiness_gate import readiness_step
@@ -95,6 +96,7 @@ def run_step(services: Services, analysis_id: int, expected_index: int | None = 
         plan = AnalysisPlan.from_json(analysis.config)
         count = _interval_count(session, analysis_id)
         started_at = analysis.step_started_at or analysis.started_at  # a rung's rollout has its own timeout
+        first_on_step = analysis.step_first_interval
     if status == "waiting_rollout":
         readiness_step(services, analysis_id, plan, started_at)
         return
@@ -104,6 +106,11 @@ def run_step(services: Services, analysis_id: int, expected_index: int | None = 
     now = utcnow()
     outcomes = services.prometheus().query_many(plan.queries(), at=now)
     result = evaluate_outcomes(plan.interval_queries(), outcomes, min_requests=plan.min_requests, at=now)
+    # The statistical judge compares the samples of everything judged so far (this step's, with steps).
+    judged_intervals = count - (first_on_step or 0) + 1
+    result = judged(
+        services, plan, result, outcomes, now=now, window_seconds=judged_intervals * plan.interval_seconds
+    )
     evidence = interval_evidence(services, plan, result, outcomes)
     append_interval(services, analysis_id, result, evidence)
 

@@ -15,6 +15,7 @@ functions with what they read, and act on the answers.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import urllib.parse
 from collections.abc import Mapping
@@ -31,7 +32,9 @@ from bot.canary import (
     metric_specs_for,
     prometheus_duration,
     render_interval_queries,
+    render_query,
 )
+from bot.canary.judge import JudgeSettings, direction_of
 from bot.config.schema import Canary, Deployment
 from bot.deployments.ladder import PAUSED, STEP_BRANCH_PREFIX, STEPPING, LadderPlan, ladder_from_config
 
@@ -76,6 +79,12 @@ class PlannedMetric:
     max: float | None = None
     baseline_relative_max: float | None = None
     baseline_relative_min: float | None = None
+    # The statistical judge's samples (bot.canary.judge); None without it, or without a direction.
+    samples_query: str | None = None
+    baseline_samples_query: str | None = None
+    direction: str | None = None
+    stable_query: str | None = None
+    """The metric's query for the stable version (the statistical judge's effect size)."""
 
     def spec(self, template: str) -> MetricSpec:
         return MetricSpec(
@@ -113,6 +122,7 @@ class AnalysisPlan:
     extra: Mapping[str, Any] = field(default_factory=dict)
     ladder: LadderPlan | None = None
     """The traffic steps (None: the whole duration at the weight the update wrote)."""
+    judge: JudgeSettings = field(default_factory=JudgeSettings)
 
     # The protocol bot.canary.decide reads.
     @property
@@ -124,6 +134,7 @@ class AnalysisPlan:
         data["metrics"] = [asdict(metric) for metric in self.metrics]
         data["extra"] = dict(self.extra)
         data["ladder"] = self.ladder.to_json() if self.ladder is not None else None
+        data["judge"] = asdict(self.judge)
         return data
 
     @classmethod
@@ -150,14 +161,18 @@ class AnalysisPlan:
             installation_id=data.get("installation_id"),
             extra=dict(data.get("extra") or {}),
             ladder=LadderPlan.from_json(data["ladder"]) if data.get("ladder") else None,
+            judge=JudgeSettings(**data["judge"]) if data.get("judge") else JudgeSettings(),
         )
 
-    def interval_queries(self) -> IntervalQueries:
-        """The rendered queries as ``bot.canary`` evaluates them (templates are not needed again)."""
+    def interval_queries(self, *, hard_only: bool = False) -> IntervalQueries:
+        """The rendered queries as ``bot.canary`` evaluates them (templates are not needed again);
+        ``hard_only``: without the baseline bounds (the statistical judge replaces them)."""
         return IntervalQueries(
             metrics=tuple(
                 RenderedMetric(
-                    spec=metric.spec(metric.query), query=metric.query, baseline_query=metric.baseline_query
+                    spec=_hard(metric.spec(metric.query)) if hard_only else metric.spec(metric.query),
+                    query=metric.query,
+                    baseline_query=None if hard_only else metric.baseline_query,
                 )
                 for metric in self.metrics
             ),
@@ -166,6 +181,10 @@ class AnalysisPlan:
 
     def queries(self) -> tuple[str, ...]:
         return self.interval_queries().queries()
+
+
+def _hard(spec: MetricSpec) -> MetricSpec:
+    return dataclasses.replace(spec, baseline_relative_max=None, baseline_relative_min=None)
 
 
 def analysis_plan(
@@ -192,6 +211,13 @@ def analysis_plan(
         deployment=deployment.name, version=version, interval=canary.interval, namespace=namespace
     )
     ladder = ladder_from_config(canary, shadow_problem=shadow_problem)
+    judge = JudgeSettings(
+        canary.judge.kind,
+        canary.judge.confidence,
+        canary.judge.min_samples,
+        canary.judge.min_effect,
+        canary.judge.sample_step,
+    )
     request_count_template = defaults.request_count_query()
     rendered = render_interval_queries(
         specs, context, request_count_template=request_count_template, stable_version=stable_version
@@ -217,9 +243,11 @@ def analysis_plan(
                 max=item.spec.max,
                 baseline_relative_max=item.spec.baseline_relative_max,
                 baseline_relative_min=item.spec.baseline_relative_min,
+                **_samples(item.spec, judge, context, stable_version),
             )
             for item in rendered.metrics
         ),
+        judge=judge,
         request_count_query=rendered.request_count_query,
         readiness=(
             ReadinessPlan(readiness.namespace, readiness.deployment, readiness.timeout)
@@ -232,6 +260,29 @@ def analysis_plan(
         installation_id=installation_id,
         ladder=ladder,
     )
+
+
+def _samples(
+    spec: MetricSpec, judge: JudgeSettings, context: QueryContext, stable_version: str | None
+) -> dict[str, str | None]:
+    """The statistical judge's per-replica samples queries for one metric, canary and stable: the
+    template rendered with a window of two scrapes (a rate needs two points)."""
+    direction = direction_of(spec)
+    if not judge.statistical or direction is None or stable_version is None:
+        return {}
+    template = spec.samples_query or spec.query
+    window = QueryContext.create(
+        deployment=context.deployment,
+        version=context.version,
+        interval=2 * judge.sample_step_seconds,
+        namespace=context.namespace,
+    )
+    return {
+        "samples_query": render_query(template, window),
+        "baseline_samples_query": render_query(template, window.for_version(stable_version)),
+        "direction": direction,
+        "stable_query": render_query(spec.query, context.for_version(stable_version)),
+    }
 
 
 # --------------------------------------------------------------------------- after the analysis

@@ -96,6 +96,14 @@ class CanaryStep(_StoryNote):
     by: str | None = None
 
 
+class GatesFailed(_StoryNote):
+    """A model version failed its gates and ``on_gate_failure: refuse`` opened no pull request."""
+
+    kind: Literal["gates_failed"] = "gates_failed"
+    reason: str
+    gates: dict[str, Any] = Field(default_factory=dict)
+
+
 class RollbackOpened(_StoryNote):
     kind: Literal["rollback_opened"] = "rollback_opened"
     deployment_id: int | None = None
@@ -141,6 +149,7 @@ Notification = Annotated[
     | CanaryInterval
     | CanaryFinished
     | CanaryStep
+    | GatesFailed
     | RollbackOpened
     | RollbackMerged
     | RollbackFailed

@@ -25,7 +25,10 @@ import structlog
 from bot.adapters.forge.port import Forge, PullRequest, PullRequestSpec
 from bot.canary.defaults import defaults_from_settings
 from bot.config import Deployment, RepoConfig
+from bot.notify import GatesFailed
 from bot.updates.branch import pending_updates, push_branch
+from bot.updates.gate_check import gate_report, refuses, set_gates_status
+from bot.updates.gates import GateReport
 from bot.updates.outcome import (
     OutcomeStatus,
     Proposed,
@@ -67,6 +70,8 @@ class _Draft:
     commit_message: str
     channel: str | None
     details: dict[str, object]
+    draft: bool = False
+    """A draft pull request: the model gates failed (``on_gate_failure: draft``)."""
 
 
 def find_deployment(config: RepoConfig, name: str) -> Deployment | None:
@@ -128,14 +133,36 @@ def _propose(services: Services, ask: UpdateAsk) -> UpdateOutcome:
             pending=plan.pending,
             actor=ask.actor,
         )
-    draft = _draft(services, ask, target, plan)
+    gates = gate_report(services, target.deployment, ask.version)
+    if refuses(target.deployment, gates):
+        assert gates is not None
+        return _refused_by_gates(services, ask, target, gates)
+    draft = _draft(services, ask, target, plan, gates)
     if services.dry_run:
         return _record_and_announce(services, ask, plan, draft, Proposed("dry_run", plan.reason))
     own_branch_open = any(update.branch == plan.branch for update in pending)
     proposed = _open_pull_request(services, forge, ask, target, plan, draft, own_branch_open=own_branch_open)
     if isinstance(proposed, UpdateOutcome):
         return proposed
+    set_gates_status(forge, ask.repo, proposed.head_sha, gates)
     return _record_and_announce(services, ask, plan, draft, proposed)
+
+
+def _refused_by_gates(
+    services: Services, ask: UpdateAsk, target: _Target, gates: GateReport
+) -> UpdateOutcome:
+    """``on_gate_failure: refuse``: no pull request; the audit log and Slack say which gates failed."""
+    slack = target.config.notify.slack
+    services.notifier.notify(
+        GatesFailed(
+            repo=ask.repo, channel=slack.channel if slack else None, dry_run=services.dry_run,
+            deployment=ask.deployment, version=ask.version, reason=gates.reason, gates=gates.to_json(),
+        )
+    )  # fmt: skip
+    return record_no_update(
+        services, ask, "refused", f"model gates: {gates.reason}", code="gates_failed", actor=ask.actor,
+        details={"gates": gates.to_json()},
+    )  # fmt: skip
 
 
 def _find_target(services: Services, ask: UpdateAsk) -> _Target | UpdateOutcome:
@@ -190,17 +217,23 @@ def _plan(
     return plan, pending
 
 
-def _draft(services: Services, ask: UpdateAsk, target: _Target, plan: UpdatePlan) -> _Draft:
+def _draft(
+    services: Services, ask: UpdateAsk, target: _Target, plan: UpdatePlan, gates: GateReport | None = None
+) -> _Draft:
     texts = UpdateTexts(services.templates)
     canary = canary_plan(target.deployment, defaults_from_settings(services.settings))
     title = texts.title(plan)
     slack = target.config.notify.slack
+    details = request_details(ask, plan, base=target.base, title=title)
+    if gates is not None:
+        details["gates"] = gates.to_json()
     return _Draft(
         title=title,
-        body=texts.body(plan, ask.source, canary, requested_by=ask.actor),
+        body=texts.body(plan, ask.source, canary, requested_by=ask.actor, gates=gates),
         commit_message=texts.commit_message(plan, ask.source, requested_by=ask.actor),
         channel=slack.channel if slack else None,
-        details=request_details(ask, plan, base=target.base, title=title),
+        details=details,
+        draft=gates is not None and not gates.passed,
     )
 
 
@@ -238,6 +271,7 @@ def _open_pull_request(
         body=draft.body,
         labels=settings.labels,
         reviewers=settings.reviewers,
+        draft=draft.draft,
     )
     change = forge.open_or_update_pull_request(ask.repo, spec)
     pr = change.pull_request
@@ -290,6 +324,7 @@ def record_no_update(
     code: str = "",
     pending: PendingUpdate | None = None,
     actor: str = "gitops-bot",
+    details: dict[str, object] | None = None,
 ) -> UpdateOutcome:
     """A no-op or refusal: audited (with the reason), nothing else. ``pending``: the open pull
     request that makes this one unnecessary, if any."""
@@ -305,7 +340,7 @@ def record_no_update(
         repo=ask.repo,
         target=ask.target,
         outcome=status,
-        details={"code": code, "reason": reason},
+        details={"code": code, "reason": reason, **(details or {})},
         event_id=ask.event_id,
     )
     log.info(

@@ -15,6 +15,7 @@ import jinja2
 from bot.adapters.forge.port import MAX_COMMENT_LENGTH
 from bot.canary import MetricSpec, VllmDefaults, metric_specs_for
 from bot.config import Deployment, format_duration
+from bot.updates.gates import GateReport
 from bot.updates.plan import PendingUpdate, UpdatePlan
 from bot.updates.source import UpdateSource
 
@@ -105,7 +106,13 @@ class UpdateTexts:
         return self._render("pr_title.txt.j2", plan=plan).strip()
 
     def body(
-        self, plan: UpdatePlan, source: UpdateSource, canary: CanaryPlan | None, *, requested_by: str
+        self,
+        plan: UpdatePlan,
+        source: UpdateSource,
+        canary: CanaryPlan | None,
+        *,
+        requested_by: str,
+        gates: GateReport | None = None,
     ) -> str:
         diff = plan.diff
         truncated = len(diff) > MAX_DIFF_CHARS
@@ -120,6 +127,7 @@ class UpdateTexts:
             diff_truncated=truncated,
             requested_by=requested_by,
             fence=_fence(diff),
+            gates=gates,
         )
         if len(text) > MAX_COMMENT_LENGTH:  # only with an absurd number of targets
             text = text[: MAX_COMMENT_LENGTH - 200].rsplit("\n", 1)[0] + "\n\n(cut: the body was too long)\n"

@@ -158,6 +158,43 @@ def step_commits() -> list[str]:
     return [template("deployments/step_commit.md.j2", plan=analysis(), ladder=ladder, to=to) for to in (1, 3)]
 
 
+def gated_bodies() -> list[str]:
+    """An update whose model gates passed, and one whose gates failed (a draft)."""
+    from bot.config.deployments import MetricGate, TagGate
+    from bot.updates.gates import RunFacts, evaluate_gates
+
+    push = ImagePushed(
+        registry="registry.example.com", repository="serving/chat", tag="1.4.0", digest=None,
+        format="distribution", event_id="evt-1", pushed_at=AT, actor="ci",
+    )  # fmt: skip
+    gates = (
+        MetricGate(metric="eval_accuracy", min=0.82),
+        TagGate(tag="validation_status", equals="approved"),
+    )
+    facts = [
+        RunFacts(
+            "r1", {"eval_accuracy": 0.9}, {"validation_status": "approved"}, run_url="https://mlflow/#/r1"
+        ),
+        RunFacts("r2", {"eval_accuracy": 0.7}, {}, {"validation_status": "pending"}),
+    ]
+    texts = UpdateTexts(TEMPLATES)
+    canary = canary_plan(CHAT, defaults_from_settings(object()))
+    return [
+        texts.body(
+            _plan(mirrors=True), image_source(push), canary, requested_by="", gates=evaluate_gates(gates, f)
+        )
+        for f in facts
+    ] + [
+        texts.body(
+            _plan(mirrors=True),
+            image_source(push),
+            canary,
+            requested_by="",
+            gates=evaluate_gates(gates, "MLflow is down"),
+        )
+    ]
+
+
 LADDER_CASES: dict[str, Callable[[], list[str]]] = {
     "deployments/canary_step.md.j2": canary_steps,
     "deployments/step_commit.md.j2": step_commits,
@@ -166,4 +203,5 @@ LADDER_CASES: dict[str, Callable[[], list[str]]] = {
 LADDER_VARIANTS: dict[str, Callable[[], list[str]]] = {
     "deployments/canary_started.md.j2": canary_started,
     "updates/pr_body.md.j2": update_bodies,
+    "updates/pr_body.md.j2 (gates)": gated_bodies,
 }

@@ -199,21 +199,22 @@ def test_a_healthy_canary_climbs_step_by_step_one_commit_each(
 
 
 def test_a_failure_at_a_later_step_reverts_the_update_and_every_step(
-    tmp_path: Path, sqlite_database_url: str, prometheus: PrometheusServer, exporter: VllmExporter
+    tmp_path: Path, database_url: str, prometheus: PrometheusServer, exporter: VllmExporter
 ) -> None:
-    exporter.set("chat", "1.2.0", Traffic())
-    with environment(tmp_path, sqlite_database_url, prometheus, shadow=True) as env:
+    version = "1.2.0" if "sqlite" in database_url else "1.2.1"  # series of their own per database
+    exporter.set("chat", version, Traffic())
+    with environment(tmp_path, database_url, prometheus, shadow=True) as env:
         before = (on_main(env), on_main(env, "mesh/chat.tfvars"))
-        number = deploy(env, "1.2.0")
+        number = deploy(env, version)
         assert on_main(env, "mesh/chat.tfvars") == MESH.replace("= 0", "= 25")  # the shadow mirrors
         assert "latest: 0 " in on_main(env)  # users see nothing of it yet
         drive(env, lambda a: a.step == 2 and a.status == "running")  # shadow, step 1 passed: at 50%
         assert on_main(env, "mesh/chat.tfvars") == MESH  # the mirror stopped after the shadow
-        exporter.set("chat", "1.2.0", Traffic(error_ratio=0.5))
+        exporter.set("chat", version, Traffic(error_ratio=0.5))
         analysis = drive(env, ended)
         assert analysis.status == "failed", analysis.reason
         env.run_jobs()
-        revert = next(p for p in env.standin.pulls(REPO) if p.head_ref == "gitops-bot/revert/chat/1.2.0")
+        revert = next(p for p in env.standin.pulls(REPO) if p.head_ref == f"gitops-bot/revert/chat/{version}")
         assert revert.merged
         # Byte-identical to before the update: the old version at its old weight, no mirror.
         assert (on_main(env), on_main(env, "mesh/chat.tfvars")) == before

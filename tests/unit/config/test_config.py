@@ -136,7 +136,8 @@ def _errors(text: str) -> list[str]:
             MINIMAL + "    canary:\n      min_requets: 5\n",
             ".gitops-bot.yaml:9:7: deployments[0].canary.min_requets: unknown key 'min_requets' (allowed: "
             "interval, duration, failure_limit, min_requests, inconclusive_limit, metrics, readiness, "
-            "on_failure, rollback, steps, weight_target, steps_via, shadow); did you mean 'min_requests'?",
+            "on_failure, rollback, steps, weight_target, steps_via, shadow, judge); "
+            "did you mean 'min_requests'?",
         ),
         (
             MINIMAL + "    canary: {interval: 5 minutes}\n",

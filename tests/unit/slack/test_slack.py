@@ -148,3 +148,22 @@ def test_client_classifies_refusals(slack: SlackStandIn) -> None:
     slack.fail_next("respond", status=404, error="expired_url")
     with pytest.raises(SlackRefused):
         SlackClient(slack.token, base_url=slack.base_url).respond(slack.response_url(), text="late")
+
+
+def test_a_refused_model_version_says_which_gates_failed() -> None:
+    from bot.notify import GatesFailed
+
+    gates = {
+        "run_url": "http://mlflow/#/experiments/1/runs/r2",
+        "gates": [
+            {"gate": "eval_accuracy", "wanted": ">= 0.82", "found": "0.7", "passed": False},
+            {"gate": "tag validation_status", "wanted": "= approved", "found": "approved", "passed": True},
+        ],
+    }
+    note = GatesFailed(**STORY, reason="1 of 2 gates failed: eval_accuracy: 0.7 < min 0.82", gates=gates)
+    text = render_note(template_environment(), note)
+    assert text.startswith(":no_entry: *chat* `1.1.0` failed its model gates, so no pull request was opened")
+    assert (
+        ":x: `eval_accuracy` &gt;= 0.82: 0.7" in text
+        and "<http://mlflow/#/experiments/1/runs/r2|MLflow run>" in text
+    )
