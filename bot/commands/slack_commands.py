@@ -25,30 +25,19 @@ from bot.commands.authorization import authorize
 from bot.commands.execute import Asker, Invocation, SlackReply, execute, render_slack
 from bot.commands.render import render_slack_reply
 from bot.commands.slack import SlackRequest, SlackUsage
+from bot.commands.slack_ladder import climbing_for, press_ladder
 from bot.config.schema import RepoConfig
 from bot.notify import blocks as bk
 from bot.notify.render import PAUSE_ACTION, PROMOTE_ACTION, RESUME_ACTION, ROLLBACK_ACTION
 from bot.storage.models import Action, SlackThread
 
 if TYPE_CHECKING:
-    from bot.deployments.ladder_control import Action as LadderAction
     from bot.deployments.ladder_control import Climbing
     from bot.services import Services
 
 BUTTON_KIND = "slack.button"
 # Outcomes after which the button did nothing, so pressing it again may act.
 NOT_DONE = frozenset({"refused", "nothing_to_revert", "conflict"})
-LADDER_COMMANDS = frozenset({"pause", "resume", "promote"})
-
-
-@dataclass(frozen=True)
-class LadderOutcome:
-    """What pause, resume or a step promote answered, in the shape ``_report`` words."""
-
-    status: str
-    message: str
-    pr_url: str | None = None
-    pr_number: int | None = None
 
 
 @dataclass(frozen=True)
@@ -320,12 +309,10 @@ class SlackCommands:
             return
         key = str(data.get("key") or f"{repo}:{deployment}:{version}")
         pressed = Press(command, repo, deployment, version, key)
-        climbing = self._climbing(pressed) if command in LADDER_COMMANDS else None
+        climbing = climbing_for(self.services, command, repo, deployment, version)
         if climbing is not None:
-            # Pause, resume and a promote of a climbing canary act on its current step; the ladder's
-            # own rules refuse a repeat ("already paused"), so these buttons stay usable.
             self._execute(
-                target, command, what, lambda login: self._act_on_ladder(pressed, climbing, login, what)
+                target, command, what, lambda login: self._on_ladder(pressed, climbing, login, what)
             )
             return
         if command in ("pause", "resume"):
@@ -333,18 +320,8 @@ class SlackCommands:
             return
         self._execute(target, command, what, lambda login: self._act_once(pressed, login, what))
 
-    def _climbing(self, pressed: Press) -> Climbing | None:
-        from bot.deployments.ladder_control import climbing_canary
-
-        found = climbing_canary(self.services, repo=pressed.repo, deployment=pressed.deployment)
-        return found if found is not None and found.version == pressed.version else None
-
-    def _act_on_ladder(self, pressed: Press, climbing: Climbing, login: str, what: str) -> str:
-        from bot.deployments.ladder_control import act
-
-        action: LadderAction = "promote" if pressed.command == "promote" else pressed.command  # type: ignore[assignment]
-        answer = act(self.services, climbing, action, actor=login, from_comment=False)
-        outcome = LadderOutcome("done" if answer.done else "refused", answer.message)
+    def _on_ladder(self, pressed: Press, climbing: Climbing, login: str, what: str) -> str:
+        outcome = press_ladder(self.services, climbing, pressed.command, login)
         summary = f"{pressed.command} {pressed.deployment} {pressed.version} as {login}"
         return self._report(
             f"slack.{pressed.command}", summary, outcome, what=what, login=login, repo=pressed.repo,

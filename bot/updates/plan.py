@@ -31,9 +31,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from bot.config import Deployment, Target
-from bot.deployments.ladder import RungWrite, ladder_from_config, shadow_location, weight_problem, write_rung
 from bot.edits import EditError, apply_edit
 from bot.images import TargetFormat, render_target_value
+from bot.updates.traffic import TrafficEdit, first_ladder, write_first_rung
 from bot.versions import Decision, compare_versions, decide_update
 
 BRANCH_PREFIX = "gitops-bot"
@@ -130,19 +130,6 @@ class TargetEdit:
     old_value: str | None
     new_value: str
     changed: bool
-
-
-@dataclass(frozen=True)
-class TrafficEdit:
-    """With canary steps: the traffic the merge starts at (see bot.deployments.ladder), written in
-    the update's commit, so a merge starts at the first rung, never at 100."""
-
-    writes: tuple[RungWrite, ...]
-    first: str
-    """The first rung, as people read it: ``step 1/3 (10%)``, ``shadow (20% mirrored)``."""
-    later: tuple[str, ...]
-    """The rungs that follow, each its own commit after the one before passes."""
-    shadow_skipped: str | None = None
 
 
 @dataclass(frozen=True)
@@ -250,7 +237,7 @@ def plan_update(
     edits, texts, problem = _edit_targets(deployment, version, digest, files, unusable or {})
     if problem is not None:
         return problem
-    traffic = _write_first_rung(deployment, texts, files, unusable or {})
+    traffic = _first_rung(deployment, texts, files, unusable or {})
     if isinstance(traffic, NoUpdate):
         return traffic
     changes = [FileChange(path, files[path] or "", text) for path, text in texts.items()]
@@ -370,23 +357,14 @@ def _edit_targets(
     return edits, texts, None
 
 
-def _write_first_rung(
+def _first_rung(
     deployment: Deployment,
     texts: dict[str, str],
     files: Mapping[str, str | None],
     unusable: Mapping[str, str],
 ) -> TrafficEdit | NoUpdate | None:
-    """With canary steps, write the first rung's weights into ``texts``; None without steps. A
-    shadow stage whose mirror cannot be written (the router cannot mirror) is left out, saying why."""
-    canary = deployment.canary
-    if canary is None:
-        return None
-    mirror = shadow_location(canary)
-    shadow_problem = None
-    if mirror is not None:
-        text = texts.get(mirror.file, files.get(mirror.file))
-        shadow_problem = weight_problem(text, mirror, "the shadow's weight_target")
-    ladder = ladder_from_config(canary, shadow_problem=shadow_problem)
+    """With canary steps, the first step's traffic written into ``texts`` too (bot.updates.traffic)."""
+    ladder = first_ladder(deployment, texts, files)
     if ladder is None:
         return None
     for path in ladder.files():
@@ -395,12 +373,8 @@ def _write_first_rung(
             if problem is not None:
                 return problem
             texts[path] = files[path] or ""
-    try:
-        writes = write_rung(texts, ladder, 0)
-    except EditError as exc:
-        return NoUpdate("bad_target", f"{exc} (the canary's weight_target)")
-    later = tuple(ladder.label(index) for index in range(1, len(ladder.rungs)))
-    return TrafficEdit(tuple(writes), ladder.label(0), later, ladder.shadow_skipped)
+    written = write_first_rung(texts, ladder)
+    return NoUpdate("bad_target", written) if isinstance(written, str) else written
 
 
 def _unreadable(
