@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8080
 # One pytest worker per core (pytest-xdist): every test owns its temporary directory, free ports
 # and PostgreSQL schema, so workers never meet. PYTEST_ARGS=-n0 runs in one process.
-PYTEST_ARGS ?= -n auto
+PYTEST_ARGS ?= -n auto --durations=25
 
 .PHONY: run test install install-test mlflow-venv migrate lint format bench bench-git clean
 

@@ -32,6 +32,7 @@ from bot.console.overview_view import (
     page_of,
 )
 from bot.deployments import plan as plans
+from bot.deployments.ladder import step_label
 from bot.pagination import Cursor, PageRequest
 from bot.storage.db import Database
 from bot.storage.models import (
@@ -179,8 +180,9 @@ def _progress(session: Session, newest: Mapping[Key, Newest]) -> dict[Key, Progr
         # The analysis page's own reading of how far it is (expected intervals, failures).
         decided = analysis_view.decision(item.config or {}, item.status, item.reason, verdicts[item.id])
         found[analysing[item.deployment_id]] = Progress(
-            item.id, item.status, decided.measured, decided.expected, decided.failed, decided.inconclusive
-        )
+            item.id, item.status, decided.measured, decided.expected, decided.failed, decided.inconclusive,
+            step_label(item.config, item.step),
+        )  # fmt: skip
     return found
 
 

@@ -196,6 +196,8 @@ class Progress:
     expected: int
     failed: int = 0
     inconclusive: int = 0
+    step: str | None = None
+    """With traffic steps: the step it is on (``step 2/3 (50%)``)."""
 
 
 @dataclass(frozen=True)
@@ -258,9 +260,12 @@ STATE_LABELS = {
 
 
 def progress_text(progress: Progress) -> str:
+    step = f"{progress.step}: " if progress.step else ""
     if progress.status == "waiting_rollout":
-        return "waiting for the rollout"
-    text = f"{progress.measured} of {progress.expected} intervals"
+        return f"{step}waiting for the rollout"
+    if progress.status in ("paused", "stepping"):
+        return f"{step}paused" if progress.status == "paused" else f"{step}passed, committing the next step"
+    text = f"{step}{progress.measured} of {progress.expected} intervals"
     bad = [
         f"{n} {what}"
         for n, what in ((progress.failed, "failed"), (progress.inconclusive, "inconclusive"))

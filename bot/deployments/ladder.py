@@ -290,6 +290,14 @@ def may_resume(status: str) -> str | None:
     return None if status == PAUSED else f"the canary is not paused (it is {status})"
 
 
+def step_label(config: Mapping[str, Any] | None, step: int | None) -> str | None:
+    """Where an analysis with traffic steps stands (its stored plan and rung), as people read it."""
+    ladder = (config or {}).get("ladder")
+    if step is None or not ladder:
+        return None
+    return LadderPlan.from_json(ladder).label(step)
+
+
 def ladder_rows(ladder: LadderPlan, steps: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The ladder as shown (PR, Slack, console): every rung, with its stored row when it has one."""
     by_index = {int(step["index"]): step for step in steps}
@@ -336,6 +344,7 @@ __all__ = [
     "promote_to_last",
     "rung_config",
     "shadow_location",
+    "step_label",
     "weight_problem",
     "write_rung",
     "write_weight",

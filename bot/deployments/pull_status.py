@@ -4,13 +4,12 @@ and the canary analyses of the deployments it made, each linked to the console."
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from bot.deployments.ladder import LadderPlan
+from bot.deployments.ladder import step_label
 from bot.storage.models import Analysis, Deployment
 from bot.terraform.runs import console_url, pull_runs_path
 from bot.terraform.store import plan_store
@@ -88,11 +87,3 @@ def pull_status(services: Services, repo: str, number: int) -> PullStatus:
         for name, version, analysis_id, status, reason, step, config in rows
     ]
     return PullStatus(number, plans, locks, analyses, console_url(public, pull_runs_path(repo, number)))
-
-
-def step_label(config: Mapping[str, Any] | None, step: int | None) -> str | None:
-    """Where an analysis with traffic steps stands, as people read it; None without steps."""
-    ladder = (config or {}).get("ladder")
-    if step is None or not ladder:
-        return None
-    return LadderPlan.from_json(ladder).label(step)

@@ -171,6 +171,12 @@ def test_state(facts: Facts, state: tuple[str, ...]) -> None:
         (Progress(1, "running", 4, 10, failed=2, inconclusive=1),
          "4 of 10 intervals (2 failed, 1 inconclusive)"),
         (Progress(1, "running", 4, 10, inconclusive=1), "4 of 10 intervals (1 inconclusive)"),
+        (Progress(1, "running", 2, 4, step="step 2/3 (50%)"), "step 2/3 (50%): 2 of 4 intervals"),
+        (Progress(1, "paused", 1, 4, step="step 1/3 (10%)"), "step 1/3 (10%): paused"),
+        (Progress(1, "stepping", 2, 4, step="step 1/3 (10%)"),
+         "step 1/3 (10%): passed, committing the next step"),
+        (Progress(1, "waiting_rollout", 2, 4, step="step 2/3 (50%)"),
+         "step 2/3 (50%): waiting for the rollout"),
     ],
 )  # fmt: skip
 def test_progress_text(progress: Progress, text: str) -> None:
