@@ -155,6 +155,9 @@ def land(services: Services, analysis_id: int, to: int, written: StepCommit, *, 
         )
         if analysis is None or not waiting:
             return False
+        deployment = session.get(Deployment, analysis.deployment_id)
+        if deployment is None or deployment.status != plans.ANALYSING:
+            return False  # rolled back meanwhile: its weight is being reverted, not judged
         plan = AnalysisPlan.from_json(analysis.config)
         row = rung(session, analysis_id, to)
         if row is not None:

@@ -22,7 +22,7 @@ from bot.deployments import plan as plans
 from bot.deployments.ladder_store import add_rungs
 from bot.deployments.plan import AnalysisPlan
 from bot.storage.db import Database
-from bot.storage.models import Analysis, AnalysisInterval, Deployment
+from bot.storage.models import Analysis, AnalysisInterval, AnalysisStep, Deployment
 from bot.storage.types import utcnow
 
 
@@ -301,6 +301,15 @@ def cancel_superseded(
             update(Analysis)
             .where(Analysis.id == analysis_id, Analysis.status.in_(plans.IN_PROGRESS_ANALYSIS))
             .values(status="cancelled", reason="a newer version merged", finished_at=now, next_run_at=None)
+            .execution_options(synchronize_session=False)
+        )
+        session.execute(  # its traffic step in progress, if any, ends with it
+            update(AnalysisStep)
+            .where(
+                AnalysisStep.analysis_id == analysis_id,
+                AnalysisStep.status.in_(("writing", "rolling_out", "judging")),
+            )
+            .values(status="cancelled", reason="a newer version merged", finished_at=now)
             .execution_options(synchronize_session=False)
         )
         session.execute(

@@ -97,9 +97,10 @@ def automerge_summary(number: int, deployment: str, reason: str, result: MergeRe
 
 
 def sweep(services: Services, *, now: float) -> None:
-    """Enqueue one automerge check per open bot pull request (at most one per sweep period)."""
+    """Enqueue one automerge check per open bot pull request the bot may merge (at most one per
+    sweep period); none at all while no such pull request is open."""
     bucket = int(now // SWEEP_SECONDS)
-    for repo, number in UpdateStore(services.database).open_pull_requests():
+    for repo, number in UpdateStore(services.database).open_pull_requests(automerge_only=True):
         services.queue.enqueue_once(
             AUTOMERGE_HANDLER,
             dedupe_key=f"{AUTOMERGE_HANDLER}:{repo}#{number}:sweep:{bucket}",

@@ -120,6 +120,8 @@ def request_details(ask: UpdateAsk, plan: UpdatePlan, *, base: str, title: str) 
         "title": title,
         "supersedes": [old.number for old in plan.supersedes],
         "explicit": ask.explicit,
+        # The automerge sweep checks only pull requests the bot may merge (an idle bot sweeps nothing).
+        "automerge": plan.deployment.pull_request.automerge,
     }
 
 

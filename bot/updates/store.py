@@ -111,15 +111,20 @@ class UpdateStore:
             )
             return row.deployment if row is not None else None
 
-    def open_pull_requests(self) -> list[tuple[str, int]]:
-        """``(repo, number)`` of every update pull request still open."""
+    def open_pull_requests(self, *, automerge_only: bool = False) -> list[tuple[str, int]]:
+        """``(repo, number)`` of every update pull request still open; ``automerge_only``: of those
+        whose deployment had ``automerge: true`` when proposed (rows older than that flag count)."""
         with self.database.sessions() as session:
             rows = session.execute(
-                select(UpdateRequest.repo, UpdateRequest.pr_number).where(
+                select(UpdateRequest.repo, UpdateRequest.pr_number, UpdateRequest.details).where(
                     UpdateRequest.status == UpdateStatus.OPEN, UpdateRequest.pr_number.is_not(None)
                 )
             ).all()
-        return [(repo, number) for repo, number in rows if number is not None]
+        return [
+            (repo, number)
+            for repo, number, details in rows
+            if number is not None and (not automerge_only or (details or {}).get("automerge", True))
+        ]
 
 
 def _row(session: Session, repo: str, branch: str) -> UpdateRequest | None:

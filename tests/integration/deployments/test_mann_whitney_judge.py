@@ -1,6 +1,6 @@
 """The statistical judge on a real Prometheus: the scenario suite in small (backfilled series,
 judged at interval ends in the past, through the code the bot runs), and end to end on a live
-vLLM-shaped exporter: a slower canary is rolled back, an equal one passes."""
+vLLM-shaped exporter: a slower canary is rolled back."""
 
 from __future__ import annotations
 
@@ -108,9 +108,8 @@ def live(tmp_path: Path, database_url: str) -> Iterator[tuple[BotEnv, VllmExport
             yield env, exporter
 
 
-def test_live_a_slower_canary_is_rolled_back_and_an_equal_one_passes(
-    live: tuple[BotEnv, VllmExporter],
-) -> None:
+def test_live_a_slower_canary_is_rolled_back(live: tuple[BotEnv, VllmExporter]) -> None:
+    """(An equal canary passing is the A/A scenario above, on the same code.)"""
     env, exporter = live
     exporter.set("llama", "1.1.0", LiveTraffic(ttft_seconds=0.12))  # 1.5x slower to first token
     deploy(env, "1.1.0")
@@ -119,9 +118,3 @@ def test_live_a_slower_canary_is_rolled_back_and_an_equal_one_passes(
     assert failed.status == "failed" and "significantly worse" in (failed.reason or ""), failed.reason
     env.run_jobs()
     assert any(p.head_ref == "gitops-bot/revert/llama/1.1.0" for p in env.standin.pulls(REPO))
-
-    exporter.set("llama", "1.2.0", LiveTraffic())
-    deploy(env, "1.2.0")
-    tick_until(env, lambda: latest_analysis(env).status not in ("running", "waiting_rollout"), timeout=60)
-    passed = latest_analysis(env)
-    assert passed.status == "passed", passed.reason

@@ -308,3 +308,24 @@ def test_pushed_steps_and_a_restart_mid_step(
             assert on_main(restarted) == VALUES.replace("1.0.0", "1.5.0")
             env.standin.set_webhook(None)
         services.close()
+
+
+def test_a_newer_version_merged_mid_climb_cancels_the_older_ladder(
+    tmp_path: Path, sqlite_database_url: str, prometheus: PrometheusServer, exporter: VllmExporter
+) -> None:
+    exporter.set("chat", "1.6.0", Traffic())
+    exporter.set("chat", "1.7.0", Traffic())
+    with environment(tmp_path, sqlite_database_url, prometheus) as env:
+        deploy(env, "1.6.0")
+        older = analysis_row(env)
+        deploy(env, "1.7.0")  # merged while 1.6.0 is on its first step
+        assert on_main(env) == VALUES.replace("1.0.0", "1.7.0").replace("latest: 100", "latest: 10").replace(
+            "previous: 0", "previous: 90"
+        )
+        with env.services.database.sessions() as session:
+            cancelled = session.get(Analysis, older.id)
+            assert cancelled is not None and cancelled.status == "cancelled"
+        assert [s for _, s, _ in rungs(env, older.id)] == ["cancelled", "pending", "pending"]
+        newer = drive(env, ended)
+        assert newer.id != older.id and newer.status == "passed", newer.reason
+        assert on_main(env) == VALUES.replace("1.0.0", "1.7.0")

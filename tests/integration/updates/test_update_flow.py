@@ -144,6 +144,28 @@ def test_automerge_waits_while_required_checks_are_missing(env: BotEnv) -> None:
     assert pull.merged
 
 
+def test_the_automerge_sweep_checks_only_pull_requests_the_bot_may_merge(env: BotEnv) -> None:
+    from sqlalchemy import func, select
+
+    from bot.storage.models import Job
+    from handlers.updates import automerge_sweep
+
+    push(env, "1.3.0")  # chat-llm-staging: no automerge
+    assert [p.head_ref for p in env.standin.pulls(REPO) if p.state == "open"] == [
+        "gitops-bot/chat-llm-staging/1.3.0"
+    ]
+
+    def automerge_jobs() -> int:
+        with env.services.database.sessions() as session:
+            return int(
+                session.scalar(select(func.count(Job.id)).where(Job.handler == "updates.automerge")) or 0
+            )
+
+    before = automerge_jobs()
+    automerge_sweep(env.services)  # an open pull request, but none the bot may merge: no work at all
+    assert automerge_jobs() == before
+
+
 def test_mlflow_alias_and_new_versions_open_pull_requests(env: BotEnv) -> None:
     assert (
         env.post_mlflow(
