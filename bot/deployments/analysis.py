@@ -27,6 +27,7 @@ from bot.deployments import plan as plans
 from bot.deployments.analysis_end import FINISH_HANDLER, end_analysis, lock_analysis
 from bot.deployments.judging import judged
 from bot.deployments.ladder import STEPPING, rung_config
+from bot.deployments.ladder_store import interval_count
 from bot.deployments.plan import AnalysisPlan
 from bot.deployments.readiness_gate import readiness_step
 from bot.deployments.stepping import climb
@@ -94,7 +95,7 @@ def run_step(services: Services, analysis_id: int, expected_index: int | None = 
             return
         status = analysis.status
         plan = AnalysisPlan.from_json(analysis.config)
-        count = _interval_count(session, analysis_id)
+        count = interval_count(session, analysis_id)
         started_at = analysis.step_started_at or analysis.started_at  # a rung's rollout has its own timeout
         first_on_step = analysis.step_first_interval
     if status == "waiting_rollout":
@@ -139,14 +140,6 @@ def interval_evidence(
     evidence["request_count_query"] = plan.request_count_query
     evidence["request_count_error"] = getattr(count_answer, "error", None)
     return evidence
-
-
-def _interval_count(session: Session, analysis_id: int) -> int:
-    return int(
-        session.execute(
-            select(func.count(AnalysisInterval.id)).where(AnalysisInterval.analysis_id == analysis_id)
-        ).scalar_one()
-    )
 
 
 @dataclasses.dataclass(frozen=True)

@@ -8,7 +8,6 @@ where the analysis stands. What moves the ladder is decided in :mod:`bot.deploym
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -142,15 +141,6 @@ class LadderStore:
     def rungs(self, analysis_id: int) -> list[dict[str, Any]]:
         with self.database.sessions() as session:
             return rung_dicts(session, analysis_id)
-
-    def rungs_of_many(self, analysis_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
-        found: dict[int, list[dict[str, Any]]] = {analysis_id: [] for analysis_id in analysis_ids}
-        if not analysis_ids:
-            return found
-        with self.database.sessions() as session:
-            for analysis_id in analysis_ids:
-                found[analysis_id] = rung_dicts(session, analysis_id)
-        return found
 
 
 __all__ = [

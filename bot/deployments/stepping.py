@@ -2,13 +2,15 @@
 its judgement. The rules are :mod:`bot.deployments.ladder`; the rows :mod:`bot.deployments.ladder_store`.
 
 Durable like the analysis loop. A rung that passes sets the analysis to ``stepping`` and queues
-one ``deployments.canary_step`` job (dedupe key ``step:<analysis>:<rung>``) in the same
-transaction; the job commits the weight (:mod:`bot.deployments.step_commit`) and lands the rung
-under the analysis row lock. A crash between the commit and the landing re-runs the job, which
-finds the weight already in git (the edit changes nothing), takes the branch's head as the rung's
-commit and lands it: nothing is written twice. A step pull request that the bot could not merge
-pauses the ladder; when a person merges it, :func:`step_merged` lands the rung and the canary
-goes on. After a restart the rows say where the ladder stands.
+one ``deployments.canary_step`` job in the same transaction, under the analysis row lock (that
+lock, not a dedupe key, makes it one job per move: a resume after a refused commit queues the
+same rung again, so the key carries the time). The job commits the weight
+(:mod:`bot.deployments.step_commit`) and lands the rung under the analysis row lock. A crash
+between the commit and the landing re-runs the job, which finds the weight already in git (the
+edit changes nothing), takes the branch's head as the rung's commit and lands it: nothing is
+written twice. A step pull request that the bot could not merge pauses the ladder; when a
+person merges it, :func:`step_merged` lands the rung and the canary goes on. After a restart the
+rows say where the ladder stands.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from bot.deployments.ladder import Advance, Complete, LadderPlan
 from bot.deployments.ladder_store import LadderStore, interval_count, rung, set_rung
 from bot.deployments.plan import AnalysisPlan
 from bot.deployments.step_commit import StepCommit, StepRefused, commit_weight
+from bot.deployments.step_notes import tell_step, tell_stuck
 from bot.events.model import PullRequestChanged
 from bot.notify import CanaryFinished
 from bot.storage.models import Analysis, Deployment
@@ -140,7 +143,7 @@ def advance(services: Services, analysis_id: int, to: int) -> None:
         _stuck(services, analysis_id, plan, to, written)
         return
     land(services, analysis_id, to, written, by=plans.BOT_ACTOR)
-    _tell(services, plan, analysis_id, pr_number, to, written)
+    tell_step(services, plan, analysis_id, pr_number, to, written)
 
 
 def land(services: Services, analysis_id: int, to: int, written: StepCommit, *, by: str) -> bool:
@@ -206,7 +209,7 @@ def step_merged(services: Services, event: PullRequestChanged) -> None:
             deployment = None if analysis is None else session.get(Deployment, analysis.deployment_id)
             plan = None if analysis is None else AnalysisPlan.from_json(analysis.config)
         if plan is not None and deployment is not None:
-            _tell(services, plan, found.analysis_id, deployment.pr_number, found.index, written)
+            tell_step(services, plan, found.analysis_id, deployment.pr_number, found.index, written)
 
 
 def _stuck(services: Services, analysis_id: int, plan: AnalysisPlan, to: int, refused: StepRefused) -> None:
@@ -234,22 +237,7 @@ def _stuck(services: Services, analysis_id: int, plan: AnalysisPlan, to: int, re
         )  # fmt: skip
         deployment = session.get(Deployment, analysis.deployment_id)
         pr_number = deployment.pr_number if deployment is not None else None
-    from bot.deployments.step_notes import tell_stuck
-
     tell_stuck(services, plan, analysis_id, pr_number, to, refused)
-
-
-def _tell(
-    services: Services,
-    plan: AnalysisPlan,
-    analysis_id: int,
-    pr_number: int | None,
-    to: int,
-    written: StepCommit,
-) -> None:
-    from bot.deployments.step_notes import tell_step
-
-    tell_step(services, plan, analysis_id, pr_number, to, written)
 
 
 __all__ = [
