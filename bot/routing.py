@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 # Sources whose events are another source's, by payload and meaning (``local``: the local forge).
-FORGE_EVENT_ALIASES: dict[str, str] = {"local": "github"}
+# ``gitlab``: GitLab's merge request, note and push hooks, parsed into the same domain events.
+FORGE_EVENT_ALIASES: dict[str, str] = {"local": "github", "gitlab": "github"}
 
 # The routing table sits below everything it routes to: it names neither the handler context
 # (bot.jobs) nor the services (bot.services), and imports neither, so those modules may import
@@ -93,10 +94,14 @@ class Router:
         self._by_key.setdefault((handler.source, handler.event, handler.action), []).append(handler)
 
     def handlers_for(self, source: str, event: str, action: str | None) -> list[RegisteredHandler]:
-        # The local forge reports what GitHub would, with GitHub's payloads: the same handlers act.
-        source = FORGE_EVENT_ALIASES.get(source, source)
-        exact = self._by_key.get((source, event, action), []) if action is not None else []
-        return [*exact, *self._by_key.get((source, event, None), [])]
+        # The local forge and GitLab report what GitHub would: the same handlers act. A forge's
+        # own events (GitLab's pipelines) find the handlers registered under its own name.
+        found: list[RegisteredHandler] = []
+        for name in dict.fromkeys((source, FORGE_EVENT_ALIASES.get(source, source))):
+            if action is not None:
+                found.extend(self._by_key.get((name, event, action), []))
+            found.extend(self._by_key.get((name, event, None), []))
+        return found
 
     def get(self, name: str) -> RegisteredHandler | None:
         return self._by_name.get(name)

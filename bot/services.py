@@ -22,6 +22,7 @@ import jinja2
 from sqlalchemy.engine import make_url
 
 from bot.adapters.forge.dry_run import DryRunForge
+from bot.adapters.forge.names import is_gitlab
 from bot.audit import record_action
 from bot.deployments.gauges import read_gauges
 from bot.deployments.quarantine import QuarantineStore
@@ -36,6 +37,7 @@ from bot.terraform.locks import LockStore
 
 if TYPE_CHECKING:
     from bot.adapters.forge.github import GitHubForgeFactory
+    from bot.adapters.forge.gitlab import GitLabForgeFactory
     from bot.adapters.forge.local import LocalForge
     from bot.adapters.forge.port import Forge
     from bot.adapters.git import GitWorkspaces
@@ -76,6 +78,7 @@ class Services:
     notifier: Notifier
     repo_configs: RepoConfigLoader
     forge_factory: GitHubForgeFactory | None = None
+    gitlab_factory: GitLabForgeFactory | None = None
     git_workspaces: GitWorkspaces | None = None
     terraform_runner: TerraformOperations | None = None
     versioned_terraform_runners: dict[str, TerraformOperations] = field(default_factory=dict)
@@ -102,6 +105,14 @@ class Services:
 
                 self.forge_factory = GitHubForgeFactory.from_settings(self.settings)
             return self.forge_factory
+
+    def _gitlab(self) -> GitLabForgeFactory:
+        with self._lock:
+            if self.gitlab_factory is None:
+                from bot.adapters.forge.gitlab import GitLabForgeFactory
+
+                self.gitlab_factory = GitLabForgeFactory.from_settings(self.settings)
+            return self.gitlab_factory
 
     def local(self) -> LocalForge:
         """The local forge (``GITOPS_BOT_FORGE=local``): its repositories and its rows."""
@@ -135,7 +146,11 @@ class Services:
         return DryRunForge(forge) if self.dry_run else forge
 
     def forge_for_repo(self, repo: str, installation_id: int | None = None) -> Forge:
-        """For events that name no installation (registry, MLflow, Slack): look it up."""
+        """The forge ``repo`` lives on: GitLab for ``gitlab:…``; on GitHub, for events that name no
+        installation (registry, MLflow, Slack), the installation is looked up."""
+        if is_gitlab(repo):
+            gitlab_forge: Forge = self._gitlab().forge()
+            return DryRunForge(gitlab_forge) if self.dry_run else gitlab_forge
         if self.settings.effective_forge == "local":
             return self.forge()
         factory = self._factory()
@@ -158,7 +173,9 @@ class Services:
 
                 def token_provider(remote: Any) -> str | None:
                     # Called once per clone/fetch/push, so the installation lookup is cached.
-                    if not settings.has_forge_credentials:
+                    if settings.has_gitlab_credentials and remote.host == settings.gitlab_host:
+                        return self._gitlab().git_token()
+                    if not settings.has_github_credentials:
                         return None
                     factory = self._factory()
                     installation = None
@@ -328,7 +345,12 @@ class Services:
             )
 
     def close(self) -> None:
-        for adapter in (self.forge_factory, self.prometheus_client, self.kubernetes_client):
+        for adapter in (
+            self.forge_factory,
+            self.gitlab_factory,
+            self.prometheus_client,
+            self.kubernetes_client,
+        ):
             close = getattr(adapter, "close", None)
             if close is not None:
                 close()

@@ -9,9 +9,12 @@ from __future__ import annotations
 import fnmatch
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.adapters.forge.names import ForgeKind, canonical_pattern, canonical_repo, gitlab_path, is_gitlab
 
 
 def _split_csv(value: object) -> object:
@@ -36,6 +39,12 @@ class Settings(BaseSettings):
     # PEM text, or a path to a PEM file.
     github_app_private_key: SecretStr | None = None
     github_webhook_secret: SecretStr | None = None
+
+    # GitLab (gitlab.com or self-managed): projects are named gitlab:group/subgroup/project.
+    gitlab_url: str = "https://gitlab.com"
+    # A project, group or bot-user access token with the api scope (and write_repository).
+    gitlab_token: SecretStr | None = None
+    gitlab_webhook_secret: SecretStr | None = None
 
     registry_token: SecretStr | None = None
     mlflow_webhook_secret: SecretStr | None = None
@@ -70,15 +79,21 @@ class Settings(BaseSettings):
     github_timeout_seconds: float = 15.0
     github_seconds_between_writes: float = 1.0
     github_max_retry_wait_seconds: float = 60.0
+    gitlab_timeout_seconds: float = 15.0
+    gitlab_retries: int = 3
+    # How to clone a GitLab project, e.g. "ssh://git@gitlab.example.com/{repo}.git" ({repo}: its path);
+    # default: {gitlab_url}/{repo}.git over HTTPS with the token.
+    gitlab_git_url_template: str | None = None
     git_author_name: str = "gitops-bot"
     git_author_email: str = "gitops-bot@users.noreply.github.com"
     git_command_timeout_seconds: float = 120.0
     git_network_timeout_seconds: float = 900.0
     git_lock_timeout_seconds: float = 900.0
     git_partial_clone: bool = True
-    # Where GitOps repositories and their pull requests live: github, gitlab (not yet supported:
-    # refused at start-up), or local (bare repositories under local_repos_dir, pull requests in
-    # the database). None: github when GitHub credentials are set, else local.
+    # Where GitOps repositories and their pull requests live: github, gitlab, or local (bare
+    # repositories under local_repos_dir, pull requests in the database). None: github when GitHub
+    # credentials are set, else gitlab when a GitLab token is, else local. GitHub and GitLab may be
+    # configured together: a repository's name says which it is on (gitlab:group/project).
     forge: Literal["github", "gitlab", "local"] | None = None
     local_repos_dir: Path = Path(".gitops-bot/repos")
     # How to clone a repository, e.g. "https://git.example.com/{repo}.git"; derived from the
@@ -178,10 +193,39 @@ class Settings(BaseSettings):
         return _split_csv(value)
 
     @property
-    def has_forge_credentials(self) -> bool:
+    def has_github_credentials(self) -> bool:
         return self.github_token is not None or (
             self.github_app_id is not None and self.github_app_private_key is not None
         )
+
+    @property
+    def has_gitlab_credentials(self) -> bool:
+        return self.gitlab_token is not None and bool(self.gitlab_token.get_secret_value())
+
+    @property
+    def has_forge_credentials(self) -> bool:
+        return self.has_github_credentials or self.has_gitlab_credentials
+
+    @property
+    def default_repo_forge(self) -> ForgeKind:
+        """The forge of a repository named without a prefix: GitHub, unless GitLab is the only one."""
+        return "gitlab" if self.effective_forge == "gitlab" else "github"
+
+    @model_validator(mode="after")
+    def _canonical_repos(self) -> Settings:
+        """``github:owner/name`` → ``owner/name``; with GitLab the only forge, ``group/project`` →
+        ``gitlab:group/project``: every repository has one name everywhere."""
+        default = self.default_repo_forge
+        try:
+            repos = [canonical_repo(name, default) for name in self.gitops_repos]
+        except ValueError as error:
+            raise ValueError(f"GITOPS_BOT_GITOPS_REPOS: {error}") from None
+        patterns = [canonical_pattern(pattern, default) for pattern in self.repo_allowlist]
+        if repos != self.gitops_repos:
+            object.__setattr__(self, "gitops_repos", repos)
+        if patterns != self.repo_allowlist:
+            object.__setattr__(self, "repo_allowlist", patterns)
+        return self
 
     @property
     def kubernetes_configured(self) -> bool:
@@ -189,19 +233,14 @@ class Settings(BaseSettings):
             self.kubernetes_in_cluster or self.kubeconfig is not None or self.kubernetes_api_url is not None
         )
 
-    @field_validator("forge")
-    @classmethod
-    def _supported_forge(cls, value: str | None) -> str | None:
-        if value == "gitlab":
-            raise ValueError("GitLab is not supported yet: use github (with GitHub credentials) or local")
-        return value
-
     @property
     def effective_forge(self) -> str:
         """``GITOPS_BOT_FORGE``, or when unset: github with GitHub credentials, else local."""
         if self.forge is not None:
             return self.forge
-        return "github" if self.has_forge_credentials else "local"
+        if self.has_github_credentials:
+            return "github"
+        return "gitlab" if self.has_gitlab_credentials else "local"
 
     @property
     def effective_dry_run(self) -> bool:
@@ -222,7 +261,22 @@ class Settings(BaseSettings):
             return "https://github.com"
         return api.removesuffix("/api/v3")
 
+    @property
+    def gitlab_host(self) -> str:
+        return (urlsplit(self.gitlab_url).hostname or "").lower()
+
+    def pull_url_pattern(self, repo: str) -> str:
+        """A pull request's web address, ``{number}`` left to fill in."""
+        if is_gitlab(repo):
+            return f"{self.gitlab_url.rstrip('/')}/{gitlab_path(repo)}/-/merge_requests/{{number}}"
+        return f"{self.github_web_url}/{repo}/pull/{{number}}"
+
     def clone_url(self, repo: str) -> str:
+        if is_gitlab(repo):
+            path = gitlab_path(repo)
+            if self.gitlab_git_url_template:
+                return self.gitlab_git_url_template.format(repo=path)
+            return f"{self.gitlab_url.rstrip('/')}/{path}.git"
         if self.git_url_template:
             return self.git_url_template.format(repo=repo)
         if self.effective_forge == "local":

@@ -98,6 +98,7 @@ def webhooks(settings: Settings) -> tuple[Webhook, ...]:
     """Each sender's endpoint and the setting that turns it on (the intake answers 503 without)."""
     table = (
         ("github", ("/webhooks/github",), "GITOPS_BOT_GITHUB_WEBHOOK_SECRET", settings.github_webhook_secret),
+        ("gitlab", ("/webhooks/gitlab",), "GITOPS_BOT_GITLAB_WEBHOOK_SECRET", settings.gitlab_webhook_secret),
         ("registry", ("/webhooks/registry",), "GITOPS_BOT_REGISTRY_TOKEN", settings.registry_token),
         ("mlflow", ("/webhooks/mlflow",), "GITOPS_BOT_MLFLOW_WEBHOOK_SECRET", settings.mlflow_webhook_secret),
         ("alertmanager", ("/webhooks/alertmanager",), "GITOPS_BOT_REGISTRY_TOKEN", settings.registry_token),
@@ -124,12 +125,18 @@ def forge_description(settings: Settings) -> str:
     if settings.effective_forge == "local":
         where = settings.local_repos_dir.resolve()
         return f"local: repositories in {where}, pull requests in the database (`gitops-bot pr list`)"
+    forges = []
     if settings.github_app_id is not None and settings.github_app_private_key is not None:
-        return f"GitHub App {settings.github_app_id} at {settings.github_api_url}"
-    if settings.github_token is not None:
-        return f"GitHub (token) at {settings.github_api_url}"
+        forges.append(f"GitHub App {settings.github_app_id} at {settings.github_api_url}")
+    elif settings.github_token is not None:
+        forges.append(f"GitHub (token) at {settings.github_api_url}")
+    if settings.has_gitlab_credentials:
+        forges.append(f"GitLab (token) at {settings.gitlab_url} (projects named gitlab:group/project)")
+    if forges:
+        return "; ".join(forges)
     return (
-        "none: set GITOPS_BOT_GITHUB_TOKEN, or GITOPS_BOT_GITHUB_APP_ID and GITOPS_BOT_GITHUB_APP_PRIVATE_KEY"
+        "none: set GITOPS_BOT_GITHUB_TOKEN, or GITOPS_BOT_GITHUB_APP_ID and "
+        "GITOPS_BOT_GITHUB_APP_PRIVATE_KEY, or GITOPS_BOT_GITLAB_TOKEN"
     )
 
 

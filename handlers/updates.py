@@ -6,7 +6,13 @@ from __future__ import annotations
 import time
 
 from bot import reasons
-from bot.events.model import ImagePushed, ModelVersionAliasSet, ModelVersionCreated, PullRequestChanged
+from bot.events.model import (
+    ImagePushed,
+    ModelVersionAliasSet,
+    ModelVersionCreated,
+    PipelineFinished,
+    PullRequestChanged,
+)
 from bot.jobs import HandlerContext
 from bot.reasons import Ignored
 from bot.routing import Router
@@ -47,6 +53,14 @@ def pull_request_changed(ctx: HandlerContext) -> Ignored | None:
     if not isinstance(ctx.domain, PullRequestChanged):
         return reasons.not_this_kind("a pull request change", getattr(ctx.domain, "kind", None))
     return updates_automerge.pull_request_changed(ctx.services, ctx.domain)
+
+
+@router.register("gitlab", "pipeline", None, name="updates.pipeline_finished")
+def pipeline_finished(ctx: HandlerContext) -> Ignored | None:
+    """GitLab: a merge request's pipeline finished, the moment its automerge check may pass."""
+    if not isinstance(ctx.domain, PipelineFinished):
+        return reasons.not_this_kind("a finished pipeline", getattr(ctx.domain, "kind", None))
+    return updates_automerge.pipeline_finished(ctx.services, ctx.domain)
 
 
 @router.register("internal", "updates", "automerge", name=updates_automerge.AUTOMERGE_HANDLER)

@@ -7,6 +7,7 @@ login is a member (asked one team at a time, so a rule without teams costs no te
 
 from __future__ import annotations
 
+from bot.adapters.forge.names import namespace_of
 from bot.adapters.forge.port import Forge
 from bot.config import RepoConfig, permissions
 
@@ -18,7 +19,7 @@ def authorize(
     configured = config.permissions if config is not None else None
     rule = permissions.rule_for(command, configured)
     level = forge.permission_level(repo, login)
-    owner = repo.split("/", 1)[0]
+    owner = namespace_of(repo)  # the GitHub organisation, or the GitLab top-level group
     teams = [team for team in sorted(rule.teams) if forge.is_team_member(owner, team, login)]
     decision = permissions.authorize(command, configured, login=login, level=level, member_of=teams)
     return decision.allowed, decision.reason

@@ -101,7 +101,7 @@ class CommentReply:
         self.answer(f"@{invocation.login} may not run `{invocation.command}` here: {why}.")
 
     def acknowledge(self) -> None:
-        self.forge.add_reaction(self.repo, self.comment_id, "eyes")
+        self.forge.add_reaction(self.repo, self.comment_id, "eyes", number=self.number)
 
     def answer(self, text: str) -> None:
         self.forge.create_comment(self.repo, self.number, text)

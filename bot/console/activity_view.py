@@ -21,7 +21,7 @@ from bot.redaction import REDACTED
 from bot.storage.models import EventStatus
 
 # Where a webhook can come from (``Event.source``): the intake's routes and the bot's own.
-EVENT_SOURCES: tuple[str, ...] = ("github", "registry", "mlflow", "alertmanager", "slack")
+EVENT_SOURCES: tuple[str, ...] = ("github", "gitlab", "registry", "mlflow", "alertmanager", "slack")
 EVENT_STATUSES: tuple[str, ...] = tuple(status.value for status in EventStatus)
 # An audit row's outcome (``Action.outcome``): the ones the bot writes, for the page's choices.
 ACTION_OUTCOMES: tuple[str, ...] = (

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from bot.events.alertmanager import parse_alertmanager
 from bot.events.github import parse_github
+from bot.events.gitlab import parse_gitlab
 from bot.events.images import ImageReference, normalise_registry_host, split_image_reference
 from bot.events.mlflow import parse_mlflow
 from bot.events.model import (
@@ -21,6 +22,7 @@ from bot.events.model import (
     ModelVersionAliasSet,
     ModelVersionCreated,
     ParsedEvent,
+    PipelineFinished,
     PullRequestChanged,
     PullRequestComment,
     Push,
@@ -42,6 +44,7 @@ __all__ = [
     "ModelVersionAliasSet",
     "ModelVersionCreated",
     "ParsedEvent",
+    "PipelineFinished",
     "PullRequestChanged",
     "PullRequestComment",
     "Push",
@@ -52,6 +55,7 @@ __all__ = [
     "normalise_registry_host",
     "parse_alertmanager",
     "parse_github",
+    "parse_gitlab",
     "parse_mlflow",
     "parse_registry",
     "parse_slack_command",

@@ -102,6 +102,18 @@ class Push(_Frozen):
         return self.default_branch is not None and self.branch == self.default_branch
 
 
+class PipelineFinished(_Frozen):
+    """A GitLab pipeline for a merge request reached a final state (``success``, ``failed``...):
+    the moment an automerge check may pass, as GitHub's ``check_suite`` completed would be."""
+
+    kind: Literal["pipeline"] = "pipeline"
+    repo: str
+    status: str
+    sha: str
+    ref: str | None = None
+    merge_request: int | None = None
+
+
 # --- Registries -----------------------------------------------------------------------------
 
 ImageFormat = Literal["distribution", "harbor", "harbor-cloudevents", "dockerhub", "github-package"]
@@ -230,6 +242,7 @@ DomainEvent = Annotated[
     PullRequestComment
     | PullRequestChanged
     | Push
+    | PipelineFinished
     | ImagePushed
     | ModelVersionCreated
     | ModelVersionAliasSet

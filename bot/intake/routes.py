@@ -19,6 +19,7 @@ from bot.events import (
     ParsedEvent,
     parse_alertmanager,
     parse_github,
+    parse_gitlab,
     parse_mlflow,
     parse_registry,
     parse_slack_command,
@@ -27,7 +28,7 @@ from bot.events import (
 from bot.intake.errors import IntakeError
 from bot.intake.pipeline import Intake, Parse, Source
 from bot.intake.store import GroupCommitWriter
-from bot.intake.verify import github_request, mlflow_request, slack_request, token_request
+from bot.intake.verify import github_request, gitlab_request, mlflow_request, slack_request, token_request
 from bot.services import Services
 
 
@@ -70,6 +71,11 @@ ROUTES: tuple[Route, ...] = (
         "/webhooks/github",
         "github_webhook",
         Source("github", github_request, _from_body(parse_github), Intake.answer),
+    ),
+    Route(
+        "/webhooks/gitlab",
+        "gitlab_webhook",
+        Source("gitlab", gitlab_request, _from_body(parse_gitlab), Intake.answer),
     ),
     Route(
         "/webhooks/registry",

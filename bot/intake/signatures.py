@@ -92,6 +92,13 @@ def verify_token(expected: str, authorization_header: str | None, query_token: s
     return hmac.compare_digest(expected.encode(), presented.encode())
 
 
+def verify_gitlab(expected: str, presented: str | None) -> bool:
+    """GitLab's ``X-Gitlab-Token``: the webhook's secret token, sent as is (compared in constant time)."""
+    if not presented:
+        return False
+    return hmac.compare_digest(expected.encode(), presented.encode())
+
+
 class _FixedClock(Clock):
     def __init__(self, now: Callable[[], float]) -> None:
         self._now = now

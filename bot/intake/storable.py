@@ -39,6 +39,11 @@ _ORIGINS: Mapping[str, Mapping[str, str]] = {
         "delivery_id": "the delivery id (X-GitHub-Delivery header)",
         "action": "the 'action' field",
     },
+    "gitlab": {
+        "event": "the hook name (X-Gitlab-Event header)",
+        "delivery_id": "the delivery id (X-Gitlab-Event-UUID or Idempotency-Key header)",
+        "action": "the object_attributes 'action' field",
+    },
     "mlflow": {
         "event": "the 'entity' field",
         "delivery_id": "the delivery id (X-MLflow-Delivery-Id header)",

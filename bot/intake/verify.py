@@ -19,7 +19,7 @@ from pydantic import SecretStr
 
 from bot.intake.body import read_limited_body
 from bot.intake.errors import IntakeError
-from bot.intake.signatures import verify_github, verify_mlflow, verify_slack, verify_token
+from bot.intake.signatures import verify_github, verify_gitlab, verify_mlflow, verify_slack, verify_token
 from bot.settings import Settings
 
 
@@ -52,6 +52,20 @@ async def github_request(request: Request, settings: Settings, limit: int) -> Ve
         raise IntakeError(401, "X-Hub-Signature-256 does not match the body")
     headers = _headers(request)
     return Verified(body, headers, {"delivery_id": headers.get("x-github-delivery")})
+
+
+async def gitlab_request(request: Request, settings: Settings, limit: int) -> Verified:
+    """``X-Gitlab-Token``: the webhook's secret token, checked before the body is read."""
+    secret = _secret(settings.gitlab_webhook_secret, "GITOPS_BOT_GITLAB_WEBHOOK_SECRET")
+    presented = request.headers.get("x-gitlab-token")
+    if not presented:
+        raise IntakeError(401, "missing X-Gitlab-Token header")
+    if not verify_gitlab(secret, presented):
+        raise IntakeError(401, "X-Gitlab-Token is not this webhook's secret token")
+    body = await read_limited_body(request, limit)
+    headers = _headers(request)
+    delivery = headers.get("x-gitlab-event-uuid") or headers.get("idempotency-key")
+    return Verified(body, headers, {"delivery_id": delivery})
 
 
 async def token_request(request: Request, settings: Settings, limit: int) -> Verified:

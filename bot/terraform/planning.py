@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, cast
 import structlog
 
 from bot.adapters.forge import post_comment
+from bot.adapters.forge.names import pull_head_ref
 from bot.adapters.forge.port import Forge, PullRequest
 from bot.adapters.terraform_cli import (
     PlanRequest,
@@ -185,7 +186,8 @@ def _post_plan_comment(
     plans.remember_comments(repo, pr.number, [r.target for r in results], posted)
     for comment_id in previous - set(posted):
         # Superseded plans are folded away rather than left to pile up.
-        forge.edit_comment(repo, comment_id, render(services, "plan_superseded.md.j2", head=pr.head_sha))
+        superseded = render(services, "plan_superseded.md.j2", head=pr.head_sha)
+        forge.edit_comment(repo, comment_id, superseded, number=pr.number)
 
 
 def project_directory(tree_root: Path, target: ProjectTarget) -> Path | str:
@@ -218,7 +220,7 @@ def _plan_targets(
     group in one work tree at the head."""
     url = services.settings.clone_url(repo)
     locked = {result.target.key: result for result in order.locked}
-    with services.git().worktree(url, f"refs/pull/{pr.number}/head") as tree:
+    with services.git().worktree(url, pull_head_ref(repo, pr.number)) as tree:
         if tree.head() != pr.head_sha:
             # The branch moved since the event: plan what the pull request shows now.
             log.info("terraform.head_moved", repo=repo, number=pr.number, head=tree.head())

@@ -1,8 +1,9 @@
 """The life of an update pull request after it is opened: automerge, and its final state.
 
-``automerge: true`` merges a bot pull request once GitHub says its required checks passed. The
-check runs when the pull request changes, and from a periodic sweep, because the events that
-say "checks finished" (``check_suite``, ``status``) are not ones every installation sends.
+``automerge: true`` merges a bot pull request once the forge says its required checks passed. The
+check runs when the pull request changes, when a GitLab merge request's pipeline finishes, and from
+a periodic sweep, because the events that say "checks finished" on GitHub (``check_suite``,
+``status``) are not ones every installation sends.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import structlog
 
 from bot import reasons
 from bot.adapters.forge.port import MergeResult
-from bot.events.model import PullRequestChanged
+from bot.events.model import PipelineFinished, PullRequestChanged
 from bot.reasons import Ignored
 from bot.updates.plan import BRANCH_PREFIX
 from bot.updates.store import UpdateStore
@@ -49,6 +50,20 @@ def pull_request_changed(services: Services, event: PullRequestChanged) -> Ignor
         AUTOMERGE_HANDLER,
         dedupe_key=f"{AUTOMERGE_HANDLER}:{event.repo}#{event.number}:{event.head_sha}:{event.action}",
         payload={"repo": event.repo, "number": event.number, "installation_id": event.installation_id},
+    )
+    return None
+
+
+def pipeline_finished(services: Services, event: PipelineFinished) -> Ignored | None:
+    """GitLab: a finished pipeline of a bot merge request asks for its automerge check (GitHub's
+    answer to the same moment is the sweep and the pull request's own events)."""
+    number = event.merge_request
+    if number is None or UpdateStore(services.database).deployment_of(event.repo, number) is None:
+        return reasons.not_a_bot_pull_request(number or 0)
+    services.queue.enqueue_once(
+        AUTOMERGE_HANDLER,
+        dedupe_key=f"{AUTOMERGE_HANDLER}:{event.repo}#{number}:{event.sha}:pipeline:{event.status}",
+        payload={"repo": event.repo, "number": number, "installation_id": None},
     )
     return None
 

@@ -26,6 +26,7 @@ from bot.services import Services, build_services
 from bot.settings import Settings
 from bot.worker import WorkerPool
 from tests.support.github_standin import GitHubStandIn
+from tests.support.gitlab_standin import GitLabStandIn
 
 TOKEN = "ghp_botenv_token"
 WEBHOOK_SECRET = "gh-webhook-secret"
@@ -33,16 +34,26 @@ REGISTRY_TOKEN = "registry-token"
 MLFLOW_SECRET = "mlflow-secret"
 SLACK_SECRET = "slack-signing-secret"
 BOT_LOGIN = "gitops-bot"
+GITLAB_TOKEN = "glpat-botenv-token-0123456789"
+GITLAB_WEBHOOK_SECRET = "gl-webhook-secret"
+# The forges a parity suite runs on: parametrise a fixture with these and pass ``forge=``.
+FORGES = ("github", "gitlab")
 
 
 @dataclass
 class BotEnv:
-    standin: GitHubStandIn
+    standin: Any  # GitHubStandIn or GitLabStandIn: the same test hooks
     settings: Settings
     services: Services
     client: TestClient
     router: Router
     outcomes: list[tuple[str, str]] = field(default_factory=list)
+    forge: str = "github"
+    repo: str = ""  # the repository as the bot names it ("gitlab:group/project" on GitLab)
+
+    def pull_path(self, number: int) -> str:
+        """How a link to pull request ``number`` ends on this forge."""
+        return f"/-/merge_requests/{number}" if self.forge == "gitlab" else f"/pull/{number}"
 
     def run_jobs(self, *, max_jobs: int = 200, allow_failures: bool = False) -> list[tuple[str, str]]:
         """Deliver pending webhooks, then run due jobs until none is left; returns (handler, outcome)."""
@@ -155,9 +166,19 @@ def bot_env(
     files: Mapping[str, str],
     router: Router | None = None,
     dry_run: bool = False,
+    forge: str = "github",
     **settings: Any,
 ) -> Iterator[BotEnv]:
-    """A stand-in with ``repo`` holding ``files`` (include ``.gitops-bot.yaml``) and the bot wired to it."""
+    """A stand-in with ``repo`` holding ``files`` (include ``.gitops-bot.yaml``) and the bot wired to it.
+
+    ``forge="gitlab"``: the GitLab stand-in instead, the bot configured with GitLab only (so
+    ``repo`` is ``gitlab:<repo>`` to the bot, ``BotEnv.repo``)."""
+    if forge == "gitlab":
+        with _gitlab_env(
+            root, database_url, repo=repo, files=files, router=router, dry_run=dry_run, **settings
+        ) as env:
+            yield env
+        return
     with GitHubStandIn(root / "github") as standin:
         standin.add_token(TOKEN, login=BOT_LOGIN)
         standin.create_repo(repo, dict(files))
@@ -186,7 +207,51 @@ def bot_env(
         with TestClient(app) as client:
             standin.set_webhook("/webhooks/github", WEBHOOK_SECRET, client=client)
             try:
-                yield BotEnv(standin, config, services, client, router)
+                yield BotEnv(standin, config, services, client, router, repo=repo)
+            finally:
+                standin.set_webhook(None)
+        services.close()
+
+
+@contextmanager
+def _gitlab_env(
+    root: Path,
+    database_url: str,
+    *,
+    repo: str,
+    files: Mapping[str, str],
+    router: Router | None,
+    dry_run: bool,
+    **settings: Any,
+) -> Iterator[BotEnv]:
+    with GitLabStandIn(root / "gitlab") as standin:
+        standin.add_token(GITLAB_TOKEN, login=BOT_LOGIN)
+        standin.create_repo(repo, dict(files))
+        values: dict[str, Any] = {
+            "database_url": database_url,
+            "gitlab_url": standin.base_url,
+            "gitlab_token": GITLAB_TOKEN,
+            "gitlab_webhook_secret": GITLAB_WEBHOOK_SECRET,
+            "registry_token": REGISTRY_TOKEN,
+            "mlflow_webhook_secret": MLFLOW_SECRET,
+            "slack_signing_secret": SLACK_SECRET,
+            "gitlab_git_url_template": f"{(root / 'gitlab' / 'repos').as_uri()}/{{repo}}.git",
+            "data_dir": root / "data",
+            "gitops_repos": [f"gitlab:{repo}"],
+            "dry_run": dry_run or None,
+        }
+        values.update(settings)
+        config = Settings(_env_file=None, **values)
+        if router is None:
+            from handlers import default_router
+
+            router = default_router()
+        services = build_services(config)
+        app = create_app(config, router=router, services=services)
+        with TestClient(app) as client:
+            standin.set_webhook("/webhooks/gitlab", GITLAB_WEBHOOK_SECRET, client=client)
+            try:
+                yield BotEnv(standin, config, services, client, router, forge="gitlab", repo=f"gitlab:{repo}")
             finally:
                 standin.set_webhook(None)
         services.close()

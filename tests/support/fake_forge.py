@@ -365,7 +365,7 @@ class FakeForge:
         with self._lock:  # GitHub takes comments on any issue number, pull request or not
             return self._post_comment(repo, number, body)
 
-    def edit_comment(self, repo: str, comment_id: int, body: str) -> Comment:
+    def edit_comment(self, repo: str, comment_id: int, body: str, *, number: int | None = None) -> Comment:
         self._record("edit_comment", repo=repo, comment_id=comment_id, body=body)
         _check_comment_length(body)
         with self._lock:
@@ -376,7 +376,9 @@ class FakeForge:
                     return edited
         raise ForgeNotFound(f"no comment {comment_id} in {repo}", status=404)
 
-    def add_reaction(self, repo: str, comment_id: int, reaction: str = "eyes") -> None:
+    def add_reaction(
+        self, repo: str, comment_id: int, reaction: str = "eyes", *, number: int | None = None
+    ) -> None:
         self._record("add_reaction", repo=repo, comment_id=comment_id, reaction=reaction)
         with self._lock:
             self.reactions.append(Reaction(repo, comment_id, reaction))

@@ -150,7 +150,10 @@ def test_readable_logs_get_the_block_json_logs_one_serving_line() -> None:
     assert quiet.getvalue() == ""
     (serving,) = logs
     assert serving["event"] == "serving" and serving["console"] == "http://127.0.0.1:8080/"
-    assert serving["webhooks_off"] == {"mlflow": "GITOPS_BOT_MLFLOW_WEBHOOK_SECRET is not set"}
+    assert serving["webhooks_off"] == {
+        "gitlab": "GITOPS_BOT_GITLAB_WEBHOOK_SECRET is not set",
+        "mlflow": "GITOPS_BOT_MLFLOW_WEBHOOK_SECRET is not set",
+    }
     assert serving["terraform"] == {
         "mode": "sandbox",
         "ok": True,

@@ -255,7 +255,10 @@ def post_comment(
     *,
     max_comments: int | None = DEFAULT_MAX_COMMENTS,
 ) -> list[Comment]:
-    """Post ``body`` on PR/issue ``number``, split as :func:`split_comment` cuts it (in order)."""
+    """Post ``body`` on PR/issue ``number``, split as :func:`split_comment` cuts it (in order), at
+    the forge's own limit (``max_comment_length``, GitHub's when it names none)."""
+    limit = int(getattr(forge, "max_comment_length", MAX_COMMENT_LENGTH))
     return [
-        forge.create_comment(repo, number, part) for part in split_comment(body, max_comments=max_comments)
+        forge.create_comment(repo, number, part)
+        for part in split_comment(body, limit=limit, max_comments=max_comments)
     ]

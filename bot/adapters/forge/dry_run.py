@@ -98,10 +98,12 @@ class DryRunForge(Forge):
     def create_comment(self, repo: str, number: int, body: str) -> Comment:
         _refuse("create_comment")
 
-    def edit_comment(self, repo: str, comment_id: int, body: str) -> Comment:
+    def edit_comment(self, repo: str, comment_id: int, body: str, *, number: int | None = None) -> Comment:
         _refuse("edit_comment")
 
-    def add_reaction(self, repo: str, comment_id: int, reaction: str = "eyes") -> None:
+    def add_reaction(
+        self, repo: str, comment_id: int, reaction: str = "eyes", *, number: int | None = None
+    ) -> None:
         _refuse("add_reaction")
 
     def set_commit_status(self, repo: str, sha: str, status: CommitStatus) -> None:

@@ -15,7 +15,8 @@ from typing import Protocol, runtime_checkable
 
 from bot.config.permissions import LEVELS
 
-# GitHub's limits; the adapter checks them before sending so the error names the field.
+# GitHub's limits; the adapter checks them before sending so the error names the field. A forge
+# with another limit says so in its ``max_comment_length`` attribute (GitLab: 1,000,000).
 MAX_COMMENT_LENGTH = 65_536
 MAX_STATUS_DESCRIPTION_LENGTH = 140
 
@@ -325,9 +326,15 @@ class Forge(Protocol):
         """``body`` must fit GitHub's limit: split long output with ``bot.adapters.forge.comments``."""
         ...
 
-    def edit_comment(self, repo: str, comment_id: int, body: str) -> Comment: ...
+    def edit_comment(self, repo: str, comment_id: int, body: str, *, number: int | None = None) -> Comment:
+        """``number``: the pull request the comment is on (GitLab's notes are addressed through it)."""
+        ...
 
-    def add_reaction(self, repo: str, comment_id: int, reaction: str = "eyes") -> None: ...
+    def add_reaction(
+        self, repo: str, comment_id: int, reaction: str = "eyes", *, number: int | None = None
+    ) -> None:
+        """``number`` as for :meth:`edit_comment`; ``eyes`` is GitLab's award emoji ``eyes`` too."""
+        ...
 
     def set_commit_status(self, repo: str, sha: str, status: CommitStatus) -> None: ...
 

@@ -94,7 +94,7 @@ def load_deployment(
     else:
         read = reader.read(repo, wanted)
         known = known_commits(services.database, repo, name)
-        pulls = f"{services.settings.github_web_url}/{repo}/pull/{{number}}"
+        pulls = services.settings.pull_url_pattern(repo)
         entries, problem = history(name, read.commits, read.before_oldest, known, pulls), read.problem
     return DeploymentPage(repo, name, row, timeline(rows, name), entries, problem, problems)
 

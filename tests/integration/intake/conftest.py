@@ -11,6 +11,7 @@ from bot.settings import Settings
 
 SECRETS = {
     "github_webhook_secret": "gh-secret",
+    "gitlab_webhook_secret": "gl-secret",
     "registry_token": "reg-token",
     "mlflow_webhook_secret": "mlflow-secret",
     "slack_signing_secret": "slack-secret",

@@ -87,11 +87,16 @@ def test_github_signed_but_malformed_body_is_400(client: TestClient) -> None:
 
 def test_missing_secret_disables_the_endpoint_with_503(make_client) -> None:
     client = make_client(
-        github_webhook_secret=None, registry_token=None, mlflow_webhook_secret=None, slack_signing_secret=None
+        github_webhook_secret=None,
+        gitlab_webhook_secret=None,
+        registry_token=None,
+        mlflow_webhook_secret=None,
+        slack_signing_secret=None,
     )
     body, headers = payloads.github_request(payloads.pull_request())
     for path, variable in [
         ("/webhooks/github", "GITOPS_BOT_GITHUB_WEBHOOK_SECRET"),
+        ("/webhooks/gitlab", "GITOPS_BOT_GITLAB_WEBHOOK_SECRET"),
         ("/webhooks/registry", "GITOPS_BOT_REGISTRY_TOKEN"),
         ("/webhooks/alertmanager", "GITOPS_BOT_REGISTRY_TOKEN"),
         ("/webhooks/mlflow", "GITOPS_BOT_MLFLOW_WEBHOOK_SECRET"),

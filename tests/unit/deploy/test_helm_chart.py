@@ -168,6 +168,8 @@ def test_default_render_has_probes_migrations_and_secret_refs() -> None:
         "GITOPS_BOT_GITHUB_TOKEN",
         "GITOPS_BOT_GITHUB_APP_ID",
         "GITOPS_BOT_GITHUB_APP_PRIVATE_KEY",
+        "GITOPS_BOT_GITLAB_TOKEN",
+        "GITOPS_BOT_GITLAB_WEBHOOK_SECRET",
         "GITOPS_BOT_GITHUB_WEBHOOK_SECRET",
         "GITOPS_BOT_REGISTRY_TOKEN",
         "GITOPS_BOT_MLFLOW_WEBHOOK_SECRET",

@@ -33,3 +33,14 @@ def github_headers(event: str, delivery: str = "72d3162e-cc78-11e3-81ab-4c9367dc
         "content-type": "application/json",
         "x-hub-signature-256": "sha256=verified-by-the-route",
     }
+
+
+def gitlab_headers(hook: str, uuid: str = "4d0fb6fa-2a4c-4bb7-8b61-6f0a9c7f0a51") -> dict[str, str]:
+    """The headers GitLab sends with a project webhook (the token is checked by the route)."""
+    return {
+        "X-Gitlab-Event": hook,
+        "X-Gitlab-Event-UUID": uuid,
+        "Idempotency-Key": f"idem-{uuid}",
+        "X-Gitlab-Instance": "https://gitlab.example.com",
+        "Content-Type": "application/json",
+    }

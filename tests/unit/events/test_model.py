@@ -17,6 +17,7 @@ from bot.events import (
     normalise_registry_host,
     parse_alertmanager,
     parse_github,
+    parse_gitlab,
     parse_mlflow,
     parse_registry,
     parse_slack_command,
@@ -24,7 +25,7 @@ from bot.events import (
     split_image_reference,
 )
 from bot.events.images import ImageReference
-from tests.unit.events.samples import form, github_headers, raw
+from tests.unit.events.samples import form, github_headers, gitlab_headers, raw
 
 
 def _every_sample_domain_event() -> list[DomainEvent]:
@@ -34,6 +35,7 @@ def _every_sample_domain_event() -> list[DomainEvent]:
         *parse_github(github_headers("pull_request"), raw("github/pull_request.opened_fork.json")),
         *parse_github(github_headers("push"), raw("github/push.json")),
         *parse_github(github_headers("package"), raw("github/package.published.json")),
+        *parse_gitlab(gitlab_headers("Pipeline Hook"), raw("gitlab/pipeline.success.json")),
         *parse_registry({}, raw("registry/distribution.envelope.json")),
         *parse_registry({}, raw("registry/harbor.push_artifact.json")),
         *parse_registry({}, raw("registry/harbor.cloudevents.pushed.json")),

@@ -59,6 +59,34 @@ def test_the_local_forge_acts_and_dry_run_still_wraps_it(tmp_path) -> None:
         dry.close()
 
 
-def test_gitlab_is_refused_with_the_reason() -> None:
-    with pytest.raises(ValueError, match="GitLab is not supported yet"):
-        Settings(_env_file=None, forge="gitlab")
+def test_gitlab_projects_get_the_gitlab_forge_and_github_repositories_the_github_one() -> None:
+    from bot.adapters.forge.github import GitHubForge
+    from bot.adapters.forge.gitlab import GitLabForge
+
+    settings = Settings(
+        _env_file=None,
+        github_token="ghp_x",
+        gitlab_token="glpat-x",
+        gitops_repos="acme/app,gitlab:acme/infra/ops",
+    )
+    assert settings.gitops_repos == ["acme/app", "gitlab:acme/infra/ops"]
+    assert settings.clone_url("gitlab:acme/infra/ops") == "https://gitlab.com/acme/infra/ops.git"
+    services = build_services(settings)
+    try:
+        assert isinstance(services.forge_for_repo("gitlab:acme/infra/ops"), GitLabForge)
+        assert isinstance(services.forge_for_repo("acme/app"), GitHubForge)
+    finally:
+        services.close()
+
+
+def test_with_gitlab_only_a_name_without_prefix_is_a_gitlab_project() -> None:
+    settings = Settings(
+        _env_file=None, gitlab_token="glpat-x", gitops_repos="acme/ops", repo_allowlist="acme/*"
+    )
+    assert settings.effective_forge == "gitlab" and not settings.effective_dry_run
+    assert settings.gitops_repos == ["gitlab:acme/ops"] and settings.repo_allowed("gitlab:acme/ops")
+
+
+def test_a_malformed_gitlab_name_is_refused_with_the_reason() -> None:
+    with pytest.raises(ValueError, match="gitlab:group/project"):
+        Settings(_env_file=None, gitops_repos="gitlab:only-a-group")

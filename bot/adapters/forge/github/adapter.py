@@ -251,14 +251,16 @@ class GitHubForge:
         with translated():
             return to_comment(self._repo(repo).get_issue(number).create_comment(body))
 
-    def edit_comment(self, repo: str, comment_id: int, body: str) -> Comment:
+    def edit_comment(self, repo: str, comment_id: int, body: str, *, number: int | None = None) -> Comment:
         self._check_body(body)
         with translated():
             comment = self._issue_comment(repo, comment_id)
             comment.edit(body)
             return to_comment(comment)
 
-    def add_reaction(self, repo: str, comment_id: int, reaction: str = "eyes") -> None:
+    def add_reaction(
+        self, repo: str, comment_id: int, reaction: str = "eyes", *, number: int | None = None
+    ) -> None:
         if reaction not in REACTIONS:
             raise ValueError(f"unknown reaction {reaction!r}; GitHub knows {', '.join(sorted(REACTIONS))}")
         with translated():

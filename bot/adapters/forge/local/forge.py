@@ -231,13 +231,15 @@ class LocalForge:
             ))  # fmt: skip
         return Comment(written.id, body, url, written.author)
 
-    def edit_comment(self, repo: str, comment_id: int, body: str) -> Comment:
+    def edit_comment(self, repo: str, comment_id: int, body: str, *, number: int | None = None) -> Comment:
         row = self.store.edit_comment(repo, comment_id, body=body)
         if row is None:
             raise ForgeNotFound(f"{repo} has no comment {comment_id}", status=404)
         return Comment(row.id, row.body, f"{self.html_url(repo, row.number)}#comment-{row.id}", row.author)
 
-    def add_reaction(self, repo: str, comment_id: int, reaction: str = "eyes") -> None:
+    def add_reaction(
+        self, repo: str, comment_id: int, reaction: str = "eyes", *, number: int | None = None
+    ) -> None:
         if self.store.edit_comment(repo, comment_id, reaction=reaction) is None:
             raise ForgeNotFound(f"{repo} has no comment {comment_id}", status=404)
 
