@@ -499,7 +499,11 @@ class GitLabStandIn(ApiMixin):
     # -- read-back ---------------------------------------------------------------------------------
 
     def project(self, full_name: str) -> Project:
-        found = self._projects.get(bare_name(full_name).lower())
+        """By path (``group/project``, ``gitlab:`` or not) or by numeric id, as the API takes both."""
+        if full_name.isdigit():
+            found = next((p for p in self._projects.values() if p.id == int(full_name)), None)
+        else:
+            found = self._projects.get(bare_name(full_name).lower())
         if found is None:
             raise HTTPError(404, "404 Project Not Found")
         return found

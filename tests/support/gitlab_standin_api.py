@@ -205,6 +205,14 @@ class ApiMixin:
                 },
                 {},
             )
+        if rest == "/notes" and method == "GET":
+            notes = [
+                self._note_json(n)
+                for n in self._notes.values()
+                if n.repo == pull.repo and n.number == pull.number
+            ]
+            notes.sort(key=lambda note: note["id"], reverse=query.get("sort", "desc") == "desc")
+            return self._paged(notes, query)
         if rest == "/notes" and method == "POST":
             note = self.add_note(pull, self.check_note(body.get("body")), self.bot_login())  # type: ignore[attr-defined]
             return 201, self._note_json(note), {}
@@ -333,7 +341,7 @@ class ApiMixin:
         if sha and sha != pull.head_sha:
             raise HTTPError(409, f"SHA does not match HEAD of source branch: {pull.head_sha}")
         status, _ = self._merge_status(pull)
-        if pull.merge_block is not None or status not in ("mergeable",):
+        if status != "mergeable":
             if status == "conflict":
                 raise HTTPError(406, "Branch cannot be merged")
             raise HTTPError(405, pull.merge_block or "405 Method Not Allowed")
@@ -376,6 +384,8 @@ class ApiMixin:
             return "conflict", True
         if pull.draft:
             return "draft_status", False
+        if pull.merge_block is not None:
+            return "blocked_status", False  # a rule GitLab enforces (block_merge's message says which)
         if project.requires_pipeline and pull.pipeline != "success":
             return (
                 "ci_still_running" if pull.pipeline in (None, "running", "pending") else "ci_must_pass"

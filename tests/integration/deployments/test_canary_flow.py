@@ -14,7 +14,7 @@ from sqlalchemy import select
 from bot.adapters.prometheus import PrometheusQueries
 from bot.storage.models import Analysis, Deployment
 from handlers.deployments import due_analysis_steps
-from tests.support.botenv import BOT_LOGIN, TOKEN, BotEnv, bot_env, distribution_push
+from tests.support.botenv import BOT_LOGIN, FORGES, GITLAB_TOKEN, TOKEN, BotEnv, bot_env, distribution_push
 from tests.support.github_standin_git import git
 from tests.support.markdown import swallowed_lines
 from tests.support.prometheus import PrometheusServer, running_prometheus
@@ -83,6 +83,23 @@ def env(tmp_path: Path, sqlite_database_url: str, prometheus: PrometheusServer) 
         yield built
 
 
+# The rollback and promotion stories on both forges and both databases (one suite, not a copy).
+@pytest.fixture(params=FORGES)
+def forge_env(
+    request: pytest.FixtureRequest, tmp_path: Path, database_url: str, prometheus: PrometheusServer
+) -> Iterator[BotEnv]:
+    with bot_env(
+        tmp_path,
+        database_url,
+        repo=REPO,
+        files=FILES,
+        prometheus_url=prometheus.url,
+        forge=request.param,
+    ) as built:
+        built.standin.set_permission(REPO, "alice", "write")
+        yield built
+
+
 def deploy(env: BotEnv, version: str) -> int:
     """A registry push, its pull request merged by a person: the story up to the merge."""
     assert env.post_registry(distribution_push("serving/chat", version, "sha256:" + "c" * 64)) == 202
@@ -119,7 +136,8 @@ def test_prometheus_has_the_exporters_series_as_soon_as_it_is_up(prometheus: Pro
     assert outcome.value == 2, outcome.error  # the 200 and the 500 series
 
 
-def test_a_failing_canary_is_reverted_through_git(env: BotEnv, exporter: VllmExporter) -> None:
+def test_a_failing_canary_is_reverted_through_git(forge_env: BotEnv, exporter: VllmExporter) -> None:
+    env = forge_env
     exporter.set("chat", "1.1.0", Traffic(error_ratio=0.5))
     number = deploy(env, "1.1.0")
     assert values(env) == "image:\n  tag: 1.1.0  # stable\n"
@@ -141,7 +159,7 @@ def test_a_failing_canary_is_reverted_through_git(env: BotEnv, exporter: VllmExp
         row = session.scalars(select(Deployment).where(Deployment.version == "1.1.0")).one()
         assert row.status == "rolled_back"
         assert row.rollback_pr_number == revert.number
-    assert "1.1.0" in env.services.quarantine.versions(repo=REPO, deployment="chat")
+    assert "1.1.0" in env.services.quarantine.versions(repo=env.repo, deployment="chat")
     (listed,) = [d for d in env.client.get("/api/deployments").json() if d["version"] == "1.1.0"]
     assert listed["status"] == "rolled_back" and listed["rollback_pr_number"] == revert.number
     detail = env.client.get(f"/api/analyses/{analysis.id}").json()
@@ -164,7 +182,8 @@ def test_a_failing_canary_is_reverted_through_git(env: BotEnv, exporter: VllmExp
     ]
 
 
-def test_a_healthy_canary_passes_and_is_promoted(env: BotEnv, exporter: VllmExporter) -> None:
+def test_a_healthy_canary_passes_and_is_promoted(forge_env: BotEnv, exporter: VllmExporter) -> None:
+    env = forge_env
     exporter.set("chat", "1.2.0", Traffic(error_ratio=0.0))
     number = deploy(env, "1.2.0")
     analysis = analyse_until_done(env)
@@ -187,7 +206,10 @@ def test_no_traffic_is_inconclusive_never_failed(env: BotEnv, exporter: VllmExpo
     assert values(env) == "image:\n  tag: 1.3.0  # stable\n"  # nothing reverted
 
 
-def test_rollback_by_comment_needs_permission_and_happens_once(env: BotEnv, exporter: VllmExporter) -> None:
+def test_rollback_by_comment_needs_permission_and_happens_once(
+    forge_env: BotEnv, exporter: VllmExporter
+) -> None:
+    env = forge_env
     exporter.set("chat", "1.4.0", Traffic())
     number = deploy(env, "1.4.0")
     env.standin.set_permission(REPO, "mallory", "read")
@@ -317,8 +339,18 @@ def test_an_analysis_resumes_after_a_restart(env: BotEnv, exporter: VllmExporter
 
 
 def bot_comments(env: BotEnv, number: int) -> list[str]:
-    """The bot's comments on the pull request, in the order GitHub lists them, read as a person's
-    client reads them (PyGithub against the stand-in's REST API)."""
+    """The bot's comments on the pull request, in the order the forge lists them, read as a person's
+    client reads them (PyGithub or python-gitlab against the stand-in's REST API)."""
+    if env.forge == "gitlab":
+        import gitlab
+
+        lab = gitlab.Gitlab(env.standin.base_url, private_token=GITLAB_TOKEN)
+        notes = (
+            lab.projects.get(REPO)
+            .mergerequests.get(number)
+            .notes.list(sort="asc", order_by="created_at", get_all=True)
+        )
+        return [n.body for n in notes if n.author["username"] == BOT_LOGIN and not n.system]
     client = github.Github(auth=github.Auth.Token(TOKEN), base_url=env.standin.base_url)
     comments = client.get_repo(REPO).get_issue(number).get_comments()
     return [c.body for c in comments if c.user.login == BOT_LOGIN]

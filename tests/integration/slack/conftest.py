@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 import pytest
 
 from bot.intake.signatures import slack_signature
-from tests.support.botenv import SLACK_SECRET, BotEnv, bot_env
+from tests.support.botenv import FORGES, SLACK_SECRET, BotEnv, bot_env
 from tests.support.slack_standin import SlackStandIn
 
 REPO = "acme/gitops"
@@ -121,7 +121,7 @@ class SlackEnv:
 
 
 @contextmanager
-def slack_env(tmp_path: Path, url: str) -> Iterator[SlackEnv]:
+def slack_env(tmp_path: Path, url: str, forge: str = "github") -> Iterator[SlackEnv]:
     with (
         SlackStandIn() as slack,
         bot_env(
@@ -131,6 +131,7 @@ def slack_env(tmp_path: Path, url: str) -> Iterator[SlackEnv]:
             files=FILES,
             slack_bot_token=slack.token,
             slack_api_url=slack.base_url,
+            forge=forge,
         ) as bot,
     ):
         bot.standin.set_permission(REPO, "alice", "maintain")
@@ -138,9 +139,10 @@ def slack_env(tmp_path: Path, url: str) -> Iterator[SlackEnv]:
         yield SlackEnv(bot, slack)
 
 
-@pytest.fixture
-def env(tmp_path: Path, sqlite_database_url: str) -> Iterator[SlackEnv]:
-    with slack_env(tmp_path, sqlite_database_url) as built:
+# The Slack commands on both forges and both databases: one suite, not a copy.
+@pytest.fixture(params=FORGES)
+def env(request: pytest.FixtureRequest, tmp_path: Path, database_url: str) -> Iterator[SlackEnv]:
+    with slack_env(tmp_path, database_url, request.param) as built:
         yield built
 
 

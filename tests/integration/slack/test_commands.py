@@ -80,7 +80,7 @@ def test_status_after_a_merge_and_rollback_command(env: SlackEnv) -> None:
     bot.run_jobs()
     env.command("status chat", user=BOB)
     answer = env.last_answer()
-    assert "*chat* (acme/gitops): `1.1.0` (was `1.0.0`)" in answer, answer
+    assert f"*chat* ({bot.repo}): `1.1.0` (was `1.0.0`)" in answer, answer
 
     env.command("rollback chat")
     answer = env.last_answer()
@@ -96,7 +96,7 @@ def test_locks_and_unlock(env: SlackEnv) -> None:
     env.command("locks", user=BOB)
     assert "No Terraform locks" in env.last_answer()
     held = env.bot.services.locks.acquire(
-        LockKey(REPO, "terraform/prod"), pr_number=7, pr_url=None, owner="carol"
+        LockKey(env.bot.repo, "terraform/prod"), pr_number=7, pr_url=None, owner="carol"
     )
     env.command("locks", user=BOB)
     assert f"`#{held.lock.id}`" in env.last_answer()

@@ -174,12 +174,13 @@ def test_a_rate_limit_is_waited_out_with_retry_after(env: SlackEnv) -> None:
 
 def test_a_button_that_did_nothing_stays_usable(env: SlackEnv) -> None:
     value = '{"deployment":"chat","key":"acme/gitops:chat:9.9.9","repo":"acme/gitops","version":"9.9.9"}'
+    value = value.replace("acme/gitops", env.bot.repo)
     button = {"action_id": ROLLBACK_ACTION, "value": value}
     env.press(button)
     assert "Nothing to roll back" in env.last_answer()
     env.press(button)
     answer = env.last_answer()
     assert "Already done" not in answer and "Nothing to roll back" in answer
-    forged = {"action_id": ROLLBACK_ACTION, "value": value.replace("acme/gitops", "evil/repo")}
+    forged = {"action_id": ROLLBACK_ACTION, "value": value.replace(env.bot.repo, "evil/repo")}
     env.press(forged)
     assert "not a configured GitOps repository" in env.last_answer()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -84,11 +85,17 @@ FILES = {
 DIGEST = "sha256:" + "ab" * 32
 
 
+@contextmanager
+def gitops_env(root: Path, database_url: str, forge: str = "github") -> Iterator[BotEnv]:
+    require(shutil.which("git") is not None, "the git executable")
+    with bot_env(root, database_url, repo=REPO, files=FILES, forge=forge) as built:
+        built.standin.set_permission(REPO, "alice", "write")
+        yield built
+
+
 @pytest.fixture
 def env(tmp_path: Path, database_url: str) -> Iterator[BotEnv]:
-    require(shutil.which("git") is not None, "the git executable")
-    with bot_env(tmp_path, database_url, repo=REPO, files=FILES) as built:
-        built.standin.set_permission(REPO, "alice", "write")
+    with gitops_env(tmp_path, database_url) as built:
         yield built
 
 

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
 from sqlalchemy import select
 
 from bot.storage.models import UpdateRequest
-from tests.integration.updates.conftest import DIGEST, REPO, TFVARS, VALUES
-from tests.support.botenv import BotEnv, distribution_push
+from tests.integration.updates.conftest import DIGEST, REPO, TFVARS, VALUES, gitops_env
+from tests.support.botenv import FORGES, BotEnv, distribution_push
 from tests.support.github_standin_git import git, text
+
+
+# One suite, both forges: each test runs against the GitHub and the GitLab stand-in.
+@pytest.fixture(params=FORGES)
+def env(request: pytest.FixtureRequest, tmp_path: Path, database_url: str) -> Iterator[BotEnv]:
+    with gitops_env(tmp_path, database_url, request.param) as built:
+        yield built
+
 
 BRANCH = "gitops-bot/chat-llm-staging/1.3.0"
 
@@ -233,3 +245,18 @@ def test_an_invalid_config_is_reported_with_the_line_and_key(env: BotEnv) -> Non
     (report,) = env.actions("config.unusable")
     assert ".gitops-bot.yaml:5" in report["summary"]
     assert "tragets" in report["summary"]
+
+
+def test_gitlab_automerge_waits_for_the_pipeline_and_merges_when_its_hook_says_it_passed(
+    tmp_path: Path, database_url: str
+) -> None:
+    with gitops_env(tmp_path, database_url, "gitlab") as env:
+        env.standin.require_pipeline(REPO)  # "Pipelines must succeed"
+        push(env, "1.0.0", repository="serving/embedder")
+        (pull,) = env.standin.pulls(REPO)
+        assert not pull.merged and env.actions("update.automerge") == []  # ci_still_running: waits
+        env.standin.finish_pipeline(REPO, pull.number, "success")  # the Pipeline Hook goes out
+        ran = env.run_jobs()
+        assert ("updates.pipeline_finished", "done") in ran
+        (pull,) = env.standin.pulls(REPO)
+        assert pull.merged and requests(env)["gitops-bot/embedder/1.0.0"].status == "merged"
