@@ -41,6 +41,10 @@ class RemoteRepo:
     host: str  # "local" for file remotes
     owner: str
     name: str
+    # The path above the owner on a forge with nested groups (GitLab's ``group/sub`` of
+    # ``group/sub/owner/name``): part of where the mirror lives, so two projects of the same
+    # owner/name in different groups never share one. Empty for GitHub and file remotes.
+    namespace: str = ""
 
     @property
     def full_name(self) -> str:
@@ -52,8 +56,10 @@ class RemoteRepo:
 
     @property
     def mirror_relpath(self) -> PurePosixPath:
-        """``<host>/<owner>/<name>.git``: where the mirror lives under ``<data_dir>/mirrors``."""
-        return PurePosixPath(self.host, self.owner, f"{self.name}.git")
+        """``<host>/[<namespace>/]<owner>/<name>.git``: the mirror's place under ``<data_dir>/mirrors``."""
+        return PurePosixPath(
+            self.host, *[part for part in self.namespace.split("/") if part], self.owner, f"{self.name}.git"
+        )
 
 
 def parse_remote(url: str) -> RemoteRepo:
@@ -73,7 +79,15 @@ def parse_remote(url: str) -> RemoteRepo:
             raise ValueError(f"unsupported remote URL {redact(text)!r}: expected https://, ssh://, file://")
         host = match.group("host")
         owner, name = _owner_and_name(match.group("path"), text)
-        return RemoteRepo(url=text, scheme="ssh", host=_host_component(host, text), owner=owner, name=name)
+        namespace = _namespace(match.group("path"), text)
+        return RemoteRepo(
+            url=text,
+            scheme="ssh",
+            host=_host_component(host, text),
+            owner=owner,
+            name=name,
+            namespace=namespace,
+        )
     parts = urlsplit(text)
     scheme = parts.scheme.lower()
     if scheme in ("http", "https"):
@@ -99,7 +113,10 @@ def parse_remote(url: str) -> RemoteRepo:
     else:
         raise ValueError(f"unsupported remote URL scheme {scheme!r} in {redact(text)!r}")
     owner, name = _owner_and_name(parts.path, text)
-    return RemoteRepo(url=text, scheme=scheme, host=_host_component(host, text), owner=owner, name=name)
+    namespace = _namespace(parts.path, text) if scheme != "file" else ""
+    return RemoteRepo(
+        url=text, scheme=scheme, host=_host_component(host, text), owner=owner, name=name, namespace=namespace
+    )
 
 
 def _host_component(host: str, url: str) -> str:
@@ -119,6 +136,14 @@ def _owner_and_name(path: str, url: str) -> tuple[str, str]:
         if not _SAFE_COMPONENT.match(component) or component in (".", ".."):
             raise ValueError(f"remote URL {redact(url)!r} has an unusable owner or name {component!r}")
     return owner, name
+
+
+def _namespace(path: str, url: str) -> str:
+    segments = [segment for segment in path.split("/") if segment][:-2]
+    for component in segments:
+        if not _SAFE_COMPONENT.match(component) or component in (".", ".."):
+            raise ValueError(f"remote URL {redact(url)!r} has an unusable group {component!r}")
+    return "/".join(segments)
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:

@@ -147,6 +147,8 @@ class GitWorkspaces:
         return Mirror(
             remote=remote,
             path=self.data_dir / "mirrors" / remote.mirror_relpath,
+            # Work trees stay under host/owner/name (the stale sweep reads that layout); each has a
+            # directory of its own, so projects of nested groups sharing owner/name do not meet.
             worktrees_root=self.data_dir / "worktrees" / remote.host / remote.owner / remote.name,
             context=self._context,
         )

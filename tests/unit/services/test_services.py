@@ -90,3 +90,23 @@ def test_with_gitlab_only_a_name_without_prefix_is_a_gitlab_project() -> None:
 def test_a_malformed_gitlab_name_is_refused_with_the_reason() -> None:
     with pytest.raises(ValueError, match="gitlab:group/project"):
         Settings(_env_file=None, gitops_repos="gitlab:only-a-group")
+
+
+def test_git_presents_the_gitlab_token_to_gitlab_and_the_github_token_to_github(tmp_path) -> None:
+    from bot.adapters.git import parse_remote
+
+    settings = Settings(
+        _env_file=None,
+        github_token="ghp_github",
+        gitlab_token="glpat-gitlab",
+        gitlab_url="https://gitlab.example.com",
+        data_dir=tmp_path,
+    )
+    services = build_services(settings)
+    try:
+        provider = services.git()._context.token_provider
+        assert provider is not None
+        assert provider(parse_remote(settings.clone_url("gitlab:platform/sre/gitops"))) == "glpat-gitlab"
+        assert provider(parse_remote(settings.clone_url("acme/gitops"))) == "ghp_github"
+    finally:
+        services.close()

@@ -11,6 +11,7 @@ TOKEN = "s3cret-token-0123456789"
 
 @pytest.mark.parametrize(
     ("url", "scheme", "host", "owner", "name"),
+    # GitLab's nested groups: see test_nested_groups_keep_their_own_mirror
     [
         ("https://github.com/acme/gitops.git", "https", "github.com", "acme", "gitops"),
         ("https://github.com/acme/gitops", "https", "github.com", "acme", "gitops"),
@@ -19,13 +20,6 @@ TOKEN = "s3cret-token-0123456789"
         ("git@github.com:acme/gitops.git", "ssh", "github.com", "acme", "gitops"),
         ("ssh://git@github.com/acme/gitops.git", "ssh", "github.com", "acme", "gitops"),
         ("file:///srv/git/acme/gitops.git", "file", "local", "acme", "gitops"),
-        (
-            "https://gitlab.example.com/group/sub/acme/my.repo.git",
-            "https",
-            "gitlab.example.com",
-            "acme",
-            "my.repo",
-        ),
     ],
 )
 def test_parse_remote(url: str, scheme: str, host: str, owner: str, name: str) -> None:
@@ -34,6 +28,21 @@ def test_parse_remote(url: str, scheme: str, host: str, owner: str, name: str) -
     assert remote.url == url
     assert remote.full_name == f"{owner}/{name}"
     assert remote.mirror_relpath == PurePosixPath(host, owner, f"{name}.git")
+
+
+def test_nested_groups_keep_their_own_mirror() -> None:
+    """Two GitLab projects that differ only above their last two path segments never share a mirror."""
+    one = parse_remote("https://gitlab.example.com/group/sub/acme/my.repo.git")
+    other = parse_remote("https://gitlab.example.com/other/acme/my.repo.git")
+    assert (one.owner, one.name, one.namespace, one.full_name) == (
+        "acme",
+        "my.repo",
+        "group/sub",
+        "acme/my.repo",
+    )
+    assert one.mirror_relpath == PurePosixPath("gitlab.example.com", "group", "sub", "acme", "my.repo.git")
+    assert other.mirror_relpath == PurePosixPath("gitlab.example.com", "other", "acme", "my.repo.git")
+    assert parse_remote("git@gitlab.example.com:group/sub/acme/x.git").namespace == "group/sub"
 
 
 def test_an_absolute_path_becomes_a_file_url() -> None:
