@@ -22,6 +22,9 @@ from bot.deployments.plan import REVERT_BRANCH_PREFIX
 
 _MERGE = re.compile(r"^Merge pull request #(?P<number>\d{1,10}) from (?P<head>\S+)$")
 _SQUASH = re.compile(r"^(?P<title>.*) \(#(?P<number>\d{1,10})\)$")
+# GitLab's default merge commit: "Merge branch 'src' into 'main'", the title, "See merge request g/p!N".
+_GITLAB_MERGE = re.compile(r"^Merge branch '(?P<head>[^']{1,255})' into '[^']{1,255}'$")
+_GITLAB_REFERENCE = re.compile(r"^See merge request \S*!(?P<number>\d{1,10})\s*$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,8 @@ class Merged:
 
 def merged_from(subject: str, body: str) -> Merged:
     """GitHub's merge (``Merge pull request #N from owner/branch`` + the title as the body), squash
-    and rebase (``title (#N)``) messages; anything else is a commit pushed as it is."""
+    and rebase (``title (#N)``) messages, GitLab's merge (``Merge branch 'b' into 'main'``, the title,
+    ``See merge request group/project!N``); anything else is a commit pushed as it is."""
     merge = _MERGE.match(subject)
     if merge:
         head = merge["head"]
@@ -80,6 +84,12 @@ def merged_from(subject: str, body: str) -> Merged:
     squash = _SQUASH.match(subject)
     if squash:
         return Merged(squash["title"], int(squash["number"]), None)
+    gitlab = _GITLAB_MERGE.match(subject)
+    if gitlab:
+        reference = _GITLAB_REFERENCE.search(body)
+        lines = [line.strip() for line in body.strip().splitlines() if line.strip()]
+        title = lines[0] if lines and not _GITLAB_REFERENCE.match(lines[0]) else subject
+        return Merged(title, int(reference["number"]) if reference else None, gitlab["head"])
     return Merged(subject, None, None)
 
 

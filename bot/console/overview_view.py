@@ -306,7 +306,8 @@ def running_versions(newest: Newest | None) -> tuple[str | None, str | None]:
 
 
 def deployment_path(repo: str, name: str) -> str:
-    return "/deployments/" + "/".join(quote(part, safe="") for part in (*repo.split("/", 1), name))
+    """``/deployments/owner/repo/name``; a GitLab project keeps its groups (``gitlab:group/sub/project``)."""
+    return "/deployments/" + "/".join(quote(part, safe="") for part in (*repo.split("/"), name))
 
 
 def _at(value: datetime | None) -> str | None:

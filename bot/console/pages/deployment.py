@@ -22,6 +22,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
+from bot.adapters.forge.names import GITLAB_PREFIX, is_gitlab
 from bot.api import answered
 from bot.console.deployment_view import Entry, Stage, history, stage_json, timeline
 from bot.console.deployments_read import (
@@ -148,11 +149,20 @@ def _looks(page: DeploymentPage) -> dict[str, Any]:
     }
 
 
-def place(owner: str, repo_name: str, name: str) -> tuple[str, str] | None:
-    """(repository, deployment) of a path, or None for segments no repository or deployment has."""
-    if not all(_SEGMENT.match(part) for part in (owner, repo_name, name)):
+def place(where: str) -> tuple[str, str] | None:
+    """(repository, deployment) of a path (``owner/repo/name``, or ``gitlab:group/sub/project/name``),
+    or None for segments no repository or deployment has."""
+    parts = where.strip("/").split("/")
+    if len(parts) < 3:
         return None
-    return f"{owner}/{repo_name}", name
+    repo, name = "/".join(parts[:-1]), parts[-1]
+    if is_gitlab(repo):
+        parts = [parts[0][len(GITLAB_PREFIX) :], *parts[1:]]
+    elif len(parts) != 3:
+        return None
+    if not all(_SEGMENT.match(part) for part in parts):
+        return None
+    return repo, name
 
 
 async def show(
@@ -184,55 +194,49 @@ def build_router(console: Console) -> APIRouter:
 
 
 def add_page(router: APIRouter, console: Console, reader: VersionHistory) -> None:
-    @router.get("/deployments/{owner}/{repo_name}/{name}", response_class=HTMLResponse)
+    @router.get("/deployments/{where:path}", response_class=HTMLResponse)
     async def deployment_page(
         request: Request,
-        owner: str,
-        repo_name: str,
-        name: str,
+        where: str,
         viewer: Viewer = Depends(require_viewer),
         done: str | None = Query(None),
         version: str | None = Query(None),
     ) -> Response:
-        where = place(owner, repo_name, name)
-        if where is None:  # no repository or deployment is named so: nothing is looked up
+        found = place(where)
+        if found is None:  # no repository or deployment is named so: nothing is looked up
             return await console.page(
                 request, "deployment.html.j2", title="No such deployment", page=None,
-                missing=f"{owner}/{repo_name}/{name}"[:200], status_code=404,
+                missing=where[:200], status_code=404,
             )  # fmt: skip
         flash = {"done": done, "version": version or ""} if done in LIFT_OUTCOMES else None
-        return await show(console, reader, request, *where, flash=flash)
+        return await show(console, reader, request, *found, flash=flash)
 
-    @router.post("/deployments/{owner}/{repo_name}/{name}/lift")
+    @router.post("/deployments/{where:path}/lift")
     async def lift_quarantine(
         request: Request,
-        owner: str,
-        repo_name: str,
-        name: str,
+        where: str,
         version: str = Form(""),
         viewer: Viewer = Depends(require_action),
     ) -> Response:
-        where = place(owner, repo_name, name)
-        if where is None:
+        found = place(where)
+        if found is None:
             return JSONResponse({"detail": "no such deployment"}, status_code=404)
-        repo, deployment = where
+        repo, deployment = found
         outcome = await run_in_threadpool(lift, console.services, viewer, repo, deployment, version)
         if outcome.refusal is not None:
             problem = f"You may not lift this quarantine: {outcome.refusal}"
             return await show(console, reader, request, repo, deployment, problem=problem, status_code=403)
         query = urlencode({"done": outcome.done, "version": version[:255]})
-        return RedirectResponse(f"/deployments/{repo}/{deployment}?{query}", status_code=303)
+        return RedirectResponse(f"{deployment_path(repo, deployment)}?{query}", status_code=303)
 
 
 def add_json(router: APIRouter, services: Services, reader: VersionHistory) -> None:
-    @router.get("/api/deployments/{owner}/{repo_name}/{name}")
+    @router.get("/api/deployments/{where:path}")
     @answered(services.database)
-    async def api_deployment(
-        owner: str, repo_name: str, name: str, viewer: Viewer = Depends(require_viewer)
-    ) -> Response:
-        where = place(owner, repo_name, name)
-        page = None if where is None else await run_in_threadpool(load_deployment, services, reader, *where)
+    async def api_deployment(where: str, viewer: Viewer = Depends(require_viewer)) -> Response:
+        found = place(where)
+        page = None if found is None else await run_in_threadpool(load_deployment, services, reader, *found)
         if page is None:
-            detail = f"no deployment {owner}/{repo_name}/{name}"[:200]
+            detail = f"no deployment {where}"[:200]
             return JSONResponse({"detail": detail}, status_code=404)
         return JSONResponse(page.to_json())

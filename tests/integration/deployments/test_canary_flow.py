@@ -197,6 +197,12 @@ def test_a_healthy_canary_passes_and_is_promoted(forge_env: BotEnv, exporter: Vl
     assert "promotion of 1.2.0 from chat" in promoted.body
     comments = [c.body for c in env.standin.comments(REPO, number)]
     assert any("Canary passed" in body for body in comments)
+    # The console's deployment page reads the history from git: the forge's merge commit names the
+    # pull request (GitHub's "Merge pull request #N", GitLab's "See merge request group/project!N").
+    assert env.client.get(f"/deployments/{env.repo}/chat").status_code == 200
+    latest = env.client.get(f"/api/deployments/{env.repo}/chat").json()["history"][0]
+    assert latest["version"] == "1.2.0" and latest["pull_request"]["number"] == number
+    assert latest["pull_request"]["url"].endswith(env.pull_path(number))
 
 
 def test_no_traffic_is_inconclusive_never_failed(env: BotEnv, exporter: VllmExporter) -> None:

@@ -41,6 +41,16 @@ PULLS = "https://github.example/acme/gitops/pull/{number}"
         ("chat: deploy 1.3.0 (#14)", "", Merged("chat: deploy 1.3.0", 14, None)),
         ("bump chat by hand", "", Merged("bump chat by hand", None, None)),
         ("Merge branch 'main' into x", "", Merged("Merge branch 'main' into x", None, None)),
+        (  # GitLab's default merge commit
+            "Merge branch 'gitops-bot/chat/1.4.0' into 'main'",
+            "chat: deploy 1.4.0 (from 1.3.0)\n\nSee merge request platform/gitops!21",
+            Merged("chat: deploy 1.4.0 (from 1.3.0)", 21, "gitops-bot/chat/1.4.0"),
+        ),
+        (
+            "Merge branch 'feature' into 'main'",
+            "See merge request platform/sre/gitops!7\n",
+            Merged("Merge branch 'feature' into 'main'", 7, "feature"),
+        ),
     ],
 )
 def test_how_a_commit_came_to_the_branch(subject: str, body: str, merged: Merged) -> None:
