@@ -87,6 +87,8 @@ def automerge(
     pr = forge.get_pull_request(repo, number)
     decision, reason = automerge_decision(pr)
     logger.info("updates.automerge_decision", repo=repo, number=number, decision=decision, reason=reason)
+    if decision == "wait":
+        _merge_when_checks_pass(services, forge, repo, number, deployment, pr.head_sha)
     if decision != "merge":
         return
     result = forge.merge_pull_request(repo, number, expected_head_sha=pr.head_sha)
@@ -102,6 +104,25 @@ def automerge(
             "refusal": str(result.refusal) if result.refusal else None,
             "reason": reason if result.merged else (result.message or str(result.refusal)),
         },
+    )
+
+
+def _merge_when_checks_pass(
+    services: Services, forge: object, repo: str, number: int, deployment: str, head_sha: str
+) -> None:
+    """Where the forge merges by itself once the pipeline passes (GitLab's merge when pipeline
+    succeeds), ask it to: the merge then happens even while the bot is down. Audited once."""
+    schedule = getattr(forge, "merge_when_checks_pass", None)
+    if schedule is None or not schedule(repo, number, expected_head_sha=head_sha):
+        return
+    services.audit(
+        kind="update.automerge",
+        actor="gitops-bot",
+        summary=f"#{number} ({deployment}) merges when its pipeline succeeds",
+        repo=repo,
+        target=f"#{number}",
+        outcome="scheduled",
+        details={"sha": head_sha},
     )
 
 

@@ -94,6 +94,7 @@ class Pull:
     merge_block: str | None = None
     approvals: list[tuple[str, str]] = field(default_factory=list)  # (username, sha approved)
     pipeline: str | None = None  # running | success | failed ...
+    auto_merge: tuple[str, str] | None = None  # (who, head sha) of "merge when pipeline succeeds"
 
     @property
     def head_repo(self) -> str:
@@ -375,6 +376,11 @@ class GitLabStandIn(ApiMixin):
             pull = self.pull(full_name, number)
             pull.pipeline = status
             self.emit_pipeline(pull, status)
+            if pull.auto_merge is not None:
+                who, sha = pull.auto_merge
+                pull.auto_merge = None
+                if status == "success" and sha == pull.head_sha:
+                    self.merge(pull, {"sha": sha}, who)  # GitLab merges by itself
 
     # -- acting as a user --------------------------------------------------------------------------
 
@@ -492,7 +498,8 @@ class GitLabStandIn(ApiMixin):
                 continue
             pull.head_sha = new
             pull.updated_at = now()
-            pull.pipeline = None
+            pull.pipeline = "running" if project.requires_pipeline and self.start_pipelines else None
+            pull.auto_merge = None  # a new head cancels "merge when pipeline succeeds"
             self.sync_ref(pull)
             self.emit_pull(pull, "update", pusher, oldrev=before)
 

@@ -47,6 +47,7 @@ class ApiMixin:
     _faults: list[Any]
     requests: list[Any]
     new_pull_merge_block: str | None
+    start_pipelines: bool = True
     _path_now: str = ""
 
     # -- faults --------------------------------------------------------------------------------
@@ -282,6 +283,8 @@ class ApiMixin:
             draft=draft,
         )
         pull.merge_block = self.new_pull_merge_block
+        # CI starts on the new head (unless a test holds pipelines back: start_pipelines False).
+        pull.pipeline = "running" if project.requires_pipeline and self.start_pipelines else None
         pull.labels = _labels(data.get("labels"))
         pull.requested_reviewers = self._reviewers(data.get("reviewer_ids"))
         self._pulls[(project.path, iid)] = pull
@@ -331,6 +334,15 @@ class ApiMixin:
         return [by_id[int(i)] for i in ids or () if int(i) in by_id]
 
     def _h_merge(self, pull: Pull, body: dict[str, Any]) -> Answer:
+        wants_auto = any(
+            str(body.get(k)).lower() == "true" for k in ("merge_when_pipeline_succeeds", "auto_merge")
+        )
+        if wants_auto and pull.state == "open" and pull.pipeline in (None, "running", "pending"):
+            sha = body.get("sha")
+            if sha and sha != pull.head_sha:
+                raise HTTPError(409, f"SHA does not match HEAD of source branch: {pull.head_sha}")
+            pull.auto_merge = (self.bot_login(), pull.head_sha)  # type: ignore[attr-defined]
+            return 200, self.pull_json(pull, full=True), {}
         self.merge(pull, body, self.bot_login())  # type: ignore[attr-defined]
         return 200, self.pull_json(pull, full=True), {}
 
@@ -660,7 +672,7 @@ class ApiMixin:
             "labels": list(pull.labels),
             "draft": pull.draft,
             "work_in_progress": pull.draft,
-            "merge_when_pipeline_succeeds": False,
+            "merge_when_pipeline_succeeds": pull.auto_merge is not None,
             "merge_status": "can_be_merged" if status == "mergeable" else "cannot_be_merged",
             "detailed_merge_status": status,
             "sha": pull.head_sha,

@@ -247,15 +247,33 @@ def test_an_invalid_config_is_reported_with_the_line_and_key(env: BotEnv) -> Non
     assert "tragets" in report["summary"]
 
 
-def test_gitlab_automerge_waits_for_the_pipeline_and_merges_when_its_hook_says_it_passed(
-    tmp_path: Path, database_url: str
-) -> None:
+def test_gitlab_automerge_is_merge_when_pipeline_succeeds(tmp_path: Path, database_url: str) -> None:
+    """The bot asks GitLab to merge when the pipeline succeeds: GitLab merges by itself, bot or no bot."""
     with gitops_env(tmp_path, database_url, "gitlab") as env:
-        env.standin.require_pipeline(REPO)  # "Pipelines must succeed"
+        env.standin.require_pipeline(REPO)  # "Pipelines must succeed"; CI starts on every new head
         push(env, "1.0.0", repository="serving/embedder")
         (pull,) = env.standin.pulls(REPO)
-        assert not pull.merged and env.actions("update.automerge") == []  # ci_still_running: waits
-        env.standin.finish_pipeline(REPO, pull.number, "success")  # the Pipeline Hook goes out
+        assert not pull.merged and pull.auto_merge is not None  # ci_still_running: scheduled, not merged
+        (scheduled,) = env.actions("update.automerge")
+        assert scheduled["outcome"] == "scheduled"
+        env.standin.finish_pipeline(REPO, pull.number, "success")  # GitLab merges; the hooks go out
+        (pull,) = env.standin.pulls(REPO)
+        assert pull.merged and pull.merged_by == "gitops-bot"
+        env.run_jobs()
+        assert requests(env)["gitops-bot/embedder/1.0.0"].status == "merged"
+        assert len(env.actions("update.automerge")) == 1  # scheduled once, never merged twice
+
+
+def test_gitlab_a_finished_pipeline_triggers_the_automerge_check(tmp_path: Path, database_url: str) -> None:
+    """Where GitLab's own auto-merge was not set (the pipeline had not started), the pipeline hook
+    is the moment the bot checks again and merges."""
+    with gitops_env(tmp_path, database_url, "gitlab") as env:
+        env.standin.require_pipeline(REPO)
+        env.standin.start_pipelines = False
+        push(env, "1.0.0", repository="serving/embedder")
+        (pull,) = env.standin.pulls(REPO)
+        assert not pull.merged and env.actions("update.automerge") == []
+        env.standin.finish_pipeline(REPO, pull.number, "success")
         ran = env.run_jobs()
         assert ("updates.pipeline_finished", "done") in ran
         (pull,) = env.standin.pulls(REPO)

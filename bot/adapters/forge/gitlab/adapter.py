@@ -52,6 +52,10 @@ from bot.adapters.forge.port import (
 MAX_NOTE_LENGTH = 1_000_000
 # The award emoji GitLab knows for the reactions the bot uses (GitHub's names on the left).
 EMOJI = {"eyes": "eyes", "+1": "thumbsup", "-1": "thumbsdown", "rocket": "rocket", "hooray": "tada"}
+# A head pipeline GitLab can still merge after (merge_when_pipeline_succeeds).
+RUNNING_PIPELINE = frozenset(
+    {"created", "waiting_for_resource", "preparing", "pending", "running", "scheduled"}
+)
 COMMIT_STATES = {
     CommitState.PENDING: "pending",
     CommitState.SUCCESS: "success",
@@ -247,6 +251,21 @@ class GitLabForge:
                 squash=MergeMethod(method) is MergeMethod.SQUASH,
                 message=message,
             )
+
+    def merge_when_checks_pass(self, repo: str, number: int, *, expected_head_sha: str) -> bool | None:
+        """GitLab's auto-merge: merge at ``expected_head_sha`` once the head pipeline succeeds, even
+        when the bot is not there to see it. True when set now, False when it already was, None when
+        there is no running pipeline to wait for (nothing set)."""
+        with translated():
+            mr = self._project(repo).mergerequests.get(int(number))
+            data = mr.attributes
+            if data.get("merge_when_pipeline_succeeds") or data.get("auto_merge_enabled"):
+                return False
+            pipeline = data.get("head_pipeline") or {}
+            if data.get("sha") != expected_head_sha or pipeline.get("status") not in RUNNING_PIPELINE:
+                return None
+            mr.merge(sha=expected_head_sha, merge_when_pipeline_succeeds=True)
+            return True
 
     def create_comment(self, repo: str, number: int, body: str) -> Comment:
         self._check_body(body)
