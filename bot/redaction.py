@@ -43,6 +43,8 @@ _KEYWORDS = ("password", "secret", "token", "api_key")
 _TOKEN_ALTERNATIVES = (
     r"gh[pousr]_[A-Za-z0-9]{20,}",
     r"github_pat_[A-Za-z0-9_]{20,}",
+    # GitLab's prefixed tokens: personal/project/group access, OAuth, deploy, runner, CI job, trigger...
+    r"gl(?:pat|oas|dt|rt|cbt|ptt|ft|imt|agent|soat|ffct)-[A-Za-z0-9_-]{20,}",
     r"xox[abposr]-[A-Za-z0-9-]{10,}",
     r"AKIA[0-9A-Z]{16}",
     r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----",
@@ -64,7 +66,7 @@ _GO_JSON_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\
 
 
 def redact_tokens(text: str) -> str:
-    """``text`` with token-like strings (GitHub, Slack, AWS keys, PEM private keys, ``password=…``) hidden."""
+    """``text`` with token-like strings (GitHub, GitLab, Slack, AWS keys, PEM keys, ``password=…``) hidden."""
     return _TOKENS.sub(REDACTED, text)
 
 

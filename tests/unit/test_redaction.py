@@ -198,6 +198,8 @@ def test_ordinary_plan_text_is_left_alone() -> None:
 TOKENS = [
     ("token ghp_" + "a" * 36, f"token {REDACTED}"),
     ("github_pat_" + "B1_" * 10, REDACTED),
+    ("clone with glpat-" + "x1Y2-z_" * 4, f"clone with {REDACTED}"),
+    ("deploy gldt-" + "Ab3" * 8, f"deploy {REDACTED}"),
     ("xoxb-1234567890-abcdefghij", REDACTED),
     ("key AKIA" + "B" * 16, f"key {REDACTED}"),
     ('password = "hunter2hunter2"', f'{REDACTED}"'),

@@ -29,7 +29,10 @@ _URL_USERINFO = re.compile(r"(?P<scheme>https?://)[^/@\s]+@", re.IGNORECASE)
 _URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@:\s]*:[^/@\s]*@", re.IGNORECASE)
 _AUTH_HEADER = re.compile(r"(?P<name>authorization:\s*)(?:(?:basic|bearer|token)\s+)?\S+", re.IGNORECASE)
 # GitHub token formats (classic, fine-grained, OAuth, App installation/user, refresh).
-_GITHUB_TOKEN = re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})\b")
+_GITHUB_TOKEN = re.compile(
+    r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}"
+    r"|gl(?:pat|oas|dt|rt|cbt|ptt|ft|imt|agent|soat|ffct)-[A-Za-z0-9_-]{20,})"
+)
 
 
 @dataclass(frozen=True)

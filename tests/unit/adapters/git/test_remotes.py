@@ -97,3 +97,10 @@ def test_redact(text: str, secrets: list[str], expected: str) -> None:
     for secret in secrets:
         if len(secret) >= 4:
             assert secret not in redact(text, secrets)
+
+
+def test_gitlab_tokens_are_redacted_from_git_output() -> None:
+    token = "glpat-" + "Ab1_-" * 5
+    assert redact(f"fatal: could not read from https://gitlab.example.com ({token})") == (
+        "fatal: could not read from https://gitlab.example.com (***)"
+    )
