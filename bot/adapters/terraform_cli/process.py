@@ -130,3 +130,38 @@ async def pump_lines(
     pending += decoder.decode(b"", final=True)
     if pending:
         await collector.add(pending.rstrip("\r"), is_stdout=is_stdout, forward=forward)
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live descendant of ``pid`` (Linux ``/proc``; none elsewhere), read once."""
+    parents: dict[int, list[int]] = {}
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return []
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as stat:
+                # "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+                ppid = int(stat.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        parents.setdefault(ppid, []).append(int(entry))
+    found: list[int] = []
+    todo = list(parents.get(pid, ()))
+    while todo:
+        child = todo.pop()
+        found.append(child)
+        todo.extend(parents.get(child, ()))
+    return found
+
+
+def running(pid: int) -> bool:
+    """Whether ``pid`` still runs anything (a zombie does not: it only waits to be reaped)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return False

@@ -14,7 +14,14 @@ import signal
 
 import structlog
 
-from bot.adapters.terraform_cli.process import OutputCollector, interrupt, pump_lines, signal_group
+from bot.adapters.terraform_cli.process import (
+    OutputCollector,
+    descendants,
+    interrupt,
+    pump_lines,
+    running,
+    signal_group,
+)
 from bot.adapters.terraform_cli.results import Step
 from bot.cancellation import JobCancelled, current_stop
 
@@ -82,7 +89,13 @@ async def _wait_unless_stopped(process: asyncio.subprocess.Process) -> None:
 
 
 async def stop(process: asyncio.subprocess.Process, *, wrapped: bool, kill_grace_seconds: float) -> None:
-    """SIGINT (Terraform's graceful stop), SIGKILL to the group after the grace period."""
+    """SIGINT (Terraform's graceful stop), SIGKILL to the group after the grace period; returns once
+    every process it started is gone.
+
+    In the sandbox, Terraform runs in bubblewrap's own PID namespace and session: killing bwrap makes
+    the kernel kill the namespace's processes, but that happens after bwrap is reaped, so they are
+    waited for by pid (read from ``/proc`` before the stop), at most the grace period."""
+    family = descendants(process.pid) if process.returncode is None else []
     if process.returncode is None:
         interrupt(process.pid, wrapped=wrapped)
         with contextlib.suppress(TimeoutError):
@@ -90,6 +103,9 @@ async def stop(process: asyncio.subprocess.Process, *, wrapped: bool, kill_grace
     # Also whatever the group still holds after Terraform itself exited.
     signal_group(process.pid, signal.SIGKILL)
     await process.wait()
+    deadline = asyncio.get_running_loop().time() + kill_grace_seconds
+    while any(running(pid) for pid in family) and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.02)
 
 
 async def _drain(process: asyncio.subprocess.Process, pumps: list[asyncio.Task[None]]) -> None:
