@@ -166,14 +166,23 @@ class Services:
     def git(self) -> GitWorkspaces:
         with self._lock:
             if self.git_workspaces is None:
-                from bot.adapters.git import GitIdentity, GitWorkspaces
+                from bot.adapters.git import GitIdentity, GitWorkspaces, parse_remote
 
                 settings = self.settings
                 installations: dict[str, int] = {}
 
+                # Where GitLab's clones go (its URL or GITOPS_BOT_GITLAB_GIT_URL_TEMPLATE, port
+                # included, in parse_remote's form): only there is the GitLab token presented.
+                try:
+                    gitlab_git_host: str | None = parse_remote(
+                        settings.clone_url("gitlab:group/project")
+                    ).host
+                except ValueError:  # an unusable clone URL: GitLab's clones fail with their own error
+                    gitlab_git_host = None
+
                 def token_provider(remote: Any) -> str | None:
                     # Called once per clone/fetch/push, so the installation lookup is cached.
-                    if settings.has_gitlab_credentials and remote.host == settings.gitlab_host:
+                    if settings.has_gitlab_credentials and remote.host == gitlab_git_host:
                         return self._gitlab().git_token()
                     if not settings.has_github_credentials:
                         return None

@@ -9,7 +9,6 @@ from __future__ import annotations
 import fnmatch
 from pathlib import Path
 from typing import Annotated, Literal
-from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -221,10 +220,7 @@ class Settings(BaseSettings):
         except ValueError as error:
             raise ValueError(f"GITOPS_BOT_GITOPS_REPOS: {error}") from None
         patterns = [canonical_pattern(pattern, default) for pattern in self.repo_allowlist]
-        if repos != self.gitops_repos:
-            object.__setattr__(self, "gitops_repos", repos)
-        if patterns != self.repo_allowlist:
-            object.__setattr__(self, "repo_allowlist", patterns)
+        self.gitops_repos, self.repo_allowlist = repos, patterns
         return self
 
     @property
@@ -260,10 +256,6 @@ class Settings(BaseSettings):
         if api == "https://api.github.com":
             return "https://github.com"
         return api.removesuffix("/api/v3")
-
-    @property
-    def gitlab_host(self) -> str:
-        return (urlsplit(self.gitlab_url).hostname or "").lower()
 
     def pull_url_pattern(self, repo: str) -> str:
         """A pull request's web address, ``{number}`` left to fill in."""

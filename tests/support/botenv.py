@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -173,27 +173,16 @@ def bot_env(
 
     ``forge="gitlab"``: the GitLab stand-in instead, the bot configured with GitLab only (so
     ``repo`` is ``gitlab:<repo>`` to the bot, ``BotEnv.repo``)."""
-    if forge == "gitlab":
-        with _gitlab_env(
-            root, database_url, repo=repo, files=files, router=router, dry_run=dry_run, **settings
-        ) as env:
-            yield env
-        return
-    with GitHubStandIn(root / "github") as standin:
-        standin.add_token(TOKEN, login=BOT_LOGIN)
+    with _forge_standin(root, forge) as (standin, forge_settings, webhook, bot_repo):
         standin.create_repo(repo, dict(files))
         values: dict[str, Any] = {
             "database_url": database_url,
-            "github_api_url": standin.base_url,
-            "github_token": TOKEN,  # dry-run with credentials: reads work, every write is refused
-            "github_webhook_secret": WEBHOOK_SECRET,
-            "github_seconds_between_writes": 0.0,
+            **forge_settings,
             "registry_token": REGISTRY_TOKEN,
             "mlflow_webhook_secret": MLFLOW_SECRET,
             "slack_signing_secret": SLACK_SECRET,
-            "git_url_template": f"{(root / 'github' / 'repos').as_uri()}/{{repo}}.git",
             "data_dir": root / "data",
-            "gitops_repos": [repo],
+            "gitops_repos": [bot_repo(repo)],
             "dry_run": dry_run or None,
         }
         values.update(settings)
@@ -205,56 +194,50 @@ def bot_env(
         services = build_services(config)
         app = create_app(config, router=router, services=services)
         with TestClient(app) as client:
-            standin.set_webhook("/webhooks/github", WEBHOOK_SECRET, client=client)
+            standin.set_webhook(*webhook, client=client)
             try:
-                yield BotEnv(standin, config, services, client, router, repo=repo)
+                yield BotEnv(standin, config, services, client, router, forge=forge, repo=bot_repo(repo))
             finally:
                 standin.set_webhook(None)
         services.close()
 
 
 @contextmanager
-def _gitlab_env(
-    root: Path,
-    database_url: str,
-    *,
-    repo: str,
-    files: Mapping[str, str],
-    router: Router | None,
-    dry_run: bool,
-    **settings: Any,
-) -> Iterator[BotEnv]:
-    with GitLabStandIn(root / "gitlab") as standin:
-        standin.add_token(GITLAB_TOKEN, login=BOT_LOGIN)
-        standin.create_repo(repo, dict(files))
-        values: dict[str, Any] = {
-            "database_url": database_url,
-            "gitlab_url": standin.base_url,
-            "gitlab_token": GITLAB_TOKEN,
-            "gitlab_webhook_secret": GITLAB_WEBHOOK_SECRET,
-            "registry_token": REGISTRY_TOKEN,
-            "mlflow_webhook_secret": MLFLOW_SECRET,
-            "slack_signing_secret": SLACK_SECRET,
-            "gitlab_git_url_template": f"{(root / 'gitlab' / 'repos').as_uri()}/{{repo}}.git",
-            "data_dir": root / "data",
-            "gitops_repos": [f"gitlab:{repo}"],
-            "dry_run": dry_run or None,
-        }
-        values.update(settings)
-        config = Settings(_env_file=None, **values)
-        if router is None:
-            from handlers import default_router
-
-            router = default_router()
-        services = build_services(config)
-        app = create_app(config, router=router, services=services)
-        with TestClient(app) as client:
-            standin.set_webhook("/webhooks/gitlab", GITLAB_WEBHOOK_SECRET, client=client)
-            try:
-                yield BotEnv(standin, config, services, client, router, forge="gitlab", repo=f"gitlab:{repo}")
-            finally:
-                standin.set_webhook(None)
-        services.close()
+def _forge_standin(
+    root: Path, forge: str
+) -> Iterator[tuple[Any, dict[str, Any], tuple[str, str], Callable[[str], str]]]:
+    """The started stand-in of ``forge``, the settings that point the bot at it, its webhook (path,
+    secret) and how the bot names a repository of it."""
+    repos = (root / forge / "repos").as_uri()
+    if forge == "gitlab":
+        with GitLabStandIn(root / "gitlab") as gitlab:
+            gitlab.add_token(GITLAB_TOKEN, login=BOT_LOGIN)
+            yield (
+                gitlab,
+                {
+                    "gitlab_url": gitlab.base_url,
+                    "gitlab_token": GITLAB_TOKEN,
+                    "gitlab_webhook_secret": GITLAB_WEBHOOK_SECRET,
+                    "gitlab_git_url_template": f"{repos}/{{repo}}.git",
+                },
+                ("/webhooks/gitlab", GITLAB_WEBHOOK_SECRET),
+                lambda name: f"gitlab:{name}",
+            )
+        return
+    with GitHubStandIn(root / "github") as github:
+        github.add_token(TOKEN, login=BOT_LOGIN)
+        yield (
+            github,
+            {
+                "github_api_url": github.base_url,
+                "github_token": TOKEN,  # dry-run with credentials: reads work, every write is refused
+                "github_webhook_secret": WEBHOOK_SECRET,
+                "github_seconds_between_writes": 0.0,
+                "git_url_template": f"{repos}/{{repo}}.git",
+            },
+            ("/webhooks/github", WEBHOOK_SECRET),
+            lambda name: name,
+        )
 
 
 def free_port() -> int:

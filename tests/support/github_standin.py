@@ -51,7 +51,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +61,7 @@ import jwt
 from tests.support import github_standin_git as bare_git
 from tests.support.github_standin_issues import IssuesMixin, PlainIssue
 from tests.support.github_standin_oauth import OAuthMixin
+from tests.support.http_standin import serve, shut
 
 DOCS = "https://docs.github.com/rest"
 REACTION_CONTENTS = frozenset({"+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"})
@@ -330,37 +331,7 @@ class GitHubStandIn(IssuesMixin, OAuthMixin):
     # -- lifecycle ---------------------------------------------------------------------------------
 
     def start(self) -> GitHubStandIn:
-        standin = self
-
-        class RequestHandler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            # Headers and body go out in two writes; with Nagle on, the client's delayed ACK
-            # adds ~40 ms to every call, which GitHub does not.
-            disable_nagle_algorithm = True
-
-            def log_message(self, format: str, *args: Any) -> None:  # quiet test output
-                pass
-
-            def _handle(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                status, headers, payload = standin._dispatch(self.command, self.path, dict(self.headers), raw)
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(payload)
-
-            do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = do_HEAD = _handle
-
-        self._server = ThreadingHTTPServer((self._host, 0), RequestHandler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.05,), name="github-standin", daemon=True
-        )
-        self._thread.start()
+        self._server, self._thread = serve(self._host, self._dispatch, "github-standin")
         with self._outbox_cond:
             self._sender_stop = False
         self._sender = threading.Thread(target=self._send_loop, name="github-standin-webhooks", daemon=True)
@@ -378,13 +349,8 @@ class GitHubStandIn(IssuesMixin, OAuthMixin):
         if self._webhook_client is not None:
             self._webhook_client.close()
             self._webhook_client = None
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        shut(self._server, self._thread)
+        self._server = self._thread = None
 
     def __enter__(self) -> GitHubStandIn:
         return self.start()

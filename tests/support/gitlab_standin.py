@@ -33,7 +33,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,7 @@ import httpx
 
 from tests.support import github_standin_git as bare_git
 from tests.support.gitlab_standin_api import ApiMixin, HTTPError
+from tests.support.http_standin import serve, shut
 
 ZERO_SHA = "0" * 40
 PUSH_SPOOL = "standin-pushes.log"
@@ -171,45 +172,12 @@ class GitLabStandIn(ApiMixin):
     # -- lifecycle ---------------------------------------------------------------------------------
 
     def start(self) -> GitLabStandIn:
-        standin = self
-
-        class RequestHandler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def _handle(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                status, headers, payload = standin.dispatch(self.command, self.path, dict(self.headers), raw)
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(payload)
-
-            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _handle
-
-        self._server = ThreadingHTTPServer((self._host, 0), RequestHandler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.05,), name="gitlab-standin", daemon=True
-        )
-        self._thread.start()
+        self._server, self._thread = serve(self._host, self.dispatch, "gitlab-standin")
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        shut(self._server, self._thread)
+        self._server = self._thread = None
 
     def __enter__(self) -> GitLabStandIn:
         return self.start()

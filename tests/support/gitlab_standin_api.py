@@ -339,7 +339,8 @@ class ApiMixin(HooksMixin):
         wants_auto = any(
             str(body.get(k)).lower() == "true" for k in ("merge_when_pipeline_succeeds", "auto_merge")
         )
-        if wants_auto and pull.state == "open" and pull.pipeline in (None, "running", "pending"):
+        # GitLab schedules a merge only while a head pipeline runs; with none it merges now.
+        if wants_auto and pull.state == "open" and pull.pipeline in ("running", "pending"):
             sha = body.get("sha")
             if sha and sha != pull.head_sha:
                 raise HTTPError(409, f"SHA does not match HEAD of source branch: {pull.head_sha}")

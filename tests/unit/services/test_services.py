@@ -110,3 +110,22 @@ def test_git_presents_the_gitlab_token_to_gitlab_and_the_github_token_to_github(
         assert provider(parse_remote(settings.clone_url("acme/gitops"))) == "ghp_github"
     finally:
         services.close()
+
+
+def test_a_self_managed_gitlab_on_another_port_gets_the_gitlab_token(tmp_path) -> None:
+    from bot.adapters.git import parse_remote
+
+    settings = Settings(
+        _env_file=None,
+        github_token="ghp_github",
+        gitlab_token="glpat-gitlab",
+        gitlab_url="https://gitlab.example.com:8443",
+        data_dir=tmp_path,
+    )
+    services = build_services(settings)
+    try:
+        provider = services.git()._context.token_provider
+        assert provider is not None
+        assert provider(parse_remote("https://gitlab.example.com:8443/platform/gitops.git")) == "glpat-gitlab"
+    finally:
+        services.close()

@@ -21,6 +21,7 @@ from bot.adapters.forge.gitlab.convert import (
     to_changed_file,
     to_comment,
     to_pull_request,
+    username,
 )
 from bot.adapters.forge.gitlab.errors import translated
 from bot.adapters.forge.gitlab.issues import close as close_issue
@@ -177,14 +178,19 @@ class GitLabForge:
             return tuple(found)
 
     def list_reviews(self, repo: str, number: int) -> tuple[Review, ...]:
-        with translated():
-            mr = self._mr(repo, number)
-            head = str(self._project(repo).mergerequests.get(int(number)).sha or "")
-            return approvals_as_reviews(mr.approvals.get().attributes, head)
+        return self._approvals(repo, number)[1]
 
     def review_summary(self, repo: str, number: int) -> ReviewSummary:
-        author = self.get_pull_request(repo, number).author
-        return summarize_reviews(self.list_reviews(repo, number), author=author)
+        author, reviews = self._approvals(repo, number)
+        return summarize_reviews(reviews, author=author)
+
+    def _approvals(self, repo: str, number: int) -> tuple[str, tuple[Review, ...]]:
+        """(author, approvals as reviews at the head): the merge request and its approvals, read once."""
+        with translated():
+            mr = self._project(repo).mergerequests.get(int(number))
+            return username(mr.attributes.get("author")), approvals_as_reviews(
+                mr.approvals.get().attributes, str(mr.sha or "")
+            )
 
     def permission_level(self, repo: str, login: str) -> str:
         """The user's access level on the project, inherited from its groups included."""

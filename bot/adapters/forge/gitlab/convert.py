@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bot.adapters.forge.names import gitlab_name
 from bot.adapters.forge.port import ChangedFile, Comment, PullRequest, Review, ReviewState
 
 DRAFT_PREFIXES = ("draft:", "[draft]", "(draft)", "draft ")
@@ -122,10 +121,6 @@ def to_pull_request(mr: Mapping[str, Any], repo: str, *, head_repo: str | None, 
         labels=tuple(str(label) for label in mr.get("labels") or ()),
         requested_reviewers=tuple(username(user) for user in mr.get("reviewers") or ()),
     )
-
-
-def project_name(project: Mapping[str, Any]) -> str:
-    return gitlab_name(str(project["path_with_namespace"]))
 
 
 def to_changed_file(diff: Mapping[str, Any]) -> ChangedFile:
