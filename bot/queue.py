@@ -394,8 +394,14 @@ class JobQueue:
         counts.update({status: count for status, count in rows})
         return counts
 
-    def next_run_after(self) -> datetime | None:
+    def next_due(self) -> datetime | None:
+        """When a job next becomes claimable (a queued job's ``run_after``, a running job's lease
+        expiry), in one read; None when no job is queued or running. What idle workers wait for."""
+        queued = select(func.min(Job.run_after)).where(Job.status == JobStatus.QUEUED).scalar_subquery()
+        running = (
+            select(func.min(Job.lease_expires_at)).where(Job.status == JobStatus.RUNNING).scalar_subquery()
+        )
         with self.database.sessions() as session:
-            return session.execute(
-                select(func.min(Job.run_after)).where(Job.status == JobStatus.QUEUED)
-            ).scalar_one_or_none()
+            row = session.execute(select(queued, running)).one()
+        times = [moment for moment in row if moment is not None]
+        return min(times) if times else None

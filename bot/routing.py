@@ -21,7 +21,8 @@ FORGE_EVENT_ALIASES: dict[str, str] = {"local": "github", "gitlab": "github"}
 # function), the scheduler calls a periodic task with the ``Services``. The decorators return
 # the function unchanged, so each handler keeps its own precise signature for type checking.
 HandlerFunc = Callable[[Any], Any]
-PeriodicFunc = Callable[[Any], None]
+# A periodic task may return how many jobs it offered: above 0, the scheduler rings the workers.
+PeriodicFunc = Callable[[Any], int | None]
 RoutingKey = tuple[str, str, str | None]
 
 HandlerT = TypeVar("HandlerT", bound=HandlerFunc)

@@ -25,6 +25,7 @@ class Runtime:
                 router.periodic_tasks(),
                 tick_seconds=services.settings.scheduler_tick_seconds,
                 lease_seconds=services.settings.scheduler_lease_seconds,
+                on_ran=self.wake,
             )
             if scheduler
             else None

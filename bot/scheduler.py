@@ -3,9 +3,11 @@
 Replicas elect a leader through a row in ``scheduler_leases``: a single
 ``INSERT … ON CONFLICT DO UPDATE … WHERE`` takes the lease when it is free, expired, or
 already ours, so the decision is atomic on SQLite and PostgreSQL alike. The leader
-renews the lease each tick; if it dies, another replica takes over once the lease
-expires (within one lease period). Periodic tasks should enqueue jobs with dedupe keys,
-so even the short overlap of a paused-then-resumed old leader cannot double any work.
+renews the lease every third of its period (not every tick: an idle leader should cost
+nothing); a replica that is not the leader asks as often. If the leader dies, another replica
+takes over once the lease expires: within one lease period and a third. Periodic tasks should
+enqueue jobs with dedupe keys, so even the short overlap of a paused-then-resumed old leader
+cannot double any work.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -83,6 +86,7 @@ class Scheduler:
         tick_seconds: float = 1.0,
         lease_seconds: float = 15.0,
         holder: str | None = None,
+        on_ran: Callable[[], None] | None = None,
     ) -> None:
         self.services = services
         self.tasks = tasks
@@ -91,6 +95,11 @@ class Scheduler:
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.is_leader = False
         self._last_run: dict[str, float] = {}
+        # Rings this process's workers after a task that says it offered jobs (returned a count
+        # above 0), so they start without waiting for a poll.
+        self._on_ran = on_ran
+        self._renew_every = max(lease_seconds / 3, tick_seconds)
+        self._next_lease_check = float("-inf")
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -115,6 +124,26 @@ class Scheduler:
                 await asyncio.wait_for(self._stop.wait(), timeout=self.tick_seconds)
 
     async def tick(self) -> None:
+        now = time.monotonic()
+        if now >= self._next_lease_check:
+            await self._check_lease(now)
+        if not self.is_leader:
+            return
+        for task in self.tasks:
+            if now - self._last_run.get(task.name, float("-inf")) < task.every_seconds:
+                continue
+            self._last_run[task.name] = now
+            try:
+                offered = await asyncio.to_thread(task.func, self.services)
+            except Exception:
+                log.exception("periodic_task_failed", task=task.name)
+                continue
+            if offered and self._on_ran is not None:
+                self._on_ran()
+
+    async def _check_lease(self, now: float) -> None:
+        """Take or renew the lease. A renewal holds it for the whole period, so the leader acts
+        until its next check, a third of the period later, well before the lease could expire."""
         try:
             leader = await asyncio.to_thread(self.lease.try_acquire, self.holder)
         except Exception:
@@ -123,14 +152,4 @@ class Scheduler:
         if leader != self.is_leader:
             log.info("scheduler_leadership", leader=leader, holder=self.holder)
         self.is_leader = leader
-        if not leader:
-            return
-        now = time.monotonic()
-        for task in self.tasks:
-            if now - self._last_run.get(task.name, float("-inf")) < task.every_seconds:
-                continue
-            self._last_run[task.name] = now
-            try:
-                await asyncio.to_thread(task.func, self.services)
-            except Exception:
-                log.exception("periodic_task_failed", task=task.name)
+        self._next_lease_check = now + self._renew_every

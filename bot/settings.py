@@ -176,6 +176,10 @@ class Settings(BaseSettings):
     job_lease_seconds: float = 60.0
     job_max_attempts: int = 5
     job_poll_interval_seconds: float = 0.5
+    # PostgreSQL: idle workers are told of new jobs (LISTEN/NOTIFY) instead of polling every
+    # job_poll_interval_seconds. Off for a pooler that does not pass LISTEN through (PgBouncer
+    # in transaction mode); the workers then poll, as on SQLite.
+    job_notifications: bool = True
     scheduler_tick_seconds: float = 1.0
     scheduler_lease_seconds: float = 15.0
     log_level: str = "INFO"

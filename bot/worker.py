@@ -8,6 +8,13 @@ runs, a heartbeat renews the job's lease every third of it and, in between, chec
 took it over) or the job was cancelled (``/gitops cancel``, from any replica), the handler's
 ``ctx.cancelled`` is set (the one stop signal: the Terraform runners stop their processes on
 it) and a coroutine handler is cancelled outright. The job ends ``lease_lost`` or ``cancelled``.
+
+Idle workers do not poll. They wait to be rung: by this process's intake or scheduler after an
+enqueue (:meth:`WorkerPool.wake`), by PostgreSQL's ``NOTIFY`` for a job any process added
+(:mod:`bot.queue_notifications`), or by the pool's one watcher. The watcher reads when the next
+job falls due (a retry's ``run_after``, a dead worker's lease running out) and sleeps until then,
+at most ``job_poll_interval_seconds`` (SQLite, or PostgreSQL while nobody listens: other processes'
+jobs are found by this poll) or ``NOTIFIED_POLL_SECONDS`` (PostgreSQL listening: a safety net).
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import socket
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -27,15 +35,21 @@ import structlog
 from bot.cancellation import JobCancelled, run_with_stop
 from bot.jobs import HandlerContext, load_event
 from bot.queue import ClaimedJob
+from bot.queue_notifications import JobNotifications
 from bot.reasons import Ignored
 from bot.routing import RegisteredHandler, Router
 from bot.services import Services
 from bot.storage.models import JobStatus
+from bot.storage.types import utcnow
 
 log = structlog.get_logger("gitops_bot.worker")
 
 # How soon a running job sees that it was cancelled: a read of its row, cheaper than a renewal.
 STOP_CHECK_SECONDS = 2.0
+# With PostgreSQL's notifications, the watcher's poll is only a safety net.
+NOTIFIED_POLL_SECONDS = 30.0
+# SQLite: the watcher reads the queue when the file changed, and at least this often anyway.
+UNCHANGED_REREAD_SECONDS = 10.0
 
 
 class PermanentJobError(Exception):
@@ -61,25 +75,48 @@ class WorkerPool:
         self._executor = ThreadPoolExecutor(
             max_workers=self.concurrency * 2 + 2, thread_name_prefix="gitops-bot-worker"
         )
-        self._wakeup = asyncio.Event()
+        self._wakeups: list[asyncio.Event] = []
+        self._watch_wakeup = asyncio.Event()
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._loop_ref: asyncio.AbstractEventLoop | None = None
+        self.notifications: JobNotifications | None = None
+        if services.database.is_postgres and services.settings.job_notifications:
+            self.notifications = JobNotifications(services.database.url, self._wake_threadsafe)
 
     def wake(self) -> None:
-        """Called after enqueueing in this process, so a new job starts without a poll delay."""
-        self._wakeup.set()
+        """Ring every idle worker: called after enqueueing in this process, so a job starts at once.
+        The watcher looks again too, for a job added to run later."""
+        for wakeup in self._wakeups:
+            wakeup.set()
+        self._watch_wakeup.set()
+
+    def _wake_threadsafe(self) -> None:
+        loop = self._loop_ref
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self.wake)
 
     async def start(self) -> None:
         self._stopping.clear()
+        self._loop_ref = asyncio.get_running_loop()
+        self._wakeups = [asyncio.Event() for _ in range(self.concurrency)]
         self._tasks = [
-            asyncio.create_task(self._loop(f"{self.name}/{index}"), name=f"worker-{index}")
+            asyncio.create_task(
+                self._loop(f"{self.name}/{index}", self._wakeups[index]), name=f"worker-{index}"
+            )
             for index in range(self.concurrency)
         ]
+        self._tasks.append(asyncio.create_task(self._watch(), name="worker-watch"))
+        if self.notifications is not None:
+            self.notifications.start()
 
     async def stop(self, grace_seconds: float = 30.0) -> None:
         """Let running jobs finish; jobs cut off are retaken by others when their lease expires."""
         self._stopping.set()
-        self._wakeup.set()
+        self.wake()
+        self._watch_wakeup.set()
+        if self.notifications is not None:
+            await asyncio.to_thread(self.notifications.stop)
         if self._tasks:
             _done, pending = await asyncio.wait(self._tasks, timeout=grace_seconds)
             for task in pending:
@@ -91,19 +128,63 @@ class WorkerPool:
     async def _call(self, func: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._executor, func, *args)
 
-    async def _loop(self, worker_id: str) -> None:
+    async def _loop(self, worker_id: str, wakeup: asyncio.Event) -> None:
         while not self._stopping.is_set():
+            wakeup.clear()  # before claiming: a ring during the claim is not lost
             try:
                 job = await self._call(self.services.queue.claim, worker_id)
             except Exception:
                 log.exception("claim_failed", worker=worker_id)
                 job = None
             if job is None:
-                self._wakeup.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wakeup.wait(), timeout=self.poll_interval)
+                await wakeup.wait()
                 continue
             await self.run_job(job)
+            self._watch_wakeup.set()  # the job may have queued a retry or a follow-up for later
+
+    def idle_poll_seconds(self) -> float:
+        """How long the watcher may sleep with nothing due: long only while PostgreSQL will tell us."""
+        if self.notifications is not None and self.notifications.listening:
+            return max(NOTIFIED_POLL_SECONDS, self.poll_interval)
+        return self.poll_interval
+
+    async def _watch(self) -> None:
+        """Ring the workers when a job falls due; in between, sleep until the next one is due."""
+        seen: tuple[tuple[int, ...] | None, datetime | None, float] = (None, None, 0.0)
+        while not self._stopping.is_set():
+            rung = self._watch_wakeup.is_set()  # this process added or finished a job: read again
+            self._watch_wakeup.clear()
+            wait = self.idle_poll_seconds()
+            due, seen = await self._next_due(seen, reread=rung)
+            if due is not None:
+                until_due = (due - utcnow()).total_seconds()
+                if until_due <= 0:
+                    for wakeup in self._wakeups:
+                        wakeup.set()
+                    until_due = self.poll_interval  # busy workers claim it when they finish
+                wait = min(wait, max(until_due, 0.01))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._watch_wakeup.wait(), timeout=wait)
+
+    async def _next_due(
+        self, seen: tuple[tuple[int, ...] | None, datetime | None, float], *, reread: bool
+    ) -> tuple[datetime | None, tuple[tuple[int, ...] | None, datetime | None, float]]:
+        """The queue's next due time, and what it was read against. On SQLite the read is skipped
+        while nobody wrote to the file since the last one (its change token is the same), except
+        every ``UNCHANGED_REREAD_SECONDS``, for a write the token could not tell apart."""
+        database = self.services.database
+        token = database.change_token()
+        last_token, last_due, read_at = seen
+        now = time.monotonic()
+        fresh = now - read_at < UNCHANGED_REREAD_SECONDS
+        if token is not None and token == last_token and not reread and fresh:
+            return last_due, seen
+        try:
+            due = await self._call(self.services.queue.next_due)
+        except Exception:
+            log.exception("queue_watch_failed")
+            return None, (None, None, now)
+        return due, (token, due, now)
 
     async def run_job(self, job: ClaimedJob) -> str:
         """Run one claimed job to an outcome: done, retry, dead or lease_lost."""

@@ -57,9 +57,9 @@ def analysis_finished(ctx: HandlerContext) -> None:
 
 
 @router.periodic("deployments.due_analysis_steps", every_seconds=DUE_STEPS_EVERY_SECONDS)
-def due_analysis_steps(services: Services) -> None:
+def due_analysis_steps(services: Services) -> int:
     """Leader only: one job per due analysis step (dedupe keys make a second offer harmless)."""
-    analysis.enqueue_due_steps(services)
+    return analysis.enqueue_due_steps(services)
 
 
 @router.register("alertmanager", "alert", "firing", name="deployments.alert_firing")

@@ -108,9 +108,9 @@ def drift_note(ctx: HandlerContext) -> None:
 
 
 @router.periodic("terraform.drift_due", every_seconds=DRIFT_DUE_EVERY_SECONDS)
-def drift_due(services: Services) -> None:
+def drift_due(services: Services) -> int:
     """Leader only: one drift check per scheduled project whose slot came (deduplicated)."""
-    drift.enqueue_due_checks(services)
+    return drift.enqueue_due_checks(services)
 
 
 @router.periodic("terraform.job_runs_purge", every_seconds=JOB_RUNS_PURGE_EVERY_SECONDS)

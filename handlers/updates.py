@@ -76,5 +76,5 @@ def automerge(ctx: HandlerContext) -> None:
 
 
 @router.periodic("updates.automerge_sweep", every_seconds=updates_automerge.SWEEP_SECONDS)
-def automerge_sweep(services: Services) -> None:
-    updates_automerge.sweep(services, now=time.time())
+def automerge_sweep(services: Services) -> int:
+    return updates_automerge.sweep(services, now=time.time())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -90,6 +91,25 @@ class Database:
     @property
     def is_postgres(self) -> bool:
         return self.dialect == "postgresql"
+
+    def change_token(self) -> tuple[int, ...] | None:
+        """Something that changes whenever any process writes to this SQLite file (the sizes and
+        modification times of the file and its write-ahead log), read without a query; None on
+        PostgreSQL or in memory. Lets an idle poller skip reading a database nobody wrote to."""
+        if self.dialect != "sqlite":
+            return None
+        database = make_url(self.url).database
+        if not database or database == ":memory:":
+            return None
+        token: list[int] = []
+        for path in (database, f"{database}-wal"):
+            try:
+                status = os.stat(path)
+            except OSError:
+                token += [-1, -1]
+                continue
+            token += [status.st_size, status.st_mtime_ns]
+        return tuple(token)
 
     @contextmanager
     def serialized(self, key: str) -> Iterator[None]:

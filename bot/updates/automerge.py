@@ -132,13 +132,15 @@ def automerge_summary(number: int, deployment: str, reason: str, result: MergeRe
     return f"Could not merge #{number} ({deployment}): {result.message or result.refusal}"
 
 
-def sweep(services: Services, *, now: float) -> None:
+def sweep(services: Services, *, now: float) -> int:
     """Enqueue one automerge check per open bot pull request the bot may merge (at most one per
-    sweep period); none at all while no such pull request is open."""
+    sweep period); none at all while no such pull request is open. Returns how many were new."""
     bucket = int(now // SWEEP_SECONDS)
+    offered = 0
     for repo, number in UpdateStore(services.database).open_pull_requests(automerge_only=True):
-        services.queue.enqueue_once(
+        offered += services.queue.enqueue_once(
             AUTOMERGE_HANDLER,
             dedupe_key=f"{AUTOMERGE_HANDLER}:{repo}#{number}:sweep:{bucket}",
             payload={"repo": repo, "number": number, "installation_id": None},
         )
+    return offered

@@ -1,0 +1,98 @@
+"""PostgreSQL's LISTEN/NOTIFY as the queue's doorbell, so idle workers need not poll.
+
+Every statement that inserts jobs makes PostgreSQL send ``NOTIFY gitops_bot_jobs`` when its
+transaction commits (a trigger, migration 0012), whichever process or replica inserted them.
+:class:`JobNotifications` keeps one connection per process listening on that channel, in a
+thread of its own, and rings ``on_notify`` (the worker pool's wake-up) for each notification
+naming its own schema (another bot may share the database in a schema of its own).
+
+A notification is a hint, never the only path: the pool still computes when the next queued
+job or expired lease falls due, and polls at a long interval as a safety net. While the
+listening connection is down (PostgreSQL restarting, a pooler that does not pass LISTEN
+through), :attr:`listening` is False, the pool polls at its short interval, and the thread
+reconnects every few seconds; once back it rings once, for whatever was added meanwhile.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import structlog
+from sqlalchemy.engine import make_url
+
+log = structlog.get_logger("gitops_bot.queue")
+
+CHANNEL = "gitops_bot_jobs"
+# How often the listening thread looks up from the socket to see whether it should stop.
+STOP_CHECK_SECONDS = 2.0
+
+
+def libpq_conninfo(database_url: str) -> str:
+    """The SQLAlchemy URL as libpq reads it (``postgresql+psycopg://…`` → ``postgresql://…``),
+    its query (``options=-csearch_path=…``, ``sslmode``) kept."""
+    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+class JobNotifications:
+    def __init__(
+        self,
+        database_url: str,
+        on_notify: Callable[[], None],
+        *,
+        reconnect_seconds: float = 5.0,
+        connect_timeout_seconds: int = 5,
+    ) -> None:
+        self._conninfo = libpq_conninfo(database_url)
+        self._on_notify = on_notify
+        self._reconnect_seconds = reconnect_seconds
+        self._connect_timeout = connect_timeout_seconds
+        self._stopping = threading.Event()
+        self._listening = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def listening(self) -> bool:
+        """True while a connection listens: only then may the pool rely on being told."""
+        return self._listening.is_set()
+
+    def start(self) -> None:
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._run, name="gitops-bot-job-notifications", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout=STOP_CHECK_SECONDS + self._connect_timeout + 1)
+            self._thread = None
+
+    def wait_listening(self, timeout: float) -> bool:
+        return self._listening.wait(timeout)
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self._listen()
+            except Exception as exc:  # a dropped connection, a refused LISTEN: reconnect later
+                if not self._stopping.is_set():
+                    log.warning("queue.notifications_down", error=str(exc), retry_in=self._reconnect_seconds)
+            finally:
+                self._listening.clear()
+            self._stopping.wait(self._reconnect_seconds)
+
+    def _listen(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self._conninfo, autocommit=True, connect_timeout=self._connect_timeout) as conn:
+            row = conn.execute("SELECT current_schema()").fetchone()
+            schema = row[0] if row else None  # where this bot's jobs table is (the search path)
+            conn.execute(f"LISTEN {CHANNEL}")
+            self._listening.set()
+            self._on_notify()  # jobs added while nobody listened
+            while not self._stopping.is_set():
+                for notification in conn.notifies(timeout=STOP_CHECK_SECONDS):
+                    if notification.payload in ("", schema):
+                        self._on_notify()
+                    if self._stopping.is_set():
+                        break
