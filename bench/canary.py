@@ -183,10 +183,10 @@ def wait_scraped(url: str, timeout: float = 30.0) -> None:
 
 
 def many_analyses(root: Path, count: int, intervals: int, interval: int) -> None:
-    from bot.deployments.analysis import enqueue_due_steps
+    from bot.deployments.due_steps import enqueue_due_steps
     from bot.routing import Router
     from bot.services import build_services
-    from handlers.deployments import analysis_step
+    from handlers.deployments import analysis_batch, analysis_step
 
     database_url = migrated_database(root, "many.db")
     config = load_repo_config(
@@ -206,6 +206,9 @@ def many_analyses(root: Path, count: int, intervals: int, interval: int) -> None
         router = Router()
         router.register("internal", "deployments", "analysis_step", name="deployments.analysis_step")(
             analysis_step
+        )
+        router.register("internal", "deployments", "analysis_batch", name="deployments.analysis_batch")(
+            analysis_batch
         )
         settings = Settings(_env_file=None, database_url=database_url, prometheus_url=prom.url, workers=4)
         services = build_services(settings)
@@ -238,7 +241,8 @@ def many_analyses(root: Path, count: int, intervals: int, interval: int) -> None
             start = resource.getrusage(resource.RUSAGE_SELF)
             begun = time.monotonic()
             for _ in range(intervals * interval):
-                await asyncio.to_thread(enqueue_due_steps, services)
+                if await asyncio.to_thread(enqueue_due_steps, services):
+                    pool.wake()  # as the scheduler rings the workers after offering jobs
                 await asyncio.sleep(1.0)  # the scheduler tick
             end = resource.getrusage(resource.RUSAGE_SELF)
             await pool.stop()

@@ -7,7 +7,7 @@ commands on pull requests (``/gitops rollback``, ``promote``, ``status``) are in
 from __future__ import annotations
 
 from bot import reasons
-from bot.deployments import analysis, stepping
+from bot.deployments import analysis, due_steps, stepping
 from bot.deployments.follow_up import finish_analysis
 from bot.deployments.ladder import is_step_branch
 from bot.deployments.plan import is_revert_branch
@@ -45,6 +45,13 @@ def analysis_step(ctx: HandlerContext) -> None:
     analysis.run_step(ctx.services, int(ctx.payload["analysis_id"]), None if index is None else int(index))
 
 
+@router.register("internal", "deployments", "analysis_batch", name=due_steps.BATCH_HANDLER)
+def analysis_batch(ctx: HandlerContext) -> None:
+    """Every due analysis measured at once (bot.deployments.due_steps)."""
+    stored = due_steps.measure_due(ctx.services)
+    ctx.log.info("deployments.intervals_measured", stored=stored)
+
+
 @router.register("internal", "deployments", "canary_step", name=stepping.STEP_JOB_HANDLER)
 def canary_step(ctx: HandlerContext) -> None:
     """Commit the next rung's traffic weight and land it (bot.deployments.stepping)."""
@@ -58,8 +65,8 @@ def analysis_finished(ctx: HandlerContext) -> None:
 
 @router.periodic("deployments.due_analysis_steps", every_seconds=DUE_STEPS_EVERY_SECONDS)
 def due_analysis_steps(services: Services) -> int:
-    """Leader only: one job per due analysis step (dedupe keys make a second offer harmless)."""
-    return analysis.enqueue_due_steps(services)
+    """Leader only: one batch job for every due measurement, and a job per readiness poll."""
+    return due_steps.enqueue_due_steps(services)
 
 
 @router.register("alertmanager", "alert", "firing", name="deployments.alert_firing")

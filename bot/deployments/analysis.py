@@ -1,11 +1,10 @@
-"""The analysis loop: due steps enqueued by the scheduler leader, one interval measured per step.
+"""The analysis loop's steps: one interval measured, stored with its evidence, and decided.
 
-Durable by construction: an analysis is a row with ``next_run_at``; the leader's periodic task
-enqueues a job per due step with the dedupe key ``analysis:<id>:<index>`` (so a second scheduler,
-or the same one a tick later, cannot double a step), and the step writes its interval and the
-verdict in one transaction that locks the analysis row (an Alertmanager failure arriving at the
-same moment is serialised behind it). After a restart the rows are still there and the next tick
-picks them up.
+Durable by construction: an analysis is a row with ``next_run_at``; which are due and which job
+measures them is :mod:`bot.deployments.due_steps`. An interval and its verdict are written in a
+transaction that locks the analysis row (an Alertmanager failure arriving at the same moment is
+serialised behind it) and checks the index it was measured for, so a step measured twice is
+stored once. After a restart the rows are still there and the next tick picks them up.
 
 How an analysis ends (and its follow-up job) is :mod:`bot.deployments.analysis_end`; the
 readiness gate that comes before measuring is :mod:`bot.deployments.readiness_gate`.
@@ -14,12 +13,12 @@ readiness gate that comes before measuring is :mod:`bot.deployments.readiness_ga
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.canary import AnalysisState, IntervalResult, decide, evaluate_outcomes
@@ -32,7 +31,6 @@ from bot.deployments.plan import AnalysisPlan
 from bot.deployments.readiness_gate import readiness_step
 from bot.deployments.stepping import climb
 from bot.notify import CanaryFinished, CanaryInterval
-from bot.queue import JobOffer
 from bot.services import Services
 from bot.storage.models import Analysis, AnalysisInterval, Deployment
 from bot.storage.types import utcnow
@@ -40,49 +38,6 @@ from bot.storage.types import utcnow
 log = structlog.get_logger("gitops_bot.deployments")
 
 STEP_HANDLER = "deployments.analysis_step"
-
-# --------------------------------------------------------------------------- scheduling
-
-
-def step_dedupe_key(analysis_id: int, status: str, index: int, next_run_at: datetime) -> str:
-    if status == "waiting_rollout":
-        # Each readiness poll is its own step; its due time tells the polls apart.
-        return f"analysis:{analysis_id}:rollout:{int(next_run_at.timestamp() * 1000)}"
-    return f"analysis:{analysis_id}:{index}"
-
-
-def enqueue_due_steps(services: Services, now: datetime | None = None) -> int:
-    """Enqueue a step job for every analysis that is due; returns how many rows were offered.
-
-    Run by the scheduler leader only. The insert ignores dedupe-key conflicts, so offering a step
-    that is already queued (or done) is harmless.
-    """
-    now = now or utcnow()
-    interval_count = (
-        select(func.count(AnalysisInterval.id))
-        .where(AnalysisInterval.analysis_id == Analysis.id)
-        .scalar_subquery()
-    )
-    database = services.database
-    with database.transaction() as session:
-        due = session.execute(
-            select(Analysis.id, Analysis.status, Analysis.next_run_at, interval_count)
-            .where(Analysis.status.in_(plans.ACTIVE_ANALYSIS), Analysis.next_run_at <= now)
-            .order_by(Analysis.next_run_at)
-        ).all()
-        if not due:
-            return 0
-        offers = [
-            JobOffer(
-                STEP_HANDLER,
-                payload={"analysis_id": analysis_id, "index": count if status == "running" else None},
-                dedupe_key=step_dedupe_key(analysis_id, status, count, next_run_at),
-            )
-            for analysis_id, status, next_run_at, count in due
-        ]
-        services.queue.offer_many(session, offers, now=now)
-    return len(due)
-
 
 # --------------------------------------------------------------------------- one step
 
@@ -113,7 +68,7 @@ def run_step(services: Services, analysis_id: int, expected_index: int | None = 
         services, plan, result, outcomes, now=now, window_seconds=judged_intervals * plan.interval_seconds
     )
     evidence = interval_evidence(services, plan, result, outcomes)
-    append_interval(services, analysis_id, result, evidence)
+    append_intervals(services, [(analysis_id, expected_index, result, evidence)], isolated=False)
 
 
 def interval_evidence(
@@ -155,32 +110,77 @@ def append_interval(
     services: Services, analysis_id: int, result: IntervalResult, evidence: dict[str, Any]
 ) -> Appended | None:
     """Store one interval at the next index and apply the verdict; None when the analysis ended."""
+    return append_intervals(services, [(analysis_id, None, result, evidence)], isolated=False)[0]
+
+
+MeasuredInterval = tuple[int, int | None, IntervalResult, dict[str, Any]]
+"""(analysis id, the index it was measured for or None for the next one, result, evidence)."""
+
+
+def append_intervals(
+    services: Services, measured: Sequence[MeasuredInterval], *, isolated: bool = True
+) -> list[Appended | None]:
+    """Store each interval and apply its verdict, all in one transaction; notify after the commit.
+
+    ``isolated``: each analysis gets a savepoint of its own, so one that fails (its row, its
+    config) is rolled back, logged and measured again at the next tick while the others are kept;
+    otherwise the error rolls everything back and reaches the caller (its job is retried). None
+    for an interval not stored: the analysis ended, or an alert took the index it was measured for."""
     now = utcnow()
+    appended: list[Appended | None] = []
+    notes: list[tuple[AnalysisPlan, int, Appended, dict[str, Any], dict[str, Any]]] = []
     with services.database.transaction() as session:
-        analysis = lock_analysis(session, services, analysis_id)
-        if analysis is None or analysis.status not in plans.ACTIVE_ANALYSIS:
-            return None
-        plan = AnalysisPlan.from_json(analysis.config)
-        history = _earlier_intervals(session, analysis_id)
-        index = len(history)
-        result = dataclasses.replace(result, index=index)
-        evidence = {**evidence, "index": index}
-        session.add(_interval_row(analysis_id, result, evidence, now))
-        history.append(result)
-        state = _decide(plan, analysis, history)
-        deployment = session.get(Deployment, analysis.deployment_id)
-        # A passed rung with rungs above it is not the end: the ladder climbs.
-        climbing = state.status == "passed" and climb(session, services, analysis, plan, state.reason, now)
-        if state.finished and not climbing:
-            end_analysis(session, services, analysis, deployment, plan, state.status, state.reason, now)
-        elif not climbing and evidence.get("source") == "prometheus":
-            analysis.next_run_at = _next_measurement(analysis.next_run_at or now, plan.interval_seconds, now)
-        deployment_id = analysis.deployment_id
-        status = STEPPING if climbing else state.status
-        appended = Appended(index, result.verdict, status, state.reason, state.finished and not climbing)
-        state_evidence = state.to_evidence()
-    _notify_interval(services, plan, deployment_id, appended, evidence, state_evidence)
+        for analysis_id, expected_index, result, evidence in measured:
+            arguments = (session, services, analysis_id, expected_index, result, evidence, now)
+            if not isolated:
+                stored = _append(*arguments)
+            else:
+                try:
+                    with session.begin_nested():
+                        stored = _append(*arguments)
+                except Exception:
+                    log.exception("deployments.interval_not_stored", analysis_id=analysis_id)
+                    stored = None
+            appended.append(stored[0] if stored else None)
+            if stored:
+                notes.append(stored[1])
+    for note in notes:
+        _notify_interval(services, *note)
     return appended
+
+
+def _append(
+    session: Session,
+    services: Services,
+    analysis_id: int,
+    expected_index: int | None,
+    result: IntervalResult,
+    evidence: dict[str, Any],
+    now: datetime,
+) -> tuple[Appended, tuple[AnalysisPlan, int, Appended, dict[str, Any], dict[str, Any]]] | None:
+    analysis = lock_analysis(session, services, analysis_id)
+    if analysis is None or analysis.status not in plans.ACTIVE_ANALYSIS:
+        return None
+    plan = AnalysisPlan.from_json(analysis.config)
+    history = _earlier_intervals(session, analysis_id)
+    index = len(history)
+    if expected_index is not None and expected_index != index:
+        return None  # an alert's interval came first; the next tick measures this analysis again
+    result = dataclasses.replace(result, index=index)
+    evidence = {**evidence, "index": index}
+    session.add(_interval_row(analysis_id, result, evidence, now))
+    history.append(result)
+    state = _decide(plan, analysis, history)
+    deployment = session.get(Deployment, analysis.deployment_id)
+    # A passed rung with rungs above it is not the end: the ladder climbs.
+    climbing = state.status == "passed" and climb(session, services, analysis, plan, state.reason, now)
+    if state.finished and not climbing:
+        end_analysis(session, services, analysis, deployment, plan, state.status, state.reason, now)
+    elif not climbing and evidence.get("source") == "prometheus":
+        analysis.next_run_at = _next_measurement(analysis.next_run_at or now, plan.interval_seconds, now)
+    status = STEPPING if climbing else state.status
+    appended = Appended(index, result.verdict, status, state.reason, state.finished and not climbing)
+    return appended, (plan, analysis.deployment_id, appended, evidence, state.to_evidence())
 
 
 def _decide(plan: AnalysisPlan, analysis: Analysis, history: list[IntervalResult]) -> AnalysisState:
@@ -327,9 +327,8 @@ __all__ = [
     "STEP_HANDLER",
     "Appended",
     "append_interval",
-    "enqueue_due_steps",
+    "append_intervals",
     "interval_evidence",
     "record_alert",
     "run_step",
-    "step_dedupe_key",
 ]

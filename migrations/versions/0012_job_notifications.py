@@ -8,7 +8,8 @@ A statement-level trigger on ``jobs`` sends ``NOTIFY gitops_bot_jobs`` once per 
 statement. PostgreSQL delivers it when the transaction commits (never for a rolled-back one)
 and folds identical notifications of one transaction into one, so the intake's insert costs
 no extra round trip. The payload is the schema of the jobs table: bots sharing one database in
-schemas of their own each hear only their own jobs. SQLite has no notifications: there the workers poll (nothing to migrate).
+schemas of their own each hear only their own jobs. SQLite has no notifications: there the
+workers poll (nothing to migrate).
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from bot.app import create_app
-from bot.deployments.analysis import enqueue_due_steps
+from bot.deployments.due_steps import enqueue_due_steps
 from bot.services import build_services
 from bot.storage.models import Analysis, AnalysisStep
 from handlers.deployments import due_analysis_steps

@@ -144,7 +144,9 @@ def test_a_rolled_back_insert_notifies_nobody(database_url: str) -> None:
 
 def test_libpq_conninfo_keeps_the_schema_option() -> None:
     url = "postgresql+psycopg://bot:s3cret@db.internal:5433/gitops?options=-csearch_path%3Dbot"
-    assert libpq_conninfo(url) == "postgresql://bot:s3cret@db.internal:5433/gitops?options=-csearch_path%3Dbot"
+    assert (
+        libpq_conninfo(url) == "postgresql://bot:s3cret@db.internal:5433/gitops?options=-csearch_path%3Dbot"
+    )
 
 
 async def test_the_leader_renews_its_lease_a_third_of_the_period_apart(database_url: str) -> None:
