@@ -67,6 +67,7 @@ class UnfinishedJob:
     status: str  # JobStatus.QUEUED or JobStatus.RUNNING
     payload: Mapping[str, Any] | None
     event_domain: Mapping[str, Any] | None
+    event_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -335,14 +336,17 @@ class JobQueue:
     def unfinished(self, handlers: Collection[str]) -> list[UnfinishedJob]:
         """The queued and running jobs of ``handlers``, oldest first."""
         query = (
-            select(Job.id, Job.handler, Job.status, Job.payload, Event.domain)
+            select(Job.id, Job.handler, Job.status, Job.payload, Event.domain, Job.event_id)
             .outerjoin(Event, Event.id == Job.event_id)
             .where(Job.handler.in_(list(handlers)), Job.status.in_([JobStatus.QUEUED, JobStatus.RUNNING]))
             .order_by(Job.id)
         )
         with self.database.sessions() as session:
             rows = session.execute(query).all()
-        return [UnfinishedJob(row.id, row.handler, row.status, row.payload, row.domain) for row in rows]
+        return [
+            UnfinishedJob(row.id, row.handler, row.status, row.payload, row.domain, row.event_id)
+            for row in rows
+        ]
 
     def cancel(self, job_ids: Collection[int], reason: str) -> Cancelled:
         """Move the jobs still queued or running among ``job_ids`` to ``cancelled``, with ``reason``.

@@ -17,7 +17,7 @@ from bot.updates.plan import NoUpdate, UpdatePlan
 from bot.updates.source import UpdateSource
 from bot.updates.store import ProposalRecord
 
-OutcomeStatus = Literal["opened", "updated", "unchanged", "refused", "dry_run"]
+OutcomeStatus = Literal["opened", "updated", "unchanged", "superseded", "refused", "dry_run"]
 
 UNCHANGED_REASON = "the pull request already proposes exactly this"
 

@@ -27,6 +27,7 @@ from bot.canary.defaults import defaults_from_settings
 from bot.config import Deployment, RepoConfig
 from bot.notify import GatesFailed
 from bot.updates.branch import pending_updates, push_branch
+from bot.updates.coalesce import find_newer_pending
 from bot.updates.gate_check import gate_report, refuses, set_gates_status
 from bot.updates.gates import GateReport
 from bot.updates.outcome import (
@@ -121,6 +122,9 @@ def _propose(services: Services, ask: UpdateAsk) -> UpdateOutcome:
     target = _find_target(services, ask)
     if isinstance(target, UpdateOutcome):
         return target
+    superseded = _superseded_by_pending(services, ask, target)
+    if superseded is not None:
+        return superseded
     _lift_quarantine_if_asked(services, ask)
     plan, pending = _plan(services, forge, ask, target)
     if isinstance(plan, NoUpdate):
@@ -177,6 +181,24 @@ def _find_target(services: Services, ask: UpdateAsk) -> _Target | UpdateOutcome:
         )
         return record_no_update(services, ask, "refused", reason)
     return _Target(loaded.config, deployment, loaded.branch)
+
+
+def _superseded_by_pending(services: Services, ask: UpdateAsk, target: _Target) -> UpdateOutcome | None:
+    """A burst coalesces: a newer version already waiting in the queue does this update's work."""
+    if ask.explicit:
+        return None
+    newer = find_newer_pending(services, target.config, target.deployment, ask.version, ask.event_id)
+    if newer is None:
+        return None
+    reason = UpdateTexts(services.templates).superseded_by_pending(newer.version, newer.event_id)
+    return record_no_update(
+        services,
+        ask,
+        "superseded",
+        reason,
+        code="superseded_by_pending",
+        details={"by_event": newer.event_id},
+    )
 
 
 def _lift_quarantine_if_asked(services: Services, ask: UpdateAsk) -> None:

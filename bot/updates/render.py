@@ -143,6 +143,9 @@ class UpdateTexts:
         )
         return line.strip()
 
+    def superseded_by_pending(self, version: str, event_id: int) -> str:
+        return self._render("superseded_by_pending.txt.j2", version=version, event_id=event_id).strip()
+
     def superseded_comment(
         self, old: PendingUpdate, plan: UpdatePlan, *, new_number: int, new_url: str
     ) -> str:

@@ -129,7 +129,7 @@ def _matches(
 
 def _nothing_proposed(outcomes: list[UpdateOutcome]) -> Ignored | None:
     """None when any update was proposed (or recorded in dry run); else every outcome's reason."""
-    if any(outcome.status not in ("unchanged", "refused") for outcome in outcomes):
+    if any(outcome.status not in ("unchanged", "superseded", "refused") for outcome in outcomes):
         return None
     return reasons.nothing_proposed([outcome.message for outcome in outcomes])
 

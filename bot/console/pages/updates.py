@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 TITLE = "Updates"
 FILTERS = ("repo", "deployment")
-PROPOSE_OUTCOMES = ("opened", "updated", "unchanged", "refused", "dry_run", "failed")
+PROPOSE_OUTCOMES = ("opened", "updated", "unchanged", "superseded", "refused", "dry_run", "failed")
 _VERSION = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,127}")
 
 

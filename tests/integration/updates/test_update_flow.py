@@ -278,3 +278,24 @@ def test_gitlab_a_finished_pipeline_triggers_the_automerge_check(tmp_path: Path,
         assert ("updates.pipeline_finished", "done") in ran
         (pull,) = env.standin.pulls(REPO)
         assert pull.merged and requests(env)["gitops-bot/embedder/1.0.0"].status == "merged"
+
+
+def test_a_burst_of_versions_opens_one_pull_request_for_the_newest(env: BotEnv) -> None:
+    # Eleven pushes arrive before any update runs (a pipeline tagging a release train, and a
+    # rebuild of an older tag among them).
+    tags = [f"1.3.{n}" for n in range(10)]
+    for tag in [*tags[:5], "1.2.9", *tags[5:]]:
+        assert env.post_registry(distribution_push("serving/chat-llm", tag, DIGEST)) == 202
+    env.run_jobs()
+
+    (pull,) = env.standin.pulls(REPO)
+    assert pull.head_ref == "gitops-bot/chat-llm-staging/1.3.9"
+    assert set(requests(env)) == {"gitops-bot/chat-llm-staging/1.3.9"}  # no branch for the others
+    actions = env.actions("update.propose")
+    assert sorted(action["outcome"] for action in actions) == ["opened"] + ["superseded"] * 10
+    # Each skipped update says which pending version replaces it; nothing else was written.
+    for action in actions:
+        if action["outcome"] == "superseded":
+            assert "1.3.9 is waiting in the queue" in action["summary"], action["summary"]
+            assert action["details"]["code"] == "superseded_by_pending"
+    assert env.standin.comments(REPO, pull.number) == []
