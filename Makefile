@@ -8,7 +8,7 @@ PORT   ?= 8080
 # and PostgreSQL schema, so workers never meet. PYTEST_ARGS=-n0 runs in one process.
 PYTEST_ARGS ?= -n auto --durations=25
 
-.PHONY: run test install install-test mlflow-venv migrate lint format bench bench-git clean
+.PHONY: run test install install-test mlflow-venv migrate lint format bench bench-intake bench-git clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -65,8 +65,13 @@ format: install-test
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-## make bench: the intake benchmark (not part of make test).
+## make bench: every benchmark with short defaults, goals MET / NOT MET in bench/results/latest.md
+## (not part of make test; about 15 minutes). BENCH_ARGS="--anchor REV" measures REV's bot beside it.
 bench: install-test
+	$(BIN)/python bench/all.py $(BENCH_ARGS)
+
+## make bench-intake: the intake benchmark alone, with its full defaults.
+bench-intake: install-test
 	$(BIN)/python bench/intake.py
 
 ## make bench-git: cached mirror versus clone for an update branch, and a revert (not part of make test).

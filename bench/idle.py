@@ -10,9 +10,10 @@ system, all threads, from ``/proc``) over ``--seconds`` and its resident memory 
 the end. On PostgreSQL it also counts the statements the bot sent (``pg_stat_statements`` is not
 needed: the transactions committed in the bot's database, from ``pg_stat_database``).
 
-The anchor, in the same run: the same bot with ``--anchor-poll`` seconds between queue polls
-and PostgreSQL notifications off (``GITOPS_BOT_JOB_NOTIFICATIONS=false``), which is how every
-idle bot ran before: four workers each polling the queue twice a second.
+The anchor, in the same run, on PostgreSQL: the same bot with its notifications off
+(``GITOPS_BOT_JOB_NOTIFICATIONS=false``), polling the queue every 0.5 s as on SQLite. To measure
+another version of the bot (the previous commit, say), point ``--bot-root`` at a checkout of it:
+its ``bot`` package is then the one served and migrated.
 
 Goal: under 0.5% of one core on SQLite and on PostgreSQL; resident memory under 200 MiB.
 """
@@ -76,7 +77,13 @@ def postgres_commits(conninfo: str) -> int:
 
 
 def measure(
-    target: str, variant: str, env_extra: dict[str, str], seconds: float, settle: float, postgres_url: str
+    target: str,
+    variant: str,
+    env_extra: dict[str, str],
+    seconds: float,
+    settle: float,
+    postgres_url: str,
+    bot_root: Path | None = None,
 ) -> IdleReading | str:
     with tempfile.TemporaryDirectory(prefix="gitops-bot-bench-idle-") as tmp, contextlib.ExitStack() as stack:
         workdir = Path(tmp)
@@ -97,6 +104,8 @@ def measure(
                 **env_extra,
             }
         )
+        if bot_root is not None:  # that checkout's bot, not this one's
+            env["PYTHONPATH"] = str(bot_root)
         migrate(env, workdir)
         server = load.ServerProcess(
             f"{target}-{variant}", [sys.executable, "-m", "bot", "serve"], env, workdir
@@ -128,8 +137,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--targets", nargs="+", default=["sqlite", "postgres"], choices=["sqlite", "postgres"]
     )
-    parser.add_argument("--anchor-poll", type=float, default=0.5, help="the anchor's poll interval (s)")
-    parser.add_argument("--skip-anchor", action="store_true")
+    parser.add_argument("--skip-anchor", action="store_true", help="no notifications-off run on PostgreSQL")
+    parser.add_argument("--bot-root", type=Path, help="serve the bot of this checkout instead")
     parser.add_argument(
         "--env", action="append", default=[], metavar="KEY=VALUE", help="a setting for the bot (repeatable)"
     )
@@ -140,18 +149,24 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def run(options: argparse.Namespace) -> tuple[list[IdleReading], list[str]]:
     readings: list[IdleReading] = []
     skipped: list[str] = []
-    variants: list[tuple[str, dict[str, str]]] = [("bot", dict(item.split("=", 1) for item in options.env))]
-    if not options.skip_anchor:
-        anchor = {
-            "GITOPS_BOT_JOB_IDLE_POLL_SECONDS": str(options.anchor_poll),
-            "GITOPS_BOT_JOB_NOTIFICATIONS": "false",
-            "GITOPS_BOT_JOB_POLL_EVERY_WORKER": "true",
-        }
-        variants.append((f"anchor: every worker polls every {options.anchor_poll:g} s", anchor))
+    settings = dict(item.split("=", 1) for item in options.env)
     for target in options.targets:
+        variants: list[tuple[str, dict[str, str]]] = [("bot", settings)]
+        if target == "postgres" and not options.skip_anchor:
+            variants.append(
+                ("anchor: notifications off", {**settings, "GITOPS_BOT_JOB_NOTIFICATIONS": "false"})
+            )
         for variant, extra in variants:
             print(f"  {target} / {variant}: {options.seconds:g} s idle", flush=True)
-            reading = measure(target, variant, extra, options.seconds, options.settle, options.postgres_url)
+            reading = measure(
+                target,
+                variant,
+                extra,
+                options.seconds,
+                options.settle,
+                options.postgres_url,
+                options.bot_root,
+            )
             if isinstance(reading, str):
                 skipped.append(f"{target}: {reading}")
                 break

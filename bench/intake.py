@@ -585,6 +585,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     goals = judge(reports, options)
     print(render(reports, goals, options, notes))
+    for goal in goals:  # the form `make bench` collects
+        verdict = {True: "met", False: "NOT met", None: "UNKNOWN"}[goal.met]
+        print(f"goal ({goal.target}: {goal.goal}): {verdict} ({goal.detail})")
     document = results_document(options, started_at, environment, notes, reports, goals)
     print(f"\nJSON: {load.write_results(options.output_dir, 'intake', started_at, document)}")
     return 1 if any(report.status == "failed" for report in reports) else 0

@@ -11,7 +11,7 @@ next version for the next deployment, so most of them also supersede an open pul
 The clock starts when the registry webhook is answered 202 and stops when the stand-in has the
 pull request for that version (polled every 10 ms).
 
-Goal: p50 under 300 ms.
+Goals: p50 under 300 ms, p99 under 600 ms (200 events over 20 deployments).
 """
 
 from __future__ import annotations
@@ -112,7 +112,9 @@ def main() -> int:
         f"event accepted -> PR opened: p50 {statistics.median(ms):.0f} ms, p90 {percentile(ms, 0.9):.0f} ms, "
         f"p99 {percentile(ms, 0.99):.0f} ms, max {max(ms):.0f} ms"
     )
-    print(f"goal (p50 under 300 ms): {'met' if statistics.median(ms) < 300 else 'NOT met'}")
+    p50, p99 = statistics.median(ms), percentile(ms, 0.99)
+    print(f"goal (p50 under 300 ms): {'met' if p50 < 300 else 'NOT met'} ({p50:.0f} ms)")
+    print(f"goal (p99 under 600 ms): {'met' if p99 < 600 else 'NOT met'} ({p99:.0f} ms)")
     return 0
 
 
