@@ -46,7 +46,7 @@ BENCHES: dict[str, tuple[list[str], list[str]]] = {
         ["--projects", "10", "--pools", "1", "2", "--latency-runs", "3", "--jobs", "0"],
         ["--jobs", "0"],
     ),
-    "console": (["--events", "2000", "--deployments", "100", "--requests", "10"], []),
+    "console": (["--events", "2000", "--deployments", "100", "--requests", "20"], []),
     "idle": (["--seconds", "60"], []),
 }
 # What an anchor revision is measured on: (benchmark, script taken from the anchor, arguments).

@@ -292,9 +292,11 @@ def main() -> int:
             p99 = percentile(times, 0.99)
             print(
                 f"breach to revert PR over {len(times)} runs: p50 {statistics.median(times):.2f} s, "
-                f"p99 {p99:.2f} s; bound interval x failure_limit + scrape = {bound} s; "
-                f"goal (within one interval of it, <= {bound + args.interval} s): "
-                f"{'met' if p99 <= bound + args.interval else 'NOT met'}"
+                f"p99 {p99:.2f} s; bound interval x failure_limit + scrape = {bound} s"
+            )
+            print(
+                f"goal (breach to revert PR within one interval of the bound, <= {bound + args.interval} s): "
+                f"{'met' if p99 <= bound + args.interval else 'NOT met'} (p99 {p99:.2f} s)"
             )
         if not args.skip_many:
             many_analyses(root, args.analyses, args.intervals, args.many_interval)

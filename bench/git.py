@@ -192,7 +192,11 @@ def main() -> int:
         for name in ("full clone", "shallow clone"):
             print(f"cached vs {name}: {statistics.median(results[name]) / cached_median:.1f}x faster")
         goal = cached_median < 1.0 and statistics.median(results["full clone"]) / cached_median >= 10
-        print(f"goal (>= 10x faster than a full clone, under 1 s): {'met' if goal else 'NOT met'}")
+        ratio = statistics.median(results["full clone"]) / cached_median
+        print(
+            f"goal (>= 10x faster than a full clone, under 1 s): {'met' if goal else 'NOT met'} "
+            f"(cached {cached_median:.3f} s, {ratio:.1f}x faster than a full clone)"
+        )
     return 0
 
 

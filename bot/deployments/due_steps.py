@@ -45,12 +45,17 @@ def enqueue_due_steps(services: Services, now: datetime | None = None) -> int:
     """Offer the jobs for what is due: a readiness poll per analysis waiting for its rollout, and
     one batch job for every due measurement. Returns how many jobs were added."""
     now = now or utcnow()
+    due_query = (
+        select(Analysis.id, Analysis.status, Analysis.next_run_at)
+        .where(Analysis.status.in_(plans.ACTIVE_ANALYSIS), Analysis.next_run_at <= now)
+        .order_by(Analysis.next_run_at)
+    )
+    # Every second, and nearly always nothing is due: a read, not a write transaction (idle costs).
+    with services.database.sessions() as session:
+        if not session.execute(due_query.limit(1)).first():
+            return 0
     with services.database.transaction() as session:
-        due = session.execute(
-            select(Analysis.id, Analysis.status, Analysis.next_run_at)
-            .where(Analysis.status.in_(plans.ACTIVE_ANALYSIS), Analysis.next_run_at <= now)
-            .order_by(Analysis.next_run_at)
-        ).all()
+        due = session.execute(due_query).all()
         if not due:
             return 0
         offers = [
