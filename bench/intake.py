@@ -223,6 +223,7 @@ class Options:
     event: str
     output_dir: Path
     generator: str  # auto | wrk | python
+    no_workers: bool = False  # serve --no-workers: the intake alone, the events' jobs left queued
 
 
 def migrate(env: dict[str, str], cwd: Path) -> None:
@@ -334,7 +335,7 @@ def start_target(
             }
         )
         migrate(env, workdir)
-        command = [sys.executable, "-m", "bot", "serve"]
+        command = [sys.executable, "-m", "bot", "serve", *(["--no-workers"] if options.no_workers else [])]
     server = ServerProcess(name, command, env, workdir)
     stack.callback(server.stop)
     return server, store
@@ -515,6 +516,11 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         choices=["auto", "wrk", "python"],
         default="auto",
         help="closed-loop generator: wrk when installed (auto), or always wrk / always Python",
+    )
+    add(
+        "--no-workers",
+        action="store_true",
+        help="serve --no-workers: the intake alone (in production, workers may run in other processes)",
     )
     add("--output-dir", type=Path, default=BENCH_DIR / "results", help="where the JSON goes")
     args = parser.parse_args(argv)
