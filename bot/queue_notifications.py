@@ -15,6 +15,7 @@ reconnects every few seconds; once back it rings once, for whatever was added me
 
 from __future__ import annotations
 
+import select
 import threading
 from collections.abc import Callable
 
@@ -24,6 +25,7 @@ from sqlalchemy.engine import make_url
 log = structlog.get_logger("gitops_bot.queue")
 
 CHANNEL = "gitops_bot_jobs"
+APPLICATION_NAME = "gitops-bot job notifications"
 # How often the listening thread looks up from the socket to see whether it should stop.
 STOP_CHECK_SECONDS = 2.0
 
@@ -84,15 +86,28 @@ class JobNotifications:
     def _listen(self) -> None:
         import psycopg
 
-        with psycopg.connect(self._conninfo, autocommit=True, connect_timeout=self._connect_timeout) as conn:
+        with psycopg.connect(
+            self._conninfo,
+            autocommit=True,
+            connect_timeout=self._connect_timeout,
+            application_name=APPLICATION_NAME,  # how an operator tells it apart in pg_stat_activity
+        ) as conn:
             row = conn.execute("SELECT current_schema()").fetchone()
             schema = row[0] if row else None  # where this bot's jobs table is (the search path)
             conn.execute(f"LISTEN {CHANNEL}")
             self._listening.set()
             self._on_notify()  # jobs added while nobody listened
+            # Wait on the socket itself: psycopg's own notifies(timeout=…) wakes ten times a
+            # second to look, which is most of what an idle bot would spend.
+            pgconn = conn.pgconn
             while not self._stopping.is_set():
-                for notification in conn.notifies(timeout=STOP_CHECK_SECONDS):
-                    if notification.payload in ("", schema):
-                        self._on_notify()
-                    if self._stopping.is_set():
-                        break
+                readable, _, _ = select.select([pgconn.socket], [], [], STOP_CHECK_SECONDS)
+                if not readable:
+                    continue
+                pgconn.consume_input()  # raises when the server closed the connection
+                rung = False
+                while (notification := pgconn.notifies()) is not None:
+                    payload = notification.extra.decode("utf-8", "replace")
+                    rung = rung or payload in ("", schema)
+                if rung:
+                    self._on_notify()

@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 
 from bot.queue import JobOffer, JobQueue
-from bot.queue_notifications import JobNotifications, libpq_conninfo
+from bot.queue_notifications import APPLICATION_NAME, JobNotifications, libpq_conninfo
 from bot.routing import PeriodicTask, Router
 from bot.scheduler import Scheduler
 from bot.services import build_services
@@ -137,6 +137,38 @@ def test_a_rolled_back_insert_notifies_nobody(database_url: str) -> None:
             time.sleep(0.02)
         time.sleep(0.2)
         assert len(rings) == 1  # one statement, one notification
+    finally:
+        listener.stop()
+        database.dispose()
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_the_listener_reconnects_when_its_connection_is_killed(database_url: str) -> None:
+    rings: list[float] = []
+    listener = JobNotifications(database_url, lambda: rings.append(time.monotonic()), reconnect_seconds=0.2)
+    database = Database(database_url)
+    listener.start()
+    try:
+        assert listener.wait_listening(10.0)
+        with database.engine.connect() as connection:  # PostgreSQL restarting, a pooler timing out
+            connection.exec_driver_sql(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE application_name = %s AND pid <> pg_backend_pid()",
+                (APPLICATION_NAME,),
+            )
+            connection.commit()
+        deadline = time.monotonic() + 5
+        while listener.listening and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert listener.wait_listening(10.0), "the listener did not reconnect"
+        time.sleep(0.2)
+        rings.clear()
+        with database.transaction() as session:
+            JobQueue(database).offer_many(session, [JobOffer("after-reconnect")])
+        deadline = time.monotonic() + 5
+        while not rings and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert rings, "no ring after the reconnection"
     finally:
         listener.stop()
         database.dispose()
