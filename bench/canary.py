@@ -189,15 +189,20 @@ def many_analyses(root: Path, count: int, intervals: int, interval: int) -> None
     from handlers.deployments import analysis_batch, analysis_step
 
     database_url = migrated_database(root, "many.db")
-    config = load_repo_config(
-        "version: 1\ndeployments:\n"
-        + "".join(
-            f"  - name: model-{n:03d}\n    trigger: {{image: {{repository: r.example.com/m{n}}}}}\n"
-            f"    targets: [{{file: v{n}.yaml, key: tag}}]\n"
-            f"    canary: {{interval: {interval}s, duration: 1h}}\n"
-            for n in range(count)
-        )
-    )
+    # In configs of 1,000 deployments: one .gitops-bot.yaml may hold at most 256 KiB.
+    deployments = [
+        deployment
+        for start in range(0, count, 1000)
+        for deployment in load_repo_config(
+            "version: 1\ndeployments:\n"
+            + "".join(
+                f"  - name: model-{n:03d}\n    trigger: {{image: {{repository: r.example.com/m{n}}}}}\n"
+                f"    targets: [{{file: v{n}.yaml, key: tag}}]\n"
+                f"    canary: {{interval: {interval}s, duration: 1h}}\n"
+                for n in range(start, min(start + 1000, count))
+            )
+        ).deployments
+    ]
     with (
         exporter_process(count) as exporter_url,
         running_prometheus(root / "prom-many", scrape_targets=[exporter_url]) as prom,
@@ -214,7 +219,7 @@ def many_analyses(root: Path, count: int, intervals: int, interval: int) -> None
         services = build_services(settings)
         now = utcnow()
         with services.database.transaction() as session:
-            for deployment in config.deployments:
+            for deployment in deployments:
                 assert deployment.canary is not None
                 plan = analysis_plan(
                     repo=REPO, deployment=deployment, canary=deployment.canary, version="2.0.0",
@@ -260,9 +265,13 @@ def many_analyses(root: Path, count: int, intervals: int, interval: int) -> None
     per_interval = cpu / max(done_intervals, 1e-9)
     print(f"CPU: {cpu:.2f} s in {elapsed} s = {cpu / elapsed * 100:.1f}% of one core; "
           f"{per_interval:.2f} CPU s per interval of all {count}")  # fmt: skip
-    share = cpu / elapsed * 100
+    # The larger of: CPU over the wall time, and CPU per interval of all of them over the interval
+    # (a short run may hold fewer or more intervals than its length): what the load costs steadily.
+    share = max(cpu / elapsed, per_interval / interval) * 100
+    limit = 10 if count <= 500 else 100  # the goals: 500 analyses under 10% of a core, 5,000 under one core
     print(
-        f"goal ({count} analyses under 10% of one core): {'met' if share < 10 else 'NOT met'} ({share:.1f}%)"
+        f"goal ({count} analyses under {limit}% of one core): {'met' if share < limit else 'NOT met'} "
+        f"({share:.1f}%)"
     )
     # The bench process is the bot here (the exporter and Prometheus run in processes of their own).
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
