@@ -15,6 +15,8 @@ reconnects every few seconds; once back it rings once, for whatever was added me
 
 from __future__ import annotations
 
+import contextlib
+import os
 import select
 import threading
 from collections.abc import Callable
@@ -50,6 +52,8 @@ class JobNotifications:
         self._reconnect_seconds = reconnect_seconds
         self._connect_timeout = connect_timeout_seconds
         self._stopping = threading.Event()
+        # Written to by stop(): the listening thread's select returns at once, not after a timeout.
+        self._stop_read, self._stop_write = -1, -1
         self._listening = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -60,14 +64,21 @@ class JobNotifications:
 
     def start(self) -> None:
         self._stopping.clear()
+        self._stop_read, self._stop_write = os.pipe()
         self._thread = threading.Thread(target=self._run, name="gitops-bot-job-notifications", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
         self._stopping.set()
+        with contextlib.suppress(OSError):
+            os.write(self._stop_write, b"x")
         if self._thread is not None:
             self._thread.join(timeout=STOP_CHECK_SECONDS + self._connect_timeout + 1)
             self._thread = None
+            for descriptor in (self._stop_read, self._stop_write):
+                with contextlib.suppress(OSError):
+                    os.close(descriptor)
+            self._stop_read, self._stop_write = -1, -1
 
     def wait_listening(self, timeout: float) -> bool:
         return self._listening.wait(timeout)
@@ -101,8 +112,8 @@ class JobNotifications:
             # second to look, which is most of what an idle bot would spend.
             pgconn = conn.pgconn
             while not self._stopping.is_set():
-                readable, _, _ = select.select([pgconn.socket], [], [], STOP_CHECK_SECONDS)
-                if not readable:
+                readable, _, _ = select.select([pgconn.socket, self._stop_read], [], [], STOP_CHECK_SECONDS)
+                if pgconn.socket not in readable:
                     continue
                 pgconn.consume_input()  # raises when the server closed the connection
                 rung = False
