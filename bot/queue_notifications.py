@@ -46,11 +46,13 @@ class JobNotifications:
         *,
         reconnect_seconds: float = 5.0,
         connect_timeout_seconds: int = 5,
+        application_name: str = APPLICATION_NAME,
     ) -> None:
         self._conninfo = libpq_conninfo(database_url)
         self._on_notify = on_notify
         self._reconnect_seconds = reconnect_seconds
         self._connect_timeout = connect_timeout_seconds
+        self._application_name = application_name
         self._stopping = threading.Event()
         # Written to by stop(): the listening thread's select returns at once, not after a timeout.
         self._stop_read, self._stop_write = -1, -1
@@ -101,7 +103,7 @@ class JobNotifications:
             self._conninfo,
             autocommit=True,
             connect_timeout=self._connect_timeout,
-            application_name=APPLICATION_NAME,  # how an operator tells it apart in pg_stat_activity
+            application_name=self._application_name,  # how an operator tells it apart in pg_stat_activity
         ) as conn:
             row = conn.execute("SELECT current_schema()").fetchone()
             schema = row[0] if row else None  # where this bot's jobs table is (the search path)

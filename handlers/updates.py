@@ -18,12 +18,13 @@ from bot.reasons import Ignored
 from bot.routing import Router
 from bot.services import Services
 from bot.updates import automerge as updates_automerge
+from bot.updates import coalesce
 from bot.updates.service import propose_for_image, propose_for_model
 
 router = Router()
 
 
-@router.register("registry", "image", "pushed", name="updates.image_pushed")
+@router.register("registry", "image", "pushed", name=coalesce.IMAGE_PUSHED_HANDLER)
 def image_pushed(ctx: HandlerContext) -> Ignored | None:
     """Container image pushes (CNCF distribution, Harbor, Docker Hub, GHCR)."""
     image = ctx.domain
@@ -44,8 +45,8 @@ def model_event(ctx: HandlerContext) -> Ignored | None:
     return propose_for_model(ctx.services, event, event_id=event_id, logger=ctx.log)
 
 
-router.register("mlflow", "model_version", "created", name="updates.model_version_created")(model_event)
-router.register("mlflow", "model_version_alias", "created", name="updates.model_alias_set")(model_event)
+router.register("mlflow", "model_version", "created", name=coalesce.MODEL_VERSION_HANDLER)(model_event)
+router.register("mlflow", "model_version_alias", "created", name=coalesce.MODEL_ALIAS_HANDLER)(model_event)
 
 
 @router.register("github", "pull_request", None, name="updates.pull_request")

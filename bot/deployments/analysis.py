@@ -61,14 +61,30 @@ def run_step(services: Services, analysis_id: int, expected_index: int | None = 
         return
     now = utcnow()
     outcomes = services.prometheus().query_many(plan.queries(), at=now)
+    result, evidence = measure_interval(
+        services, plan, outcomes, index=count, first_on_step=first_on_step, now=now
+    )
+    append_intervals(services, [(analysis_id, expected_index, result, evidence)], isolated=False)
+
+
+def measure_interval(
+    services: Services,
+    plan: AnalysisPlan,
+    outcomes: Mapping[str, Any],
+    *,
+    index: int,
+    first_on_step: int | None,
+    now: datetime,
+) -> tuple[IntervalResult, dict[str, Any]]:
+    """Interval ``index`` judged from Prometheus's answers (``outcomes``, keyed by query), with
+    the evidence to store."""
     result = evaluate_outcomes(plan.interval_queries(), outcomes, min_requests=plan.min_requests, at=now)
     # The statistical judge compares the samples of everything judged so far (this step's, with steps).
-    judged_intervals = count - (first_on_step or 0) + 1
+    judged_intervals = index - (first_on_step or 0) + 1
     result = judged(
         services, plan, result, outcomes, now=now, window_seconds=judged_intervals * plan.interval_seconds
     )
-    evidence = interval_evidence(services, plan, result, outcomes)
-    append_intervals(services, [(analysis_id, expected_index, result, evidence)], isolated=False)
+    return result, interval_evidence(services, plan, result, outcomes)
 
 
 def interval_evidence(
@@ -329,6 +345,7 @@ __all__ = [
     "append_interval",
     "append_intervals",
     "interval_evidence",
+    "measure_interval",
     "record_alert",
     "run_step",
 ]

@@ -21,10 +21,8 @@ import structlog
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
-from bot.canary import evaluate_outcomes
 from bot.deployments import plan as plans
-from bot.deployments.analysis import STEP_HANDLER, MeasuredInterval, append_intervals, interval_evidence
-from bot.deployments.judging import judged
+from bot.deployments.analysis import STEP_HANDLER, MeasuredInterval, append_intervals, measure_interval
 from bot.deployments.plan import AnalysisPlan
 from bot.queue import JobOffer
 from bot.services import Services
@@ -89,7 +87,7 @@ class DueMeasurement:
     first_on_step: int
 
 
-def due_measurements(services: Services, now: datetime, limit: int | None = None) -> list[DueMeasurement]:
+def due_measurements(services: Services, now: datetime) -> list[DueMeasurement]:
     """Every running analysis whose interval is due, with its plan and interval count, in one read."""
     count = (
         select(func.count(AnalysisInterval.id))
@@ -100,7 +98,6 @@ def due_measurements(services: Services, now: datetime, limit: int | None = None
         select(Analysis.id, Analysis.config, Analysis.step_first_interval, count)
         .where(Analysis.status == "running", Analysis.next_run_at <= now)
         .order_by(Analysis.next_run_at, Analysis.id)
-        .limit(limit)
     )
     with services.database.sessions() as session:
         rows = session.execute(statement).all()
@@ -126,19 +123,14 @@ def measure_due(services: Services, now: datetime | None = None) -> int:
     )
     measured: list[MeasuredInterval] = []
     for item in due:
-        plan = item.plan
         try:
-            result = evaluate_outcomes(
-                plan.interval_queries(), outcomes, min_requests=plan.min_requests, at=now
-            )
-            # The statistical judge compares the samples of everything judged so far on this step.
-            window = (item.index - item.first_on_step + 1) * plan.interval_seconds
-            result = judged(services, plan, result, outcomes, now=now, window_seconds=window)
-            measured.append(
-                (item.analysis_id, item.index, result, interval_evidence(services, plan, result, outcomes))
+            result, evidence = measure_interval(
+                services, item.plan, outcomes, index=item.index, first_on_step=item.first_on_step, now=now
             )
         except Exception:  # one analysis's judge must not stop the others: it is measured again next tick
             log.exception("deployments.measurement_failed", analysis_id=item.analysis_id)
+            continue
+        measured.append((item.analysis_id, item.index, result, evidence))
     stored = append_intervals(services, measured)
     return sum(1 for appended in stored if appended is not None)
 

@@ -34,7 +34,11 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("gitops_bot.updates")
 
-UPDATE_HANDLERS = ("updates.image_pushed", "updates.model_version_created", "updates.model_alias_set")
+# The handlers' names (handlers/updates.py registers them under these): the jobs that propose updates.
+IMAGE_PUSHED_HANDLER = "updates.image_pushed"
+MODEL_VERSION_HANDLER = "updates.model_version_created"
+MODEL_ALIAS_HANDLER = "updates.model_alias_set"
+UPDATE_HANDLERS = (IMAGE_PUSHED_HANDLER, MODEL_VERSION_HANDLER, MODEL_ALIAS_HANDLER)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -145,18 +146,25 @@ def test_a_rolled_back_insert_notifies_nobody(database_url: str) -> None:
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 def test_the_listener_reconnects_when_its_connection_is_killed(database_url: str) -> None:
     rings: list[float] = []
-    listener = JobNotifications(database_url, lambda: rings.append(time.monotonic()), reconnect_seconds=0.2)
+    name = f"{APPLICATION_NAME} {uuid.uuid4().hex[:8]}"  # only this test's: workers run side by side
+    listener = JobNotifications(
+        database_url, lambda: rings.append(time.monotonic()), reconnect_seconds=0.2, application_name=name
+    )
     database = Database(database_url)
     listener.start()
     try:
         assert listener.wait_listening(10.0)
         with database.engine.connect() as connection:  # PostgreSQL restarting, a pooler timing out
-            connection.exec_driver_sql(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                " WHERE application_name = %s AND pid <> pg_backend_pid()",
-                (APPLICATION_NAME,),
+            killed = (
+                connection.exec_driver_sql(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
+                    (name,),
+                )
+                .scalars()
+                .all()
             )
             connection.commit()
+        assert True in killed, "the listener's connection was not found to kill"
         deadline = time.monotonic() + 5
         while listener.listening and time.monotonic() < deadline:
             time.sleep(0.02)
