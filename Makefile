@@ -4,9 +4,13 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
-# One pytest worker per core (pytest-xdist): every test owns its temporary directory, free ports
-# and PostgreSQL schema, so workers never meet. PYTEST_ARGS=-n0 runs in one process.
-PYTEST_ARGS ?= -n auto --durations=25
+# Two pytest workers per core (pytest-xdist): much of a test's time is spent waiting on real
+# programs (git, Terraform, Prometheus, a browser), so one per core leaves the cores idle. Every
+# test owns its temporary directory, free ports and PostgreSQL schema, so workers never meet.
+# worksteal: a worker that runs out takes tests queued on a busy one (with plain load balancing,
+# one worker was left holding the slow flows for minutes). PYTEST_ARGS=-n0 runs in one process.
+TEST_WORKERS ?= $(shell echo $$(( $$(nproc) * 2 )))
+PYTEST_ARGS ?= -n $(TEST_WORKERS) --dist worksteal --durations=25
 
 .PHONY: run test install install-test mlflow-venv migrate lint format bench bench-intake bench-git clean
 

@@ -29,7 +29,7 @@ class StoredEventView:
 
 
 def load_event(services: Services, event_id: int) -> StoredEventView | None:
-    with services.database.sessions() as session:
+    with services.database.reads() as session:
         row = session.execute(select(Event).where(Event.id == event_id)).scalar_one_or_none()
         if row is None:
             return None

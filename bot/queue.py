@@ -239,7 +239,7 @@ class JobQueue:
 
     def holds(self, job: ClaimedJob) -> bool:
         """Whether ``job`` is still this claim's and running (a read: it renews nothing)."""
-        with self.database.sessions() as session:
+        with self.database.reads() as session:
             found = session.execute(select(Job.id).where(*self._owned(job))).first()
         return found is not None
 
@@ -392,7 +392,7 @@ class JobQueue:
     # -- observing ---------------------------------------------------------------------
 
     def counts(self) -> dict[str, int]:
-        with self.database.sessions() as session:
+        with self.database.reads() as session:
             rows = session.execute(select(Job.status, func.count()).group_by(Job.status)).all()
         counts = {status.value: 0 for status in JobStatus}
         counts.update({status: count for status, count in rows})
@@ -405,7 +405,7 @@ class JobQueue:
         running = (
             select(func.min(Job.lease_expires_at)).where(Job.status == JobStatus.RUNNING).scalar_subquery()
         )
-        with self.database.sessions() as session:
+        with self.database.reads() as session:
             row = session.execute(select(queued, running)).one()
         times = [moment for moment in row if moment is not None]
         return min(times) if times else None

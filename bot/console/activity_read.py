@@ -88,7 +88,7 @@ def newest_events(
     statement = select(Event).where(*_event_conditions(filters))
     statement = _after(statement, Event.received_at, Event, page)
     statement = statement.order_by(Event.received_at.desc(), Event.id.desc()).limit(page.limit + 1)
-    with database.sessions() as session:
+    with database.reads() as session:
         rows, last = _page(list(session.scalars(statement)), page, "received_at")
         jobs: dict[int, list[Job]] = {row.id: [] for row in rows}
         if with_jobs and rows:
@@ -101,7 +101,7 @@ def newest_events(
 
 def event_record(database: Database, event_id: int) -> EventRecord | None:
     """One event and its jobs, or None."""
-    with database.sessions() as session:
+    with database.reads() as session:
         row = session.get(Event, event_id)
         if row is None:
             return None
@@ -112,7 +112,7 @@ def event_record(database: Database, event_id: int) -> EventRecord | None:
 
 def actions_of_event(database: Database, event_id: int) -> list[Action]:
     """What the bot did about one event, in order."""
-    with database.sessions() as session:
+    with database.reads() as session:
         rows = list(session.scalars(select(Action).where(Action.event_id == event_id).order_by(Action.id)))
         session.expunge_all()
     return rows
@@ -125,7 +125,7 @@ def newest_actions(
     statement = select(Action).where(*_action_conditions(filters))
     statement = _after(statement, Action.at, Action, page)
     statement = statement.order_by(Action.at.desc(), Action.id.desc()).limit(page.limit + 1)
-    with database.sessions() as session:
+    with database.reads() as session:
         rows, last = _page(list(session.scalars(statement)), page, "at")
         session.expunge_all()
     return rows, last
@@ -134,5 +134,5 @@ def newest_actions(
 def audit_kinds(database: Database) -> list[str]:
     """The audit kinds recorded so far, for the filter's suggestions (audit rows are small; the
     events table is not scanned for this: its rows carry whole payloads)."""
-    with database.sessions() as session:
+    with database.reads() as session:
         return sorted(session.scalars(select(Action.kind).distinct()).all())

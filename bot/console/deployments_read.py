@@ -122,7 +122,7 @@ def newest_rows(database: Database, repo: str | None = None) -> list[Newest]:
     per_name = select(func.max(Deployment.id)).group_by(Deployment.repo, Deployment.name)
     if repo is not None:
         per_name = per_name.where(Deployment.repo == repo)
-    with database.sessions() as session:
+    with database.reads() as session:
         rows = session.execute(
             select(*_NEWEST_COLUMNS).where(Deployment.id.in_(per_name.scalar_subquery()))
         ).all()
@@ -136,7 +136,7 @@ def facts_for(database: Database, keys: Collection[Key], newest: Mapping[Key, Ne
         return {}
     repos = sorted({repo for repo, _name in keys})
     mine = {key: row for key, row in newest.items() if key in keys}
-    with database.sessions() as session:
+    with database.reads() as session:
         progress = _progress(session, mine)
         pulls = _open_pulls(session, repos, keys, mine)
         quarantined = _quarantined(session, repos, keys)
@@ -292,7 +292,7 @@ def known_commits(database: Database, repo: str, name: str) -> Known:
     recorded: dict[str, Recorded] = {}
     urls: dict[int, str] = {}
     promotions: set[int] = set()
-    with database.sessions() as session:
+    with database.reads() as session:
         rows = list(
             session.scalars(
                 select(Deployment)

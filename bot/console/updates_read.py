@@ -43,7 +43,7 @@ def update_rows(database: Database, repo: str | None, deployment: str | None) ->
         statement = statement.where(UpdateRequest.repo == repo)
     if deployment:
         statement = statement.where(UpdateRequest.deployment == deployment)
-    with database.sessions() as session:
+    with database.reads() as session:
         return [UpdateRow(*row) for row in session.execute(statement)]
 
 
@@ -61,7 +61,7 @@ def refusals(database: Database, repo: str | None, deployment: str | None) -> li
     if deployment:
         statement = statement.where(Action.target.startswith(f"{deployment}@", autoescape=True))
     found: list[Refusal] = []
-    with database.sessions() as session:
+    with database.reads() as session:
         for action_id, action_repo, target, at, actor in session.execute(statement):
             named = refusal_target(target)
             if named is not None and action_repo is not None:
@@ -74,7 +74,7 @@ def with_reasons(database: Database, entries: list[DeploymentUpdates]) -> None:
     wanted = [refusal.id for entry in entries for refusal in entry.refused]
     if not wanted:
         return
-    with database.sessions() as session:
+    with database.reads() as session:
         rows = session.execute(select(Action.id, Action.details, Action.summary).where(Action.id.in_(wanted)))
         facts = {
             action_id: (details if isinstance(details, dict) else {}, summary)

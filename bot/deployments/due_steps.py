@@ -49,7 +49,7 @@ def enqueue_due_steps(services: Services, now: datetime | None = None) -> int:
         .order_by(Analysis.next_run_at)
     )
     # Every second, and nearly always nothing is due: a read, not a write transaction (idle costs).
-    with services.database.sessions() as session:
+    with services.database.reads() as session:
         if not session.execute(due_query.limit(1)).first():
             return 0
     with services.database.transaction() as session:

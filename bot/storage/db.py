@@ -51,9 +51,18 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(connection: Any) -> None:
         # IMMEDIATE takes the write lock up front. A deferred transaction that reads and
         # then writes fails at once with SQLITE_BUSY when another writer committed in
-        # between (the busy timeout does not apply to that upgrade), so every
-        # transaction here is immediate and simply waits its turn.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # between (the busy timeout does not apply to that upgrade), so every transaction
+        # that may write is immediate and simply waits its turn. Sessions from
+        # ``Database.reads`` never write: theirs are deferred, so in WAL mode they read a
+        # snapshot without taking the write lock, and neither wait for writers nor hold them up.
+        if connection.get_execution_options().get(_READ_ONLY):
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+# Execution option that marks the engine behind ``Database.reads``.
+_READ_ONLY = "gitops_bot_read_only"
 
 
 @dataclass(frozen=True)
@@ -85,6 +94,12 @@ class Database:
         if self.dialect == "sqlite":
             _configure_sqlite(self.engine)
         self.sessions: sessionmaker[Session] = sessionmaker(self.engine, expire_on_commit=False)
+        # For code that only reads (console pages, a job loading its event, the workers'
+        # look-up of the next due job): on SQLite its transactions never take the write lock.
+        # A session from here must not write.
+        self.reads: sessionmaker[Session] = sessionmaker(
+            self.engine.execution_options(**{_READ_ONLY: True}), expire_on_commit=False
+        )
         self._local_locks: dict[str, threading.Lock] = {}
         self._local_locks_guard = threading.Lock()
 

@@ -43,7 +43,10 @@ class SlackStandIn:
         self._ts = itertools.count(1)
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, name="slack-standin", daemon=True)
+        # A short poll: shutdown() waits for serve_forever to look, 0.5 s by default, at every teardown.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name="slack-standin", daemon=True
+        )
 
     @property
     def base_url(self) -> str:

@@ -25,11 +25,10 @@ from typing import TypeVar
 import pytest
 from sqlalchemy import select
 
-from bot.storage.db import migrate
 from bot.storage.models import Job
 from bot.worker import STOP_CHECK_SECONDS, WorkerPool
 from tests.support.botenv import BotEnv, bot_env
-from tests.support.databases import postgres_schema_url
+from tests.support.databases import migrated_postgres_url
 from tests.support.requirements import require
 from tests.support.terraform_shim import TerraformShim
 
@@ -193,10 +192,9 @@ def env(
         with _env(tmp_path, sqlite_database_url) as built:
             yield built
         return
-    with postgres_schema_url() as url:
-        migrate(url)
-        with _env(tmp_path, url) as built:
-            yield built
+    template = request.getfixturevalue("postgres_template")
+    with migrated_postgres_url(template) as url, _env(tmp_path, url) as built:
+        yield built
 
 
 def test_cancel_stops_a_running_plan_on_another_worker(env: BotEnv, terraform_shim: TerraformShim) -> None:

@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 import structlog
 
-from bot.storage.db import migrate
 from tests.support.botenv import FORGES, BotEnv, bot_env
-from tests.support.databases import postgres_schema_url
+from tests.support.databases import migrated_postgres_url
 from tests.support.requirements import require
 from tests.support.terraform_shim import TerraformShim
 
@@ -76,10 +75,9 @@ def env(
 
 @pytest.fixture(params=FORGES)
 def pg_env(request: pytest.FixtureRequest, tmp_path: Path, terraform_shim: TerraformShim) -> Iterator[BotEnv]:
-    with postgres_schema_url() as url:
-        migrate(url)
-        with _env(tmp_path, url, request.param) as built:
-            yield built
+    template = request.getfixturevalue("postgres_template")
+    with migrated_postgres_url(template) as url, _env(tmp_path, url, request.param) as built:
+        yield built
 
 
 def open_pr(env: BotEnv, branch: str, files: dict[str, str], user: str = "dev") -> int:

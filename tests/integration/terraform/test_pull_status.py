@@ -11,10 +11,9 @@ from pathlib import Path
 import pytest
 
 from bot.adapters.terraform_cli import SandboxExecutor, TerraformRunner
-from bot.storage.db import migrate
 from tests.integration.terraform.test_pull_request_flow import BIGGER, FILES, REPO, open_pr, say
 from tests.support.botenv import BotEnv, bot_env
-from tests.support.databases import postgres_schema_url
+from tests.support.databases import migrated_postgres_url
 from tests.support.markdown import render, swallowed_lines
 from tests.support.requirements import require
 from tests.support.terraform_shim import TerraformShim
@@ -39,10 +38,9 @@ def env(
         with _env(tmp_path, sqlite_database_url) as built:
             yield built
         return
-    with postgres_schema_url() as url:
-        migrate(url)
-        with _env(tmp_path, url) as built:
-            yield built
+    template = request.getfixturevalue("postgres_template")
+    with migrated_postgres_url(template) as url, _env(tmp_path, url) as built:
+        yield built
 
 
 def test_status_shows_the_pull_requests_plans_locks_and_runs(env: BotEnv) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -11,30 +10,18 @@ import pytest
 
 from bot.services import build_services
 from bot.settings import Settings
-from bot.storage.db import migrate
 from handlers import default_router
-from tests.support.databases import sqlite_url
+from tests.support.databases import copy_sqlite
 from tests.support.fake_forge import install_fake_forge
 from tests.unit.handlers.driver import INSTALLATION, REPO, HandlerDriver
 
 MakeDriver = Callable[..., HandlerDriver]
 
 
-@pytest.fixture(scope="session")
-def migrated_sqlite_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One SQLite file migrated once per session: each test gets a copy (a copy takes
-    milliseconds, running the migrations a few hundred)."""
-    directory = tmp_path_factory.mktemp("handlers-template")
-    migrate(sqlite_url(directory))
-    (path,) = directory.glob("*.db")
-    return path
-
-
 @pytest.fixture
 def handler_database_url(migrated_sqlite_file: Path, tmp_path: Path) -> str:
     """Like ``sqlite_database_url`` (tests/conftest.py): a migrated SQLite database of this test's own."""
-    shutil.copyfile(migrated_sqlite_file, tmp_path / migrated_sqlite_file.name)
-    return sqlite_url(tmp_path)
+    return copy_sqlite(migrated_sqlite_file, tmp_path)
 
 
 @pytest.fixture
