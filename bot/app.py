@@ -11,6 +11,7 @@ from bot.adapters.terraform_jobs.routes import build_terraform_jobs_router
 from bot.api import build_api_router
 from bot.console.app import mount_console
 from bot.console.signin import install_console_security
+from bot.intake.activity import IntakeActivity
 from bot.intake.routes import build_intake_router
 from bot.intake.store import EventStore, GroupCommitWriter, event_sink
 from bot.routing import Router, load_router
@@ -38,7 +39,9 @@ def create_app(
         services = build_services(settings)
     # The local forge's events reach the same handlers as webhooks do.
     services.event_sink = event_sink(services.queue, router)
-    runtime = Runtime(services, router) if run_workers else None
+    # Workers in this process give way to its intake (bot.intake.activity).
+    activity = IntakeActivity()
+    runtime = Runtime(services, router, intake=activity) if run_workers else None
     writer = GroupCommitWriter(EventStore(services.queue, router))
 
     @asynccontextmanager
@@ -58,7 +61,8 @@ def create_app(
     )
     app.state.services = services
     app.state.runtime = runtime
-    app.include_router(build_intake_router(services, writer, on_enqueued=runtime.wake if runtime else None))
+    wake = runtime.wake if runtime else None
+    app.include_router(build_intake_router(services, writer, on_enqueued=wake, activity=activity))
     app.include_router(build_api_router(services))
     # The pods of Terraform Jobs (GITOPS_BOT_TERRAFORM_EXECUTOR=kubernetes) fetch and report here;
     # without runs every request is a 404.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import structlog
 from starlette.concurrency import run_in_threadpool
 
+from bot.intake.activity import IntakeActivity
 from bot.routing import Router
 from bot.scheduler import Scheduler
 from bot.services import Services
@@ -15,10 +16,16 @@ log = structlog.get_logger("gitops_bot.runtime")
 
 class Runtime:
     def __init__(
-        self, services: Services, router: Router, *, workers: bool = True, scheduler: bool = True
+        self,
+        services: Services,
+        router: Router,
+        *,
+        workers: bool = True,
+        scheduler: bool = True,
+        intake: IntakeActivity | None = None,
     ) -> None:
         self.services = services
-        self.pool = WorkerPool(services, router) if workers else None
+        self.pool = WorkerPool(services, router, intake=intake) if workers else None
         self.scheduler = (
             Scheduler(
                 services,

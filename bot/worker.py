@@ -33,6 +33,7 @@ from typing import Any
 import structlog
 
 from bot.cancellation import JobCancelled, run_with_stop
+from bot.intake.activity import IntakeActivity
 from bot.jobs import HandlerContext, load_event
 from bot.queue import ClaimedJob
 from bot.queue_notifications import JobNotifications
@@ -50,6 +51,9 @@ STOP_CHECK_SECONDS = 2.0
 NOTIFIED_POLL_SECONDS = 30.0
 # SQLite: the watcher reads the queue when the file changed, and at least this often anyway.
 UNCHANGED_REREAD_SECONDS = 10.0
+# A ring while the last read found a job due already brings no news (the workers have work): such
+# rings cause a read at most this often. Under a stream of webhooks every one of them rings.
+BACKLOG_REREAD_SECONDS = 0.1
 
 
 class PermanentJobError(Exception):
@@ -65,8 +69,11 @@ class WorkerPool:
         concurrency: int | None = None,
         poll_interval: float | None = None,
         name: str | None = None,
+        intake: IntakeActivity | None = None,
     ) -> None:
         self.services = services
+        # The intake of this process, if it has one: each claim waits a moment for it to be quiet.
+        self.intake = intake
         self.router = router
         self.concurrency = concurrency or services.settings.workers
         self.poll_interval = poll_interval or services.settings.job_poll_interval_seconds
@@ -76,6 +83,7 @@ class WorkerPool:
             max_workers=self.concurrency * 2 + 2, thread_name_prefix="gitops-bot-worker"
         )
         self._wakeups: list[asyncio.Event] = []
+        self._claiming = asyncio.Lock()
         self._watch_wakeup = asyncio.Event()
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -99,6 +107,7 @@ class WorkerPool:
     async def start(self) -> None:
         self._stopping.clear()
         self._loop_ref = asyncio.get_running_loop()
+        self._claiming = asyncio.Lock()
         self._wakeups = [asyncio.Event() for _ in range(self.concurrency)]
         self._tasks = [
             asyncio.create_task(
@@ -130,17 +139,30 @@ class WorkerPool:
 
     async def _loop(self, worker_id: str, wakeup: asyncio.Event) -> None:
         while not self._stopping.is_set():
-            wakeup.clear()  # before claiming: a ring during the claim is not lost
-            try:
-                job = await self._call(self.services.queue.claim, worker_id)
-            except Exception:
-                log.exception("claim_failed", worker=worker_id)
-                job = None
+            # One claim at a time in this process, each after giving way to its intake: while
+            # webhooks keep arriving, the whole pool starts at most one job per bound.
+            async with self._claiming:
+                await self._give_way_to_intake()
+                wakeup.clear()  # before claiming: a ring during the claim is not lost
+                try:
+                    job = await self._call(self.services.queue.claim, worker_id)
+                except Exception:
+                    log.exception("claim_failed", worker=worker_id)
+                    job = None
             if job is None:
                 await wakeup.wait()
                 continue
             await self.run_job(job)
             self._watch_wakeup.set()  # the job may have queued a retry or a follow-up for later
+
+    async def _give_way_to_intake(self) -> None:
+        """Webhooks first: wait (boundedly) for this process's intake to be quiet (bot.intake.activity)."""
+        if self.intake is None:
+            return
+        waited = 0.0
+        while (pause := self.intake.give_way_seconds(waited)) > 0 and not self._stopping.is_set():
+            await asyncio.sleep(pause)
+            waited += pause
 
     def idle_poll_seconds(self) -> float:
         """How long the watcher may sleep with nothing due: long only while PostgreSQL will tell us."""
@@ -178,6 +200,8 @@ class WorkerPool:
         now = time.monotonic()
         fresh = now - read_at < UNCHANGED_REREAD_SECONDS
         if token is not None and token == last_token and not reread and fresh:
+            return last_due, seen
+        if last_due is not None and last_due <= utcnow() and now - read_at < BACKLOG_REREAD_SECONDS:
             return last_due, seen
         try:
             due = await self._call(self.services.queue.next_due)

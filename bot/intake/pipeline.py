@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from bot.events import ParsedEvent
+from bot.intake.activity import IntakeActivity
 from bot.intake.errors import IntakeError
 from bot.intake.storable import storable_events
 from bot.intake.store import GroupCommitWriter, StoredEvent
@@ -61,8 +62,13 @@ def slack_outcome(outcomes: Sequence[StoredEvent]) -> str:
 
 class Intake:
     def __init__(
-        self, services: Services, writer: GroupCommitWriter, on_enqueued: Callable[[], None] | None
+        self,
+        services: Services,
+        writer: GroupCommitWriter,
+        on_enqueued: Callable[[], None] | None,
+        activity: IntakeActivity | None = None,
     ) -> None:
+        self.activity = activity or IntakeActivity()
         self.database = services.database
         self.metrics = services.metrics
         self.settings = services.settings
@@ -74,6 +80,7 @@ class Intake:
         async def endpoint(request: Request) -> Response:
             # No docstring: FastAPI would publish it as every route's description.
             started = time.perf_counter()
+            self.activity.started()
             try:
                 verified = await source.verify(request, self.settings, self.limit)
                 with structlog.contextvars.bound_contextvars(**verified.log_context):
@@ -81,6 +88,8 @@ class Intake:
                     return source.answer(self, source.label, outcomes, started)
             except IntakeError as error:
                 return self.refuse(source.label, error, started)
+            finally:
+                self.activity.finished()
 
         return endpoint
 

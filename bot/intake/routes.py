@@ -25,6 +25,7 @@ from bot.events import (
     parse_slack_command,
     parse_slack_interaction,
 )
+from bot.intake.activity import IntakeActivity
 from bot.intake.errors import IntakeError
 from bot.intake.pipeline import Intake, Parse, Source
 from bot.intake.store import GroupCommitWriter
@@ -108,9 +109,12 @@ ROUTES: tuple[Route, ...] = (
 
 
 def build_intake_router(
-    services: Services, writer: GroupCommitWriter, on_enqueued: Callable[[], None] | None = None
+    services: Services,
+    writer: GroupCommitWriter,
+    on_enqueued: Callable[[], None] | None = None,
+    activity: IntakeActivity | None = None,
 ) -> APIRouter:
-    intake = Intake(services, writer, on_enqueued)
+    intake = Intake(services, writer, on_enqueued, activity)
     router = APIRouter()
     for route in ROUTES:
         router.add_api_route(route.path, intake.endpoint(route.source), methods=["POST"], name=route.name)

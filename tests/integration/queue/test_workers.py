@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 import time
 from collections import Counter
@@ -93,3 +94,38 @@ async def test_failing_handler_is_retried_then_dead_with_error(database_url: str
     assert jobs["flaky"].status == "dead" and "attempt 3 failed" in jobs["flaky"].last_error
     assert jobs["refused"].status == "dead" and jobs["refused"].attempts == 1
     assert "no handler is registered" in jobs["no.such.handler"].last_error
+
+
+async def test_workers_give_way_to_a_busy_intake_but_are_never_held_off(sqlite_database_url: str) -> None:
+    """With the intake busy the whole time, every job still runs; each claim waited for quiet,
+    within its bound, rather than competing with the webhooks for the process."""
+    from bot.intake.activity import MOST_SECONDS, IntakeActivity
+
+    claims: list[float] = []
+    router = Router()
+
+    @router.register("internal", "test", name="noted")
+    def noted(ctx) -> None:
+        claims.append(time.monotonic())
+
+    services = build_services(_settings(sqlite_database_url))
+    total = 5
+    with services.database.transaction() as session:
+        for n in range(total):
+            services.queue.enqueue(session, "noted", payload={"n": n})
+    intake = IntakeActivity()
+    intake.started()  # a request in flight throughout, never finished
+    pool = WorkerPool(services, router, concurrency=3, name="beside-intake", intake=intake)
+    started = time.monotonic()
+    await pool.start()
+    try:
+        await _drain(pool, total, timeout=30)
+    finally:
+        await pool.stop()
+    services.close()
+    claims.sort()
+    assert len(claims) == total
+    # Three workers, but one claim at a time, each after waiting out the bound: the pool's jobs
+    # were spaced by at least it.
+    assert claims[0] - started >= MOST_SECONDS
+    assert all(later - earlier >= MOST_SECONDS * 0.9 for earlier, later in itertools.pairwise(claims))
