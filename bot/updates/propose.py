@@ -197,7 +197,7 @@ def _superseded_by_pending(services: Services, ask: UpdateAsk, target: _Target) 
         "superseded",
         reason,
         code="superseded_by_pending",
-        details={"by_event": newer.event_id},
+        details={"by_event": newer.event_id, "by_version": newer.version},
     )
 
 

@@ -298,4 +298,5 @@ def test_a_burst_of_versions_opens_one_pull_request_for_the_newest(env: BotEnv) 
         if action["outcome"] == "superseded":
             assert "1.3.9 is waiting in the queue" in action["summary"], action["summary"]
             assert action["details"]["code"] == "superseded_by_pending"
+            assert action["details"]["by_version"] == "1.3.9"
     assert env.standin.comments(REPO, pull.number) == []
