@@ -7,6 +7,7 @@ import pytest
 
 from bot.storage.db import Database, migrate
 from tests.support.databases import (
+    SQLITE_FILE,
     SchemaTemplate,
     copy_sqlite,
     migrated_postgres_url,
@@ -22,8 +23,8 @@ def migrated_sqlite_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("sqlite-template")
     migrate(sqlite_url(directory))
     # Every connection is closed, so the write-ahead log is folded into the file and removed.
-    assert [path.name for path in directory.iterdir()] == ["gitops-bot.db"], list(directory.iterdir())
-    return directory / "gitops-bot.db"
+    assert [path.name for path in directory.iterdir()] == [SQLITE_FILE], list(directory.iterdir())
+    return directory / SQLITE_FILE
 
 
 @pytest.fixture(scope="session")

@@ -99,7 +99,7 @@ def due_measurements(services: Services, now: datetime) -> list[DueMeasurement]:
         .where(Analysis.status == "running", Analysis.next_run_at <= now)
         .order_by(Analysis.next_run_at, Analysis.id)
     )
-    with services.database.sessions() as session:
+    with services.database.reads() as session:
         rows = session.execute(statement).all()
     due: list[DueMeasurement] = []
     for analysis_id, config, first, index in rows:

@@ -42,8 +42,9 @@ def postgres_reachable() -> bool:
         return False
 
 
-def _new_schema_name() -> str:
-    return f"gitops_bot_test_{uuid.uuid4().hex[:12]}"
+def schema_url(schema: str) -> str:
+    """The bot's database URL for ``schema`` on the test server (its search path)."""
+    return f"{POSTGRES_SERVER_URL}?options=-csearch_path%3D{schema}"
 
 
 @dataclass(frozen=True)
@@ -66,9 +67,8 @@ def postgres_schema_template() -> SchemaTemplate | None:
     pg_dump = shutil.which("pg_dump")
     if pg_dump is None or not postgres_reachable():
         return None
-    with postgres_schema_url() as url:
-        migrate(url)
-        schema = url.rsplit("%3D", 1)[1]
+    with _schema() as schema:
+        migrate(schema_url(schema))
         dumped = subprocess.run(
             [pg_dump, "--schema", schema, "--no-owner", "--no-privileges", "--inserts", "--dbname", _plain()],
             capture_output=True,
@@ -90,17 +90,24 @@ def _plain() -> str:
 def postgres_schema_url(template: SchemaTemplate | None = None) -> Iterator[str]:
     """A fresh schema per test, so parallel runs never see each other's rows; a copy of
     ``template`` when given (migrated), else empty."""
+    require(postgres_reachable(), f"PostgreSQL at {POSTGRES_SERVER_URL}")
+    with _schema(template) as schema:
+        yield schema_url(schema)
+
+
+@contextmanager
+def _schema(template: SchemaTemplate | None = None) -> Iterator[str]:
+    """A new schema's name, dropped on exit."""
     import psycopg
 
-    require(postgres_reachable(), f"PostgreSQL at {POSTGRES_SERVER_URL}")
-    schema = _new_schema_name()
+    schema = f"gitops_bot_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(_plain(), autocommit=True) as connection:
         if template is None:
             connection.execute(f'CREATE SCHEMA "{schema}"')
         else:
             template.create(connection, schema)
     try:
-        yield f"{POSTGRES_SERVER_URL}?options=-csearch_path%3D{schema}"
+        yield schema
     finally:
         with psycopg.connect(_plain(), autocommit=True) as connection:
             connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
