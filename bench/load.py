@@ -280,10 +280,23 @@ class ConnectionPool:
         self.opened += 1
         return _Connection(reader, writer)
 
+    def _take_idle(self) -> _Connection | None:
+        """The most recently used idle connection the server has not closed meanwhile.
+
+        uvicorn closes a kept-alive connection after 5 s without a request; its FIN is already
+        in the reader, so a closed one is dropped here rather than written to."""
+        while self._idle:
+            connection = self._idle.pop()
+            if not connection.reader.at_eof():
+                return connection
+            connection.close()
+        return None
+
     async def request(self, raw: bytes) -> int:
         async with self._slots:
-            for _attempt in range(2):
-                connection = self._idle.pop() if self._idle else await self._open()
+            for attempt in range(2):
+                # A retry always takes a new connection: another idle one may be just as stale.
+                connection = (self._take_idle() if attempt == 0 else None) or await self._open()
                 reused = connection.used
                 connection.used = True
                 try:
@@ -370,6 +383,8 @@ class LoadResult:
     lost_upper_bound: int | None = None
     stored_unacknowledged: int | None = None
     stored_statuses: dict[str, int] | None = None
+    # What each socket error was (exception type and message), so a run says why it failed.
+    socket_error_kinds: dict[str, int] | None = None
 
     @property
     def accepted_per_s(self) -> float:
@@ -419,13 +434,16 @@ class _Tally:
         self.statuses: dict[str, int] = {}
         self.acknowledged: list[str] = []
         self.errors = 0
+        self.error_kinds: dict[str, int] = {}
 
     async def send(self, pool: ConnectionPool, raw: bytes, request_id: str, started: float) -> None:
         try:
             async with asyncio.timeout(REQUEST_TIMEOUT_S):
                 status = await pool.request(raw)
-        except (OSError, TimeoutError, asyncio.IncompleteReadError, ValueError):
+        except (OSError, TimeoutError, asyncio.IncompleteReadError, ValueError) as exc:
             self.errors += 1
+            kind = f"{type(exc).__name__}: {exc}"[:120]
+            self.error_kinds[kind] = self.error_kinds.get(kind, 0) + 1
             return
         self.latencies.append(time.perf_counter() - started)
         self.statuses[str(status)] = self.statuses.get(str(status), 0) + 1
@@ -444,6 +462,7 @@ class _Tally:
             ok_2xx=ok,
             non_2xx=len(self.latencies) - ok,
             socket_errors=self.errors,
+            socket_error_kinds=self.error_kinds or None,
             statuses=self.statuses,
             generator_cpu_s=round(self_cpu() - cpu_before, 3),
             machine_cpu_percent=machine_cpu_percent(machine_before, machine_cpu()),
