@@ -38,7 +38,7 @@ from bot.terraform.locks import LockStore
 if TYPE_CHECKING:
     from bot.adapters.forge.github import GitHubForgeFactory
     from bot.adapters.forge.gitlab import GitLabForgeFactory
-    from bot.adapters.forge.local import LocalForge
+    from bot.adapters.forge.local.forge import LocalForge
     from bot.adapters.forge.port import Forge
     from bot.adapters.git import GitWorkspaces
     from bot.adapters.kubernetes import KubernetesReadiness
@@ -118,7 +118,9 @@ class Services:
         """The local forge (``GITOPS_BOT_FORGE=local``): its repositories and its rows."""
         with self._lock:
             if self.local_forge is None:
-                from bot.adapters.forge.local import LocalForge, LocalRepos, LocalStore
+                from bot.adapters.forge.local.forge import LocalForge
+                from bot.adapters.forge.local.repos import LocalRepos
+                from bot.adapters.forge.local.store import LocalStore
 
                 settings = self.settings
                 web = settings.public_url or settings.url

@@ -231,7 +231,7 @@ def _rollback(run: CommentRun) -> str | None:
 def _promote(run: CommentRun) -> str:
     """A canary climbing its traffic steps skips to the last; otherwise the version is proposed for
     the deployment named in ``promote.to``."""
-    from bot.updates import promote
+    from bot.updates.service import promote
 
     event = run.event
     climbing = _climbing(run)

@@ -188,7 +188,7 @@ class SlackCommands:
         return f"No repository configures a deployment named `{deployment}`."
 
     def _deploy(self, target: Target, parsed: SlackRequest, login: str) -> Any:
-        from bot.updates import propose_update
+        from bot.updates.propose import propose_update
         from bot.updates.source import manual_source
 
         assert parsed.deployment is not None and parsed.version is not None
@@ -398,7 +398,7 @@ class SlackCommands:
                 requested_by=login,
                 reason=f"“{pressed.label}” pressed in Slack by {login}",
             )
-        from bot.updates import promote
+        from bot.updates.service import promote
 
         return promote(
             self.services,

@@ -80,7 +80,7 @@ def _take_next_step(services: Services, ended: EndedAnalysis) -> str:
     plan = ended.plan
     if plans.next_step(plan, ended.status).promotes:
         # Imported here: the updates workflow imports the deployment stores at load time.
-        from bot.updates import promote
+        from bot.updates.service import promote
 
         promoted = promote(
             services,

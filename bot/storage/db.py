@@ -8,15 +8,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.shipped import MIGRATIONS, shipped_directory
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
@@ -28,6 +28,10 @@ def migrations_directory() -> Path:
 
 def alembic_config(database_url: str) -> Config:
     """Alembic configuration built in code, so `gitops-bot migrate` needs no ini file."""
+    # Alembic is imported where it is used: it takes a fifth of a second, which a command that
+    # never looks at the schema (`gitops-bot --help`, `pr list`) should not pay.
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(migrations_directory()))
     # ConfigParser treats % as interpolation; URLs may contain %-escapes.
@@ -154,6 +158,9 @@ class Database:
             yield session
 
     def schema_state(self) -> SchemaState:
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
         head = ScriptDirectory.from_config(alembic_config(self.url)).get_current_head()
         with self.engine.connect() as connection:
             current = MigrationContext.configure(connection).get_current_revision()

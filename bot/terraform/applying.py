@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.adapters.forge import post_comment
+from bot.adapters.forge.comments import post_comment
 from bot.adapters.forge.port import Forge, PullRequest
 from bot.adapters.terraform_cli import RunContext, TerraformOperations, default_planfile
 from bot.adapters.terraform_cli.binaries import BinaryMissing

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, cast
 
 import structlog
 
-from bot.adapters.forge import post_comment
+from bot.adapters.forge.comments import post_comment
 from bot.adapters.forge.names import pull_head_ref
 from bot.adapters.forge.port import Forge, PullRequest
 from bot.adapters.terraform_cli import (

@@ -326,7 +326,7 @@ def _roll_back(services: Services, viewer: Viewer, loaded: Loaded) -> Done:
 
 
 def _promote(services: Services, viewer: Viewer, loaded: Loaded) -> Done:
-    from bot.updates import promote
+    from bot.updates.service import promote
 
     row = loaded.deployment
     outcome = promote(

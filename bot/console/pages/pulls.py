@@ -20,7 +20,7 @@ from bot.console.render import Console
 from bot.console.security import Viewer, require_action, require_viewer
 
 if TYPE_CHECKING:
-    from bot.adapters.forge.local import LocalForge
+    from bot.adapters.forge.local.forge import LocalForge
     from bot.services import Services
 
 STATES = ("open", "closed", "merged", "all")

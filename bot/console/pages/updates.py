@@ -76,7 +76,7 @@ def propose_now(
     if refusal is not None:
         record(f"propose {version} for {deployment} refused: {refusal}", "refused", reason=refusal)
         return Proposal(problem=f"You may not propose versions here: {refusal}", status_code=403)
-    from bot.updates import propose_update
+    from bot.updates.propose import propose_update
     from bot.updates.source import manual_source
 
     try:

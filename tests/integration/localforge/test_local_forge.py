@@ -12,7 +12,9 @@ from typing import Any
 
 import pytest
 
-from bot.adapters.forge.local import LocalForge, LocalRepos, LocalStore
+from bot.adapters.forge.local.forge import LocalForge
+from bot.adapters.forge.local.repos import LocalRepos
+from bot.adapters.forge.local.store import LocalStore
 from bot.adapters.forge.port import (
     ChangeOutcome,
     CommitState,

@@ -83,7 +83,7 @@ def test_at_least(level: str, minimum: str, expected: bool) -> None:
 
 
 def test_levels_are_declared_once() -> None:
-    from bot.adapters.forge import PERMISSION_LEVELS as FORGE_LEVELS
+    from bot.adapters.forge.port import PERMISSION_LEVELS as FORGE_LEVELS
     from bot.config import PERMISSION_LEVELS as CONFIG_ENTRY_LEVELS
 
     assert FORGE_LEVELS is LEVELS

@@ -44,7 +44,7 @@ def test_dry_run_on_github_without_credentials_and_no_kubernetes_gate(tmp_path) 
 
 
 def test_the_local_forge_acts_and_dry_run_still_wraps_it(tmp_path) -> None:
-    from bot.adapters.forge.local import LocalForge
+    from bot.adapters.forge.local.forge import LocalForge
 
     base = {"_env_file": None, "database_url": f"sqlite:///{tmp_path}/db.sqlite", "local_repos_dir": tmp_path}
     services = build_services(Settings(**base))

@@ -1,7 +1,5 @@
-"""The local forge: bare git repositories on disk, pull requests in the database."""
+"""The local forge: bare git repositories on disk, pull requests in the database.
 
-from bot.adapters.forge.local.forge import BOT_LOGIN, LocalForge
-from bot.adapters.forge.local.repos import LocalRepos
-from bot.adapters.forge.local.store import LocalStore
-
-__all__ = ["BOT_LOGIN", "LocalForge", "LocalRepos", "LocalStore"]
+Import from the modules (``forge``, ``repos``, ``store``): this package imports nothing, so that
+``gitops-bot pr`` (``cli``) and the settings' seed do not load the whole forge to start.
+"""

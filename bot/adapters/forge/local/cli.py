@@ -14,7 +14,6 @@ from typing import Any
 
 from bot.adapters.forge.local.seed import EXAMPLE_REPO
 from bot.cli_settings import settings_or_exit
-from bot.console.security import CLIENT_HEADER
 from bot.settings import Settings
 
 ACTIONS = ("list", "show", "diff", "comment", "approve", "merge", "close")
@@ -76,6 +75,8 @@ class Client:
     def __init__(self, url: str, settings: Settings) -> None:
         if not url.startswith(("http://", "https://")):
             raise Failed(f"{url!r} is not an http(s) URL: fix --url or GITOPS_BOT_URL")
+        from bot.console.security import CLIENT_HEADER
+
         self.url = url
         self.headers = {CLIENT_HEADER: "gitops-bot-pr"}
         if settings.console_token is not None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.adapters.forge.local.repos import LocalRepos
 from bot.settings import Settings
 from bot.shipped import EXAMPLES, shipped_directory
 
@@ -24,6 +23,9 @@ def with_example_repository(settings: Settings) -> Seeded | None:
     forge is not local or a GitOps repository is configured."""
     if settings.effective_forge != "local" or settings.gitops_repos:
         return None
+    # Here, not at the top: `gitops-bot pr` names EXAMPLE_REPO in its help without loading git.
+    from bot.adapters.forge.local.repos import LocalRepos
+
     repos = LocalRepos(settings.local_repos_dir)
     created = False
     if not repos.exists(EXAMPLE_REPO):

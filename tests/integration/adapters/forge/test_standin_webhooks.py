@@ -12,7 +12,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from bot.adapters.forge import post_comment
+from bot.adapters.forge.comments import post_comment
 from bot.adapters.forge.github import GitHubForge
 from bot.adapters.forge.port import MAX_COMMENT_LENGTH, MergeMethod, PullRequestSpec
 from bot.app import create_app
