@@ -143,6 +143,8 @@ class WorkerPool:
             # webhooks keep arriving, the whole pool starts at most one job per bound.
             async with self._claiming:
                 await self._give_way_to_intake()
+                if self._stopping.is_set():  # stopped while this worker waited for its turn
+                    break
                 wakeup.clear()  # before claiming: a ring during the claim is not lost
                 try:
                     job = await self._call(self.services.queue.claim, worker_id)
@@ -150,6 +152,10 @@ class WorkerPool:
                     log.exception("claim_failed", worker=worker_id)
                     job = None
             if job is None:
+                # stop() rings every worker, but one that was waiting for its turn cleared that
+                # ring above: without this check it would sleep until the grace period ran out.
+                if self._stopping.is_set():
+                    break
                 await wakeup.wait()
                 continue
             await self.run_job(job)

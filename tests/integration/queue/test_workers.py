@@ -142,3 +142,22 @@ async def test_workers_give_way_to_a_busy_intake_but_are_never_held_off(sqlite_d
     # were spaced by at least it.
     assert claims[0] - started >= MOST_SECONDS
     assert all(later - earlier >= MOST_SECONDS * 0.9 for earlier, later in itertools.pairwise(claims))
+
+
+async def test_a_pool_stopped_while_its_workers_wait_their_turn_stops_at_once(
+    sqlite_database_url: str,
+) -> None:
+    """stop() rings every worker; one still waiting for its turn to claim must not clear that ring
+    and sleep out the grace period (it did: a 30 s stop whenever a ring and a stop came together)."""
+    services = build_services(_settings(sqlite_database_url))
+    pool = WorkerPool(services, Router(), concurrency=4, poll_interval=60.0)
+    await pool.start()
+    await asyncio.sleep(0.2)  # every worker has found the queue empty and waits to be rung
+    try:
+        pool.wake()  # all four go to claim, one at a time: three wait for their turn
+        await asyncio.sleep(0)
+        started = time.monotonic()
+        await pool.stop(grace_seconds=20.0)
+        assert time.monotonic() - started < 5.0
+    finally:
+        services.close()
