@@ -6,6 +6,9 @@ transaction commits (a trigger, migration 0012), whichever process or replica in
 thread of its own, and rings ``on_notify`` (the worker pool's wake-up) for each notification
 naming its own schema (another bot may share the database in a schema of its own).
 
+Other channels can be heard on the same connection (:meth:`JobNotifications.subscribe`): the
+scheduler's due-analysis check hears ``gitops_bot_analyses`` (migration 0013) there.
+
 A notification is a hint, never the only path: the pool still computes when the next queued
 job or expired lease falls due, and polls at a long interval as a safety net. While the
 listening connection is down (PostgreSQL restarting, a pooler that does not pass LISTEN
@@ -49,7 +52,6 @@ class JobNotifications:
         application_name: str = APPLICATION_NAME,
     ) -> None:
         self._conninfo = libpq_conninfo(database_url)
-        self._on_notify = on_notify
         self._reconnect_seconds = reconnect_seconds
         self._connect_timeout = connect_timeout_seconds
         self._application_name = application_name
@@ -58,6 +60,14 @@ class JobNotifications:
         self._stop_read, self._stop_write = -1, -1
         self._listening = threading.Event()
         self._thread: threading.Thread | None = None
+        self._callbacks: dict[str, Callable[[], None]] = {CHANNEL: on_notify}
+
+    def subscribe(self, channel: str, callback: Callable[[], None]) -> None:
+        """Also call ``callback`` (in the listening thread) for notifications on ``channel`` naming
+        this bot's schema, and once on each (re)connection. Call before :meth:`start`."""
+        if not channel.isidentifier():
+            raise ValueError(f"not a channel name: {channel!r}")
+        self._callbacks[channel] = callback
 
     @property
     def listening(self) -> bool:
@@ -107,9 +117,11 @@ class JobNotifications:
         ) as conn:
             row = conn.execute("SELECT current_schema()").fetchone()
             schema = row[0] if row else None  # where this bot's jobs table is (the search path)
-            conn.execute(f"LISTEN {CHANNEL}")
+            for channel in self._callbacks:
+                conn.execute(f"LISTEN {channel}")
             self._listening.set()
-            self._on_notify()  # jobs added while nobody listened
+            for callback in self._callbacks.values():
+                callback()  # what was written while nobody listened
             # Wait on the socket itself: psycopg's own notifies(timeout=…) wakes ten times a
             # second to look, which is most of what an idle bot would spend.
             pgconn = conn.pgconn
@@ -118,9 +130,11 @@ class JobNotifications:
                 if pgconn.socket not in readable:
                     continue
                 pgconn.consume_input()  # raises when the server closed the connection
-                rung = False
+                rung: set[str] = set()
                 while (notification := pgconn.notifies()) is not None:
-                    payload = notification.extra.decode("utf-8", "replace")
-                    rung = rung or payload in ("", schema)
-                if rung:
-                    self._on_notify()
+                    if notification.extra.decode("utf-8", "replace") in ("", schema):
+                        rung.add(notification.relname.decode("utf-8", "replace"))
+                for channel in rung:
+                    callback = self._callbacks.get(channel)
+                    if callback is not None:
+                        callback()

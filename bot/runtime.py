@@ -5,6 +5,7 @@ from __future__ import annotations
 import structlog
 from starlette.concurrency import run_in_threadpool
 
+from bot.deployments.due_check import ANALYSES_CHANNEL
 from bot.intake.activity import IntakeActivity
 from bot.routing import Router
 from bot.scheduler import Scheduler
@@ -37,6 +38,11 @@ class Runtime:
             if scheduler
             else None
         )
+        notifications = self.pool.notifications if self.pool is not None else None
+        if self.scheduler is not None and notifications is not None:
+            # The due-analysis check hears about written analyses on the jobs' listening connection.
+            notifications.subscribe(ANALYSES_CHANNEL, services.due_check.changed)
+            services.due_check.watch(lambda: notifications.listening)
 
     def wake(self) -> None:
         if self.pool is not None:

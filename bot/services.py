@@ -24,6 +24,7 @@ from sqlalchemy.engine import make_url
 from bot.adapters.forge.dry_run import DryRunForge
 from bot.adapters.forge.names import is_gitlab
 from bot.audit import record_action
+from bot.deployments.due_check import DueCheckState
 from bot.deployments.gauges import read_gauges
 from bot.deployments.quarantine import QuarantineStore
 from bot.metrics import Metrics
@@ -90,6 +91,8 @@ class Services:
     # Where the local forge's events go: the intake's event store, set by whoever routes events
     # (create_app, the worker command). None: the local forge writes without telling the bot.
     event_sink: Callable[[Sequence[ParsedEvent]], object] | None = None
+    # What the scheduler's due-analysis check last read, and the doorbell that says it is stale.
+    due_check: DueCheckState = field(default_factory=DueCheckState)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property

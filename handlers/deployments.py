@@ -65,8 +65,9 @@ def analysis_finished(ctx: HandlerContext) -> None:
 
 @router.periodic("deployments.due_analysis_steps", every_seconds=DUE_STEPS_EVERY_SECONDS)
 def due_analysis_steps(services: Services) -> int:
-    """Leader only: one batch job for every due measurement, and a job per readiness poll."""
-    return due_steps.enqueue_due_steps(services)
+    """Leader only: one batch job for every due measurement, and a job per readiness poll (read
+    only when something can be due: bot.deployments.due_check)."""
+    return due_steps.check_due_steps(services)
 
 
 @router.register("alertmanager", "alert", "firing", name="deployments.alert_firing")

@@ -14,6 +14,7 @@ store every interval once.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -23,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from bot.deployments import plan as plans
 from bot.deployments.analysis import STEP_HANDLER, MeasuredInterval, append_intervals, measure_interval
+from bot.deployments.due_check import LastRead, read_reason
 from bot.deployments.plan import AnalysisPlan
 from bot.queue import JobOffer
 from bot.services import Services
@@ -39,19 +41,58 @@ def step_dedupe_key(analysis_id: int, next_run_at: datetime) -> str:
     return f"analysis:{analysis_id}:rollout:{int(next_run_at.timestamp() * 1000)}"
 
 
+def check_due_steps(services: Services) -> int:
+    """The leader's periodic task: :func:`enqueue_due_steps`, unless nothing can be due yet.
+
+    What the last read learned is kept in ``services.due_check``, and
+    :func:`bot.deployments.due_check.read_reason` decides whether to read again: an idle bot then
+    reads once per lease renewal on SQLite (the renewal writes the file), and every
+    ``SAFETY_READ_SECONDS`` on PostgreSQL."""
+    state = services.due_check
+    signalled = state.take_signal()
+    token = services.database.change_token()
+    reason = read_reason(
+        state.last,
+        now=utcnow(),
+        monotonic=time.monotonic(),
+        token=token,
+        listening=state.listening,
+        signalled=signalled,
+    )
+    if reason is None:
+        return 0
+    started = time.monotonic()
+    offered, earliest = _enqueue_due_steps(services, utcnow())
+    state.last = LastRead(earliest=earliest, token=token, at=started)
+    return offered
+
+
 def enqueue_due_steps(services: Services, now: datetime | None = None) -> int:
     """Offer the jobs for what is due: a readiness poll per analysis waiting for its rollout, and
     one batch job for every due measurement. Returns how many jobs were added."""
-    now = now or utcnow()
+    offered, _earliest = _enqueue_due_steps(services, now or utcnow())
+    return offered
+
+
+def _enqueue_due_steps(services: Services, now: datetime) -> tuple[int, datetime | None]:
+    """The jobs added, and the earliest ``next_run_at`` of an active analysis as first read."""
+    earliest_query = select(func.min(Analysis.next_run_at)).where(
+        Analysis.status.in_(plans.ACTIVE_ANALYSIS), Analysis.next_run_at.is_not(None)
+    )
+    # Nearly always nothing is due: a read, not a write transaction (idle costs).
+    with services.database.reads() as session:
+        earliest = session.execute(earliest_query).scalar()
+    if earliest is None or earliest > now:
+        return 0, earliest
+    return _offer_due(services, now), earliest
+
+
+def _offer_due(services: Services, now: datetime) -> int:
     due_query = (
         select(Analysis.id, Analysis.status, Analysis.next_run_at)
         .where(Analysis.status.in_(plans.ACTIVE_ANALYSIS), Analysis.next_run_at <= now)
         .order_by(Analysis.next_run_at)
     )
-    # Every second, and nearly always nothing is due: a read, not a write transaction (idle costs).
-    with services.database.reads() as session:
-        if not session.execute(due_query.limit(1)).first():
-            return 0
     with services.database.transaction() as session:
         due = session.execute(due_query).all()
         if not due:
@@ -138,6 +179,7 @@ def measure_due(services: Services, now: datetime | None = None) -> int:
 __all__ = [
     "BATCH_HANDLER",
     "DueMeasurement",
+    "check_due_steps",
     "due_measurements",
     "enqueue_due_steps",
     "measure_due",

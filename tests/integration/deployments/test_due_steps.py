@@ -5,18 +5,23 @@ the others. Prometheus here is a closed port: every interval is measured as unre
 
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from bot.canary import IntervalResult
 from bot.canary.defaults import VllmDefaults
 from bot.config import load_repo_config
 from bot.deployments.analysis import append_interval, append_intervals
-from bot.deployments.due_steps import BATCH_HANDLER, enqueue_due_steps, measure_due
+from bot.deployments.due_steps import BATCH_HANDLER, check_due_steps, enqueue_due_steps, measure_due
 from bot.deployments.plan import analysis_plan
+from bot.routing import Router
+from bot.runtime import Runtime
 from bot.services import Services, build_services
 from bot.settings import Settings
+from bot.storage.db import Database
 from bot.storage.models import Analysis, AnalysisInterval, Deployment, Job
 from bot.storage.types import utcnow
 
@@ -30,7 +35,8 @@ def _services(database_url: str) -> Services:
     )
 
 
-def _analyses(services: Services, count: int) -> list[int]:
+def _analyses(services: Services, count: int, *, database: Database | None = None) -> list[int]:
+    """``count`` running analyses due now, written through ``database`` (another process's) if given."""
     config = load_repo_config(
         "version: 1\ndeployments:\n"
         + "".join(
@@ -42,7 +48,7 @@ def _analyses(services: Services, count: int) -> list[int]:
     )
     now = utcnow()
     ids = []
-    with services.database.transaction() as session:
+    with (database or services.database).transaction() as session:
         for deployment in config.deployments:
             assert deployment.canary is not None
             plan = analysis_plan(
@@ -141,4 +147,88 @@ def test_an_unreadable_analysis_does_not_stop_the_others(database_url: str) -> N
         session.execute(update(Analysis).where(Analysis.id == broken).values(config={"not": "a plan"}))
     assert measure_due(services) == 2
     assert set(_intervals(services)) == set(healthy)
+    services.close()
+
+
+# -- the leader's check reads only when something can be due (bot.deployments.due_check) --------
+
+
+def _count_analysis_reads(services: Services) -> list[str]:
+    """Every statement the bot sends that reads the analyses table, as it goes to the driver."""
+    seen: list[str] = []
+
+    @event.listens_for(services.database.engine, "before_cursor_execute")
+    def _record(_conn, _cursor, statement: str, *_args: object) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "analyses" in statement:
+            seen.append(statement)
+
+    return seen
+
+
+async def _check_until(services: Services, predicate, timeout: float = 5.0) -> int:
+    """Run the periodic check (in a thread, as the scheduler does) until ``predicate()``."""
+    deadline = time.monotonic() + timeout
+    offered = 0
+    while time.monotonic() < deadline:
+        offered += await asyncio.to_thread(check_due_steps, services)
+        if predicate():
+            return offered
+        await asyncio.sleep(0.05)
+    raise AssertionError("the check never read what changed")
+
+
+async def test_the_check_reads_again_only_when_an_analysis_changes_or_falls_due(database_url: str) -> None:
+    services = _services(database_url)
+    # As `serve` runs it: the workers' listener (PostgreSQL) also rings the due check.
+    runtime = Runtime(services, Router(), workers=True, scheduler=True)
+    await runtime.start()
+    try:
+        if services.database.is_postgres:
+            pool = runtime.pool
+            assert pool is not None and pool.notifications is not None
+            assert await asyncio.to_thread(pool.notifications.wait_listening, 10.0)
+            assert services.due_check.listening
+        await asyncio.sleep(0.2)  # the listener's ring on connecting
+        reads = _count_analysis_reads(services)
+        assert await asyncio.to_thread(check_due_steps, services) == 0
+        assert len(reads) == 1  # the first read: nothing is active
+        for _ in range(5):
+            assert await asyncio.to_thread(check_due_steps, services) == 0
+        assert len(reads) == 1, "an idle check read again with nothing changed"
+
+        # Another process starts an analysis due now: the file changes, or PostgreSQL says so.
+        other = Database(database_url)
+        try:
+            _analyses(services, 1, database=other)
+        finally:
+            other.dispose()
+        offered = await _check_until(services, lambda: bool(_batch_jobs(services)))
+        assert offered == 1 and len(_batch_jobs(services)) == 1  # the pool may have claimed it already
+        # Due and not yet measured: every tick reads (the offer itself is deduplicated).
+        before = len(reads)
+        await asyncio.to_thread(check_due_steps, services)
+        assert len(reads) > before
+    finally:
+        await runtime.stop()
+        services.close()
+
+
+def test_a_check_without_news_reads_when_the_earliest_due_time_comes(database_url: str) -> None:
+    services = _services(database_url)
+    (analysis_id,) = _analyses(services, 1)
+    soon = utcnow() + timedelta(seconds=0.5)
+    with services.database.transaction() as session:
+        session.execute(update(Analysis).where(Analysis.id == analysis_id).values(next_run_at=soon))
+    services.due_check.watch(lambda: True)  # as if PostgreSQL listened; no signal will come
+    reads = _count_analysis_reads(services)
+    assert check_due_steps(services) == 0  # first read: due in half a second
+    assert services.due_check.last is not None and services.due_check.last.earliest == soon
+    token = services.database.change_token()
+    while utcnow() < soon:
+        if services.database.change_token() == token:  # on SQLite a write elsewhere would also read
+            assert check_due_steps(services) == 0
+        time.sleep(0.05)
+    assert len(reads) == 1
+    assert check_due_steps(services) == 1  # due: read, and the batch offered
+    assert _batch_jobs(services) == ["queued"]
     services.close()

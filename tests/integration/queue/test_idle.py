@@ -10,7 +10,9 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import text
 
+from bot.deployments.due_check import ANALYSES_CHANNEL
 from bot.queue import JobOffer, JobQueue
 from bot.queue_notifications import APPLICATION_NAME, JobNotifications, libpq_conninfo
 from bot.routing import PeriodicTask, Router
@@ -138,6 +140,45 @@ def test_a_rolled_back_insert_notifies_nobody(database_url: str) -> None:
             time.sleep(0.02)
         time.sleep(0.2)
         assert len(rings) == 1  # one statement, one notification
+    finally:
+        listener.stop()
+        database.dispose()
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_each_channel_rings_its_own_callback(database_url: str) -> None:
+    """Jobs ring the workers; a statement writing analyses rings the due check (migration 0013),
+    even one that matched no row: the trigger is per statement, and a notification only a hint."""
+    rings: list[str] = []
+    listener = JobNotifications(database_url, lambda: rings.append("jobs"))
+    listener.subscribe(ANALYSES_CHANNEL, lambda: rings.append("analyses"))
+    database = Database(database_url)
+    listener.start()
+
+    def heard(expected: list[str]) -> bool:
+        deadline = time.monotonic() + 5
+        while len(rings) < len(expected) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.2)  # and nothing more
+        return rings == expected
+
+    try:
+        assert listener.wait_listening(10.0)
+        assert heard(["jobs", "analyses"])  # each rings once on connecting
+        rings.clear()
+        with database.transaction() as session:
+            JobQueue(database).offer_many(session, [JobOffer("x")])
+        assert heard(["jobs"])
+        rings.clear()
+        with database.transaction() as session:
+            session.execute(text("UPDATE analyses SET next_run_at = NULL WHERE id < 0"))
+        assert heard(["analyses"])
+        rings.clear()
+        with database.transaction() as session:  # a column the check does not read: no ring
+            session.execute(text("UPDATE analyses SET reason = NULL WHERE id < 0"))
+        assert heard([])
+        with pytest.raises(ValueError):
+            listener.subscribe("not a channel; DROP TABLE jobs", lambda: None)
     finally:
         listener.stop()
         database.dispose()
