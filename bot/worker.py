@@ -14,7 +14,8 @@ enqueue (:meth:`WorkerPool.wake`), by PostgreSQL's ``NOTIFY`` for a job any proc
 (:mod:`bot.queue_notifications`), or by the pool's one watcher. The watcher reads when the next
 job falls due (a retry's ``run_after``, a dead worker's lease running out) and sleeps until then,
 at most ``job_poll_interval_seconds`` (SQLite, or PostgreSQL while nobody listens: other processes'
-jobs are found by this poll) or ``NOTIFIED_POLL_SECONDS`` (PostgreSQL listening: a safety net).
+jobs are found by this poll; ``QUIET_POLL_SECONDS`` once the pool has been quiet for a while) or
+``NOTIFIED_POLL_SECONDS`` (PostgreSQL listening: a safety net).
 """
 
 from __future__ import annotations
@@ -51,6 +52,14 @@ STOP_CHECK_SECONDS = 2.0
 NOTIFIED_POLL_SECONDS = 30.0
 # SQLite: the watcher reads the queue when the file changed, and at least this often anyway.
 UNCHANGED_REREAD_SECONDS = 10.0
+# SQLite, or PostgreSQL while nobody listens: once the pool has seen no job and no ring for
+# QUIET_AFTER_SECONDS, the watcher looks for other processes' jobs only every QUIET_POLL_SECONDS
+# (or job_poll_interval_seconds, if longer). Each look wakes the process, and on a small VM a wake
+# costs about half a millisecond of CPU: at two a second, most of what an idle bot spent. A job
+# this process adds still starts at once; one another process adds after a quiet spell waits up
+# to QUIET_POLL_SECONDS, and the next ones no longer than job_poll_interval_seconds.
+QUIET_AFTER_SECONDS = 30.0
+QUIET_POLL_SECONDS = 2.0
 # A ring while the last read found a job due already brings no news (the workers have work): such
 # rings cause a read at most this often. Under a stream of webhooks every one of them rings.
 BACKLOG_REREAD_SECONDS = 0.1
@@ -70,8 +79,10 @@ class WorkerPool:
         poll_interval: float | None = None,
         name: str | None = None,
         intake: IntakeActivity | None = None,
+        quiet_after_seconds: float = QUIET_AFTER_SECONDS,
     ) -> None:
         self.services = services
+        self.quiet_after_seconds = quiet_after_seconds
         # The intake of this process, if it has one: each claim waits a moment for it to be quiet.
         self.intake = intake
         self.router = router
@@ -170,20 +181,27 @@ class WorkerPool:
             await asyncio.sleep(pause)
             waited += pause
 
-    def idle_poll_seconds(self) -> float:
-        """How long the watcher may sleep with nothing due: long only while PostgreSQL will tell us."""
+    def idle_poll_seconds(self, quiet_for: float = 0.0) -> float:
+        """How long the watcher may sleep with nothing due: long while PostgreSQL will tell us,
+        longer once the pool has been quiet for ``quiet_after_seconds``, else the poll interval."""
         if self.notifications is not None and self.notifications.listening:
             return max(NOTIFIED_POLL_SECONDS, self.poll_interval)
+        if quiet_for >= self.quiet_after_seconds:
+            return max(QUIET_POLL_SECONDS, self.poll_interval)
         return self.poll_interval
 
     async def _watch(self) -> None:
         """Ring the workers when a job falls due; in between, sleep until the next one is due."""
         seen: tuple[tuple[int, ...] | None, datetime | None, float] = (None, None, 0.0)
+        busy_at = time.monotonic()  # when a job was last seen or a ring came
         while not self._stopping.is_set():
             rung = self._watch_wakeup.is_set()  # this process added or finished a job: read again
             self._watch_wakeup.clear()
-            wait = self.idle_poll_seconds()
             due, seen = await self._next_due(seen, reread=rung)
+            now = time.monotonic()
+            if rung or due is not None:
+                busy_at = now
+            wait = self.idle_poll_seconds(quiet_for=now - busy_at)
             if due is not None:
                 until_due = (due - utcnow()).total_seconds()
                 if until_due <= 0:

@@ -21,7 +21,7 @@ from bot.services import build_services
 from bot.settings import Settings
 from bot.storage.db import Database
 from bot.storage.types import utcnow
-from bot.worker import WorkerPool
+from bot.worker import QUIET_POLL_SECONDS, WorkerPool
 
 LONG_POLL = 60.0  # longer than any test: a job found in time was not found by polling
 
@@ -91,6 +91,44 @@ async def test_idle_workers_do_not_poll_and_a_job_due_later_runs_when_due(databa
         assert await _until(lambda: ran, 5.0), "the job due in 0.6 s never ran"
         assert 0.5 <= ran[0][1] - start < 2.0  # the watcher slept until it was due, not a poll interval
     finally:
+        await pool.stop()
+        services.close()
+
+
+def test_a_quiet_pool_looks_less_often(sqlite_database_url: str) -> None:
+    services = build_services(_settings(sqlite_database_url, job_poll_interval_seconds=0.5))
+    try:
+        pool = WorkerPool(services, Router(), quiet_after_seconds=30.0)
+        assert pool.idle_poll_seconds(quiet_for=0.0) == 0.5
+        assert pool.idle_poll_seconds(quiet_for=29.9) == 0.5
+        assert pool.idle_poll_seconds(quiet_for=30.0) == QUIET_POLL_SECONDS
+        slow = WorkerPool(services, Router(), poll_interval=5.0)  # an operator's longer interval stands
+        assert slow.idle_poll_seconds(quiet_for=60.0) == 5.0
+    finally:
+        services.close()
+
+
+async def test_a_quiet_pool_still_finds_another_process_job(sqlite_database_url: str) -> None:
+    """After a quiet spell the watcher looks every QUIET_POLL_SECONDS: another process's job (one
+    that cannot ring this pool) waits no longer than that, and the next ones start sooner again."""
+    ran: list[tuple[int, float]] = []
+    services = build_services(_settings(sqlite_database_url, job_poll_interval_seconds=0.2))
+    pool = WorkerPool(services, _recording_router(ran), concurrency=2, quiet_after_seconds=0.5)
+    await pool.start()
+    other_process = Database(sqlite_database_url)
+    try:
+        await asyncio.sleep(1.5)  # quiet: the watcher now sleeps QUIET_POLL_SECONDS between looks
+        queue = JobQueue(other_process)
+        for n in range(2):
+            added = time.monotonic()
+            with other_process.transaction() as session:
+                queue.offer_many(session, [JobOffer("record", payload={"n": n})])
+            assert await _until(lambda n=n: len(ran) > n, QUIET_POLL_SECONDS + 3.0), f"job {n} never ran"
+            assert ran[n][1] - added < QUIET_POLL_SECONDS + 1.0
+        # The second came right after the first: the pool was busy, so it looked every 0.2 s.
+        assert ran[1][1] - added < 1.0
+    finally:
+        other_process.dispose()
         await pool.stop()
         services.close()
 
