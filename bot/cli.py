@@ -38,6 +38,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from bot.adapters.forge.local.seed import with_example_repository
     from bot.app import create_app
     from bot.console.access import serving_refusal, serving_settings
+    from bot.http_server import serve as serve_http
     from bot.logging import configure_logging
     from bot.startup import announce_serving
 
@@ -58,8 +59,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app = create_app(settings, run_workers=not args.no_workers)
     # One block (readable logs) or one `serving` line (JSON): where, who may sign in, what is on.
     announce_serving(app.state.services, host=args.host, port=args.port, workers=not args.no_workers)
-    uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False, proxy_headers=True)
-    return 0
+    config = uvicorn.Config(
+        app, host=args.host, port=args.port, log_config=None, access_log=False, proxy_headers=True
+    )
+    return serve_http(config)
 
 
 def cmd_worker(_args: argparse.Namespace) -> int:

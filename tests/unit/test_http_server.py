@@ -1,0 +1,75 @@
+"""`gitops-bot serve`'s HTTP server (bot.http_server): idle, it wakes once a second, not ten times;
+a stop request is acted on at once; the Date header is still sent and kept current."""
+
+from __future__ import annotations
+
+import http.client
+import signal
+import threading
+import time
+
+import uvicorn
+
+from bot.http_server import TICK_SECONDS, QuietServer
+from tests.support.botenv import free_port
+
+
+async def app(scope, receive, send) -> None:  # the smallest ASGI app: 200, empty body
+    if scope["type"] != "http":
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b""})
+
+
+class CountingServer(QuietServer):
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.ticks = 0
+
+    async def on_tick(self, counter: int) -> bool:
+        self.ticks += 1
+        return await super().on_tick(counter)
+
+
+def _started(port: int) -> tuple[CountingServer, threading.Thread]:
+    server = CountingServer(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert server.started
+    return server, thread
+
+
+def _date_header(port: int) -> str | None:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        connection.request("GET", "/")
+        response = connection.getresponse()
+        response.read()
+        return response.getheader("date")
+    finally:
+        connection.close()
+
+
+def test_an_idle_server_wakes_once_a_second_and_stops_at_once() -> None:
+    port = free_port()
+    server, thread = _started(port)
+    try:
+        first = _date_header(port)
+        assert first is not None and first.endswith("GMT")
+        ticks = server.ticks
+        time.sleep(2.5 * TICK_SECONDS)
+        assert server.ticks - ticks <= 3  # uvicorn's own loop: about 25 in that time
+        second = _date_header(port)
+        assert second is not None and second != first  # refreshed every tick, as the clock moves
+        asked = time.monotonic()
+        server.handle_exit(signal.SIGTERM, None)  # what the signal handler calls
+        thread.join(timeout=5)
+        assert not thread.is_alive()
+        assert time.monotonic() - asked < 0.5 * TICK_SECONDS + 0.3
+    finally:
+        server.should_exit = True
+        server.wake()
+        thread.join(timeout=5)
