@@ -119,9 +119,11 @@ class JobNotifications:
             schema = row[0] if row else None  # where this bot's jobs table is (the search path)
             for channel in self._callbacks:
                 conn.execute(f"LISTEN {channel}")
-            self._listening.set()
+            # Ring for what was written while nobody listened, then say we listen: once
+            # wait_listening returns, that ring has been given.
             for callback in self._callbacks.values():
-                callback()  # what was written while nobody listened
+                callback()
+            self._listening.set()
             # Wait on the socket itself: psycopg's own notifies(timeout=…) wakes ten times a
             # second to look, which is most of what an idle bot would spend.
             pgconn = conn.pgconn

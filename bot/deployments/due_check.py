@@ -91,10 +91,12 @@ class DueCheckState:
         return self._is_listening is not None and self._is_listening()
 
     def take_signal(self) -> bool:
-        """Whether a change was signalled since the last call; clears it."""
-        signalled = self._signal.is_set()
+        """Whether a change was signalled since the last call; clears it. Only a signal seen is
+        cleared: one that lands between the look and the clear is kept for the next call."""
+        if not self._signal.is_set():
+            return False
         self._signal.clear()
-        return signalled
+        return True
 
 
 __all__ = [

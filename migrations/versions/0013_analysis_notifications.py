@@ -24,9 +24,8 @@ down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-CHANNEL = (
-    "gitops_bot_analyses"  # bot.deployments.due_check.ANALYSES_CHANNEL (migrations never import the bot)
-)
+# bot.deployments.due_check.ANALYSES_CHANNEL (migrations never import the bot)
+CHANNEL = "gitops_bot_analyses"
 
 
 def upgrade() -> None:

@@ -187,8 +187,14 @@ async def test_the_check_reads_again_only_when_an_analysis_changes_or_falls_due(
             pool = runtime.pool
             assert pool is not None and pool.notifications is not None
             assert await asyncio.to_thread(pool.notifications.wait_listening, 10.0)
-            assert services.due_check.listening
-        await asyncio.sleep(0.2)  # the listener's ring on connecting
+            assert services.due_check.listening  # and its ring on connecting has been given
+        # The scheduler writes its lease as it starts: on SQLite that write changes the file.
+        scheduler = runtime.scheduler
+        assert scheduler is not None
+        deadline = time.monotonic() + 10
+        while not scheduler.is_leader and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        assert scheduler.is_leader
         reads = _count_analysis_reads(services)
         assert await asyncio.to_thread(check_due_steps, services) == 0
         assert len(reads) == 1  # the first read: nothing is active
