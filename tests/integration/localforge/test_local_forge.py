@@ -6,6 +6,7 @@ it reports for the bot's handlers."""
 from __future__ import annotations
 
 import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -177,3 +178,30 @@ def test_comments_statuses_reviews_and_issues(forge: tuple[LocalForge, list[Any]
         local.get_pull_request(REPO, 9)
     with pytest.raises(ForgeValidationError):
         local.repos.path("../etc")
+
+
+def test_replicas_creating_one_repository_at_once_make_it_once_and_whole(tmp_path: Path) -> None:
+    """Two `serve` replicas sharing a data directory both seed the example on their first start."""
+    seed = tmp_path / "seed"
+    seed.mkdir()
+    (seed / "values.yaml").write_text("image:\n  tag: 1.0.0\n")
+    root = tmp_path / "repos"
+    ready = threading.Barrier(4)
+    made: list[str] = []
+
+    def create() -> None:
+        repos = LocalRepos(root)  # one per replica: nothing shared but the directory
+        ready.wait()
+        made.append(repos.create(REPO, seed))
+
+    creators = [threading.Thread(target=create) for _ in range(4)]
+    for creator in creators:
+        creator.start()
+    for creator in creators:
+        creator.join(timeout=60)
+    repos = LocalRepos(root)
+    assert len(made) == 4 and set(made) == {repos.sha(REPO, "main")}, made
+    assert repos.repos() == [REPO]
+    assert git(repos.path(REPO), "rev-list", "--count", "main").strip() == "1"
+    # Nothing half-built is left beside it: only the repository and its lock file.
+    assert sorted(p.name for p in repos.path(REPO).parent.iterdir()) == [".gitops.git.lock", "gitops.git"]

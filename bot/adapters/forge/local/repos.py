@@ -7,6 +7,7 @@ a push, as a hosted forge's does; the bot's own mirrors fetch from it like from 
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import tempfile
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from bot.adapters.forge.port import ChangedFile, ForgeNotFound, ForgeValidationError, MergeMethod
 from bot.adapters.git.errors import GitError
+from bot.adapters.git.locking import file_lock
 from bot.adapters.git.runner import GitRunner
 
 # owner/name as GitHub spells them: no path tricks can leave the repositories' directory.
@@ -60,18 +62,32 @@ class LocalRepos:
         )
 
     def create(self, repo: str, files: Path, *, branch: str = "main", message: str = "Initial commit") -> str:
-        """A new bare repository whose first commit holds the tree under ``files``; its sha."""
+        """A bare repository whose first commit holds the tree under ``files``; its sha.
+
+        Safe when several processes create the same repository at once (replicas seeding the
+        example on their first start share the data directory): the repository is built beside
+        its place and renamed into it under a lock, so it appears whole or not at all, and a
+        creator that finds it there already leaves it as it is."""
         path = self.path(repo)
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.git.run(["init", "--quiet", "--bare", f"--initial-branch={branch}", str(path)], cwd=path.parent)
-        with tempfile.TemporaryDirectory(prefix="gitops-bot-seed-") as scratch:
-            work = Path(scratch) / "work"
-            shutil.copytree(files, work, ignore=shutil.ignore_patterns(".git", "__pycache__"))
-            self.git.run(["init", "--quiet", f"--initial-branch={branch}"], cwd=work)
-            self.git.run(["add", "--all"], cwd=work)
-            self.git.run(["commit", "--quiet", "-m", message], cwd=work, config=IDENTITY)
-            self.git.run(["push", "--quiet", str(path), f"HEAD:refs/heads/{branch}"], cwd=work)
+        with file_lock(path.parent / f".{path.name}.lock", timeout=120.0):
+            if not self.exists(repo):
+                with tempfile.TemporaryDirectory(prefix=f".{path.name}-", dir=path.parent) as scratch:
+                    built = self._build(Path(scratch), files, branch, message)
+                    os.rename(built, path)
         return self.sha(repo, branch) or ""
+
+    def _build(self, scratch: Path, files: Path, branch: str, message: str) -> Path:
+        """A bare repository in ``scratch`` whose one commit holds the tree under ``files``."""
+        bare = scratch / "repo.git"
+        work = scratch / "work"
+        self.git.run(["init", "--quiet", "--bare", f"--initial-branch={branch}", str(bare)], cwd=scratch)
+        shutil.copytree(files, work, ignore=shutil.ignore_patterns(".git", "__pycache__"))
+        self.git.run(["init", "--quiet", f"--initial-branch={branch}"], cwd=work)
+        self.git.run(["add", "--all"], cwd=work)
+        self.git.run(["commit", "--quiet", "-m", message], cwd=work, config=IDENTITY)
+        self.git.run(["push", "--quiet", str(bare), f"HEAD:refs/heads/{branch}"], cwd=work)
+        return bare
 
     def default_branch(self, repo: str) -> str:
         head = self.git.run(["symbolic-ref", "--short", "HEAD"], cwd=self._bare(repo)).stdout.strip()
