@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +15,33 @@ from tests.support.databases import (
     postgres_schema_template,
     sqlite_url,
 )
+from tests.support.scheduling import DurationRecorder, load_durations, xdist_order
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--write-durations",
+        action="store_true",
+        help="record each test module's seconds in tests/durations.json (the order xdist is given)",
+    )
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist, each worker's slice of the suite from its slowest modules to its
+    fastest (tests/support/scheduling.py); one process keeps the collection order."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))
+    if workers > 1:
+        ordered = xdist_order(
+            [(item.nodeid.split("::")[0], item) for item in items], workers, load_durations()
+        )
+        items[:] = [item for _, item in ordered]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Recorded where every report arrives: in the one process, or in xdist's controller.
+    if config.getoption("--write-durations") and not hasattr(config, "workerinput"):
+        config.pluginmanager.register(DurationRecorder(), "gitops-bot-durations")
 
 
 @pytest.fixture(scope="session")
