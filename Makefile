@@ -12,7 +12,7 @@ PORT   ?= 8080
 TEST_WORKERS ?= $(shell echo $$(( $$(nproc) * 2 )))
 PYTEST_ARGS ?= -n $(TEST_WORKERS) --dist worksteal --durations=25
 
-.PHONY: run test install install-test mlflow-venv migrate lint format bench bench-intake bench-git clean
+.PHONY: run test test-durations install install-test mlflow-venv migrate lint format bench bench-intake bench-git clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,11 @@ test: install-test mlflow-venv
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	PYTHONDONTWRITEBYTECODE= $(BIN)/pytest $(PYTEST_ARGS)
+
+## make test-durations: the whole suite, recording each test module's seconds in tests/durations.json
+## (the order the suite is handed to pytest-xdist's workers: tests/support/scheduling.py).
+test-durations: install-test mlflow-venv
+	PYTHONDONTWRITEBYTECODE= $(BIN)/pytest $(PYTEST_ARGS) --write-durations
 
 lint: install-test
 	$(BIN)/ruff check .
