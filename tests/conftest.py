@@ -15,7 +15,7 @@ from tests.support.databases import (
     postgres_schema_template,
     sqlite_url,
 )
-from tests.support.scheduling import DurationRecorder, load_durations, xdist_order
+from tests.support.scheduling import DurationRecorder, load_durations, module_of, xdist_order
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -32,9 +32,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     fastest (tests/support/scheduling.py); one process keeps the collection order."""
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))
     if workers > 1:
-        ordered = xdist_order(
-            [(item.nodeid.split("::")[0], item) for item in items], workers, load_durations()
-        )
+        ordered = xdist_order([(module_of(item.nodeid), item) for item in items], workers, load_durations())
         items[:] = [item for _, item in ordered]
 
 

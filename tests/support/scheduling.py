@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -31,6 +31,11 @@ UNKNOWN_UNIT_MODULE_SECONDS = 0.5
 UNKNOWN_OTHER_MODULE_SECONDS = 5.0
 
 T = TypeVar("T")
+
+
+def module_of(nodeid: str) -> str:
+    """``tests/unit/test_x.py`` of ``tests/unit/test_x.py::test_y[param]``."""
+    return nodeid.split("::")[0]
 
 
 def slice_lengths(total: int, workers: int) -> list[int]:
@@ -52,24 +57,24 @@ def expected_seconds(module: str, durations: Mapping[str, float]) -> float:
 
 
 def xdist_order(
-    items: Sequence[tuple[Hashable, T]], workers: int, durations: Mapping[str, float]
-) -> list[tuple[Hashable, T]]:
+    items: Sequence[tuple[str, T]], workers: int, durations: Mapping[str, float]
+) -> list[tuple[str, T]]:
     """``items`` (module, test) in collection order, reordered into ``workers`` slices of xdist's
     lengths: modules from the slowest down, each to the slice with the fewest expected seconds
     that still has room (longest-processing-time-first), a module split only when no slice has
     room for all of it."""
     if workers < 2 or len(items) < workers:
         return list(items)
-    modules: dict[Hashable, list[tuple[Hashable, T]]] = {}
+    modules: dict[str, list[tuple[str, T]]] = {}
     for item in items:
         modules.setdefault(item[0], []).append(item)
-    by_cost = sorted(modules, key=lambda module: -expected_seconds(str(module), durations))  # stable
+    by_cost = sorted(modules, key=lambda module: -expected_seconds(module, durations))  # stable
     room = slice_lengths(len(items), workers)
     load = [0.0] * workers
-    slices: list[list[tuple[Hashable, T]]] = [[] for _ in range(workers)]
+    slices: list[list[tuple[str, T]]] = [[] for _ in range(workers)]
     for module in by_cost:
         tests = modules[module]
-        per_test = expected_seconds(str(module), durations) / len(tests)
+        per_test = expected_seconds(module, durations) / len(tests)
         while tests:
             fits = [index for index in range(workers) if room[index] >= len(tests)]
             candidates = fits or [index for index in range(workers) if room[index] > 0]
@@ -109,7 +114,7 @@ class DurationRecorder:
         self.seconds: Counter[str] = Counter()
 
     def pytest_runtest_logreport(self, report: Any) -> None:
-        self.seconds[str(report.nodeid).split("::")[0]] += float(report.duration)
+        self.seconds[module_of(str(report.nodeid))] += float(report.duration)
 
     def pytest_sessionfinish(self) -> None:
         write_durations({**load_durations(self.path), **self.seconds}, self.path)

@@ -27,6 +27,7 @@ from bot.adapters.forge.port import (
     MergeRefusal,
     PullRequestSpec,
 )
+from bot.adapters.git.errors import GitError
 from bot.storage.db import Database
 
 REPO = "acme/gitops"
@@ -205,3 +206,16 @@ def test_replicas_creating_one_repository_at_once_make_it_once_and_whole(tmp_pat
     assert git(repos.path(REPO), "rev-list", "--count", "main").strip() == "1"
     # Nothing half-built is left beside it: only the repository and its lock file.
     assert sorted(p.name for p in repos.path(REPO).parent.iterdir()) == [".gitops.git.lock", "gitops.git"]
+
+
+def test_a_directory_in_a_repositorys_place_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    seed = tmp_path / "seed"
+    seed.mkdir()
+    (seed / "values.yaml").write_text("image:\n  tag: 1.0.0\n")
+    repos = LocalRepos(tmp_path / "repos")
+    leftover = repos.path(REPO)
+    leftover.mkdir(parents=True)
+    (leftover / "config").write_text("half made")
+    with pytest.raises(GitError, match="exists but is not a repository; remove it"):
+        repos.create(REPO, seed)
+    assert (leftover / "config").read_text() == "half made"  # nothing of it touched

@@ -72,6 +72,8 @@ class LocalRepos:
         path.parent.mkdir(parents=True, exist_ok=True)
         with file_lock(path.parent / f".{path.name}.lock", timeout=120.0):
             if not self.exists(repo):
+                if path.exists():  # left by hand or by a crash of a version that built in place
+                    raise GitError((), None, "", detail=f"{path} exists but is not a repository; remove it")
                 with tempfile.TemporaryDirectory(prefix=f".{path.name}-", dir=path.parent) as scratch:
                     built = self._build(Path(scratch), files, branch, message)
                     os.rename(built, path)
