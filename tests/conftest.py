@@ -15,7 +15,7 @@ from tests.support.databases import (
     postgres_schema_template,
     sqlite_url,
 )
-from tests.support.scheduling import DurationRecorder, load_durations, module_of, xdist_order
+from tests.support.scheduling import CpuMeter, DurationRecorder, load_durations, module_of, xdist_order
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -32,13 +32,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     fastest (tests/support/scheduling.py); one process keeps the collection order."""
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))
     if workers > 1:
-        ordered = xdist_order([(module_of(item.nodeid), item) for item in items], workers, load_durations())
+        pairs = [(module_of(item.nodeid), item) for item in items]
+        ordered = xdist_order(pairs, workers, load_durations(), cores=len(os.sched_getaffinity(0)))
         items[:] = [item for _, item in ordered]
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if not config.getoption("--write-durations"):
+        return
+    worker = hasattr(config, "workerinput")
+    # CPU is measured where tests run: in each xdist worker, or in the one process.
+    if worker or not config.getoption("numprocesses", None):
+        config.pluginmanager.register(CpuMeter(), "gitops-bot-cpu")
     # Recorded where every report arrives: in the one process, or in xdist's controller.
-    if config.getoption("--write-durations") and not hasattr(config, "workerinput"):
+    if not worker:
         config.pluginmanager.register(DurationRecorder(), "gitops-bot-durations")
 
 
