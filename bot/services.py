@@ -32,8 +32,8 @@ from bot.notify import Notifier
 from bot.queue import JobQueue, RetryPolicy
 from bot.repoconfig import LoadedConfig, RepoConfigLoader
 from bot.settings import Settings
-from bot.shipped import TEMPLATES, shipped_directory
 from bot.storage.db import Database
+from bot.templating import template_environment
 from bot.terraform.locks import LockStore
 
 if TYPE_CHECKING:
@@ -49,22 +49,6 @@ if TYPE_CHECKING:
     from bot.adapters.terraform_cli.sandbox import Executor, ExecutorStatus
     from bot.events import ParsedEvent
     from bot.redaction import Redactor
-
-
-# The repository's templates/ folder, installed inside the bot (pyproject.toml's package-dir), so
-# an installed wheel finds it as well as an editable install does.
-def template_environment(directory: Path | None = None) -> jinja2.Environment:
-    """The templates in ``directory``, or by default the ones installed with the bot."""
-    loader = jinja2.FileSystemLoader(str(directory or shipped_directory(TEMPLATES)))
-    return jinja2.Environment(
-        loader=loader,
-        # The console's pages are *.html.j2: select_autoescape matches the name's end only.
-        autoescape=jinja2.select_autoescape(["html", "html.j2"]),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
 
 
 @dataclass

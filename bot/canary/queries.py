@@ -17,6 +17,7 @@ an empty string. The stable version's (baseline) query is the same template with
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -125,7 +126,7 @@ def regex_escape(value: object) -> str:
 
 
 def _environment() -> SandboxedEnvironment:
-    # One per render: environments are cheap, and a module-level one would be shared mutable state.
+    # One per compiled template (see _compiled): a module-level one would be shared mutable state.
     environment = SandboxedEnvironment(
         undefined=StrictUndefined,
         autoescape=False,
@@ -139,11 +140,14 @@ def _environment() -> SandboxedEnvironment:
     return environment
 
 
+# Analyses render the same few queries every interval, and compiling one costs far more than
+# rendering it: each distinct template is checked and compiled once per process. A template
+# that is refused is not remembered (lru_cache keeps no exceptions) and is refused again.
+@functools.lru_cache(maxsize=1024)
 def check_template(template: str) -> None:
     """Refuse a template that does not parse, names unknown variables, or misplaces a label variable."""
-    environment = _environment()
     try:
-        parsed = environment.parse(template)
+        parsed = _environment().parse(template)
     except jinja2.TemplateSyntaxError as exc:
         raise QueryTemplateError(f"query template line {exc.lineno}: {exc.message}") from exc
     unknown = sorted(meta.find_undeclared_variables(parsed) - set(TEMPLATE_VARIABLES))
@@ -152,15 +156,20 @@ def check_template(template: str) -> None:
             f"query template uses unknown variable(s) {', '.join(unknown)}; "
             f"available: {', '.join(TEMPLATE_VARIABLES)}"
         )
-    _check_label_placement(environment, template, meta.find_undeclared_variables(parsed))
+    _check_label_placement(template, meta.find_undeclared_variables(parsed))
+
+
+@functools.lru_cache(maxsize=1024)
+def _compiled(template: str) -> jinja2.Template:
+    """``template`` compiled in an environment of its own, which nothing changes afterwards."""
+    return _environment().from_string(template)
 
 
 def render_query(template: str, context: QueryContext) -> str:
     """Render ``template`` for ``context``; raises :class:`QueryTemplateError` with the reason."""
     check_template(template)
-    environment = _environment()
     try:
-        rendered = environment.from_string(template).render(context.variables())
+        rendered = _compiled(template).render(context.variables())
     except jinja2.UndefinedError as exc:
         if "namespace" in str(exc):
             raise QueryTemplateError(
@@ -176,14 +185,14 @@ def render_query(template: str, context: QueryContext) -> str:
     return rendered
 
 
-def _check_label_placement(environment: SandboxedEnvironment, template: str, used: set[str]) -> None:
+def _check_label_placement(template: str, used: set[str]) -> None:
     """Render with marker values and check each label variable lands inside a quoted string."""
     checked = [name for name in LABEL_VARIABLES if name in used]
     if not checked:
         return
     markers = {name: _SENTINEL.format(position) for position, name in enumerate(LABEL_VARIABLES)}
     try:
-        probe = environment.from_string(template).render({**markers, "interval": "1m"})
+        probe = _compiled(template).render({**markers, "interval": "1m"})
     except jinja2.TemplateError as exc:
         raise QueryTemplateError(f"query template: {exc}") from exc
     spans = _quoted_string_spans(probe)

@@ -28,13 +28,9 @@ PAGES: tuple[str, ...] = (
 )
 
 
-def build_console_router(services: Services) -> APIRouter:
+def console_routers(services: Services) -> list[APIRouter]:
     console = Console(services)
-    router = APIRouter()
-    for name in PAGES:
-        module = import_module(f"bot.console.pages.{name}")
-        router.include_router(module.build_router(console))
-    return router
+    return [import_module(f"bot.console.pages.{name}").build_router(console) for name in PAGES]
 
 
 def mount_console(app: FastAPI, services: Services) -> None:
@@ -43,4 +39,7 @@ def mount_console(app: FastAPI, services: Services) -> None:
         StaticFiles(directory=shipped_directory(TEMPLATES) / "console" / "static"),
         name="console-static",
     )
-    app.include_router(build_console_router(services))
+    # Each page's router straight into the app: FastAPI works out a route's parameters again at
+    # every include, and an intermediate console router made that three times per route.
+    for router in console_routers(services):
+        app.include_router(router)

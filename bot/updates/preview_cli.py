@@ -172,7 +172,7 @@ def _preview(root: Path, config: RepoConfig, event: PreviewEvent) -> Preview:
 
 
 def render(preview: Preview, *, config: RepoConfig, checkout: str) -> str:
-    from bot.services import template_environment
+    from bot.templating import template_environment
     from bot.updates.plan import UpdatePlan
     from bot.updates.render import UpdateTexts
 

@@ -20,7 +20,7 @@ from bot.deployments.pull_status import AnalysisLine, LockLine, PlanLine, PullSt
 from bot.deployments.status import DeploymentStatus
 from bot.deployments.store import DeployedVersion
 from bot.events.model import ImagePushed
-from bot.services import template_environment
+from bot.templating import template_environment
 from bot.updates.plan import PendingUpdate, UpdatePlan, plan_update
 from bot.updates.render import UpdateTexts, canary_plan
 from bot.updates.source import image_source

@@ -12,8 +12,8 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from bot.services import template_environment
 from bot.storage.db import migrations_directory
+from bot.templating import template_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED_FOLDERS = {

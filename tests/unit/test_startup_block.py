@@ -9,9 +9,9 @@ import pytest
 import structlog
 
 from bot.adapters.terraform_cli.sandbox import ExecutorStatus
-from bot.services import template_environment
 from bot.settings import Settings
 from bot.startup import StartupFacts, announce, render_block, startup_facts
+from bot.templating import template_environment
 
 SANDBOX = ExecutorStatus("sandbox", True, "bubblewrap sandbox with its own /proc")
 SECRETS = {

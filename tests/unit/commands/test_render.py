@@ -12,7 +12,7 @@ from bot.commands import (
     render_comment_reply,
     render_slack_reply,
 )
-from bot.services import template_environment
+from bot.templating import template_environment
 
 
 @pytest.fixture(scope="module")

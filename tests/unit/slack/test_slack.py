@@ -22,7 +22,7 @@ from bot.notify.render import (
     render_top,
 )
 from bot.notify.story import apply
-from bot.services import template_environment
+from bot.templating import template_environment
 from tests.support.slack_standin import SlackStandIn
 from tests.unit.intake.test_signatures import SLACK_BODY, SLACK_SECRET, SLACK_SIGNATURE, SLACK_TIMESTAMP
 
