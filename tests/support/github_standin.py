@@ -411,7 +411,7 @@ class GitHubStandIn(IssuesMixin, OAuthMixin):
             self._repos[full_name] = repo
             self._user_id(owner)
         if fork_of is None:
-            bare_git.commit_files(path, default_branch, dict(files or {}), "Initial commit")
+            bare_git.first_commit(path, default_branch, dict(files or {}), "Initial commit")
         elif files:
             bare_git.commit_files(path, default_branch, dict(files), "Fork changes")
         with self._lock:

@@ -219,7 +219,7 @@ class GitLabStandIn(ApiMixin):
             if files:
                 bare_git.commit_files(bare, default_branch, dict(files), "Fork changes")
         else:
-            bare_git.commit_files(bare, default_branch, dict(files or {}), "Initial commit")
+            bare_git.first_commit(bare, default_branch, dict(files or {}), "Initial commit")
         with self._lock:
             project = Project(path, next(self._ids), bare, default_branch)
             project.spool_offset = _spool_size(bare)

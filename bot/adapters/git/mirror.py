@@ -39,6 +39,13 @@ log = structlog.get_logger("gitops_bot.git")
 # into a push that deletes every remote branch the mirror lacks.
 MIRROR_REFSPECS = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
 _FILTER_IGNORED = "filtering not recognized by server"
+# Written by the clone into the new mirror's config (one process, not one per setting): gc only
+# inside fetch, under the lock, never detached into the background; no reflogs to grow.
+_MIRROR_CONFIG = (
+    *("--config", "gc.autoDetach=false"),
+    *("--config", "maintenance.autoDetach=false"),
+    *("--config", "core.logAllRefUpdates=false"),
+)
 
 
 class Mirror(BareRepository):
@@ -90,7 +97,7 @@ class Mirror(BareRepository):
             # half-finished clone.
             raise GitError((), None, "", detail=f"{self.path} exists but is not a git mirror; remove it")
         temporary = self.path.with_name(f".{self.path.name}.clone-{secrets.token_hex(6)}")
-        args = ["clone", "--bare", "--quiet"]
+        args = ["clone", "--bare", "--quiet", *_MIRROR_CONFIG]
         if self.context.partial_clone:
             args.append("--filter=blob:none")
         try:
@@ -116,13 +123,10 @@ class Mirror(BareRepository):
             # local commands never think they may need the network.
             config("--unset", "remote.origin.promisor", check=False)
             config("--unset", "remote.origin.partialclonefilter", check=False)
+        # Not given to the clone itself: its own refspec would then be a second update of each ref.
         config("remote.origin.fetch", MIRROR_REFSPECS[0])
         for refspec in MIRROR_REFSPECS[1:]:
             config("--add", "remote.origin.fetch", refspec)
-        # gc only inside fetch, under the lock: never detached into the background.
-        config("gc.autoDetach", "false")
-        config("maintenance.autoDetach", "false")
-        config("core.logAllRefUpdates", "false")
 
     def _check_origin_locked(self) -> None:
         out = self._git(["config", "--get", "remote.origin.url"], check=False, auth=False)

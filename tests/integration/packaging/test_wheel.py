@@ -48,7 +48,7 @@ NOT_SHIPPED = ("__pycache__", "*.pyc")
 RENDER = """
 import json, sys
 import bot
-from bot.services import template_environment
+from bot.templating import template_environment
 templates = template_environment()
 text = templates.get_template("commands/did_you_mean.md.j2").render(message="Did you mean `plan`?")
 json.dump({"bot": bot.__file__, "templates": templates.list_templates(), "text": text}, sys.stdout)
@@ -203,16 +203,17 @@ def _wait_ready(
 ) -> httpx.Response:
     deadline = time.monotonic() + timeout
     last = "no answer"
-    while time.monotonic() < deadline:
-        assert server.poll() is None, f"serve exited: {log.read_text(errors='replace')[-3000:]}"
-        try:
-            response = httpx.get(url + "/readyz", timeout=2)
-            if response.status_code == 200:
-                return response
-            last = f"{response.status_code} {response.text}"
-        except httpx.HTTPError as exc:
-            last = repr(exc)
-        time.sleep(0.2)
+    with httpx.Client(timeout=2) as client:  # one client: each builds a TLS context
+        while time.monotonic() < deadline:
+            assert server.poll() is None, f"serve exited: {log.read_text(errors='replace')[-3000:]}"
+            try:
+                response = client.get(url + "/readyz")
+                if response.status_code == 200:
+                    return response
+                last = f"{response.status_code} {response.text}"
+            except httpx.HTTPError as exc:
+                last = repr(exc)
+            time.sleep(0.2)
     raise AssertionError(f"serve never became ready ({last}): {log.read_text(errors='replace')[-3000:]}")
 
 
