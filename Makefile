@@ -4,12 +4,14 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
-# Two pytest workers per core (pytest-xdist): much of a test's time is spent waiting on real
-# programs (git, Terraform, Prometheus, a browser), so one per core leaves the cores idle. Every
-# test owns its temporary directory, free ports and PostgreSQL schema, so workers never meet.
-# worksteal: a worker that runs out takes tests queued on a busy one (with plain load balancing,
-# one worker was left holding the slow flows for minutes). PYTEST_ARGS=-n0 runs in one process.
-TEST_WORKERS ?= $(shell echo $$(( $$(nproc) * 2 )))
+# Five pytest workers per two cores (pytest-xdist): a test spends most of its time waiting on
+# real programs (git, Terraform, Prometheus, a browser), and over a run a worker keeps about 40%
+# of a core busy, so one per core leaves the cores idle (two per core: 87% busy, 311 s; five per
+# two: 95%, 287 s, on 2 cores). Every test owns its temporary directory, free ports and
+# PostgreSQL schema, so workers never meet. worksteal: a worker that runs out takes tests queued
+# on a busy one. The order each worker is given: tests/support/scheduling.py. PYTEST_ARGS=-n0
+# runs in one process.
+TEST_WORKERS ?= $(shell echo $$(( ($$(nproc) * 5 + 1) / 2 )))
 PYTEST_ARGS ?= -n $(TEST_WORKERS) --dist worksteal --durations=25
 
 .PHONY: run test test-durations install install-test mlflow-venv migrate lint format bench bench-intake bench-git clean
@@ -63,7 +65,7 @@ test: install-test mlflow-venv
 	$(BIN)/mypy
 	PYTHONDONTWRITEBYTECODE= $(BIN)/pytest $(PYTEST_ARGS)
 
-## make test-durations: the whole suite, recording each test module's seconds in tests/durations.json
+## make test-durations: the whole suite, recording each test module's wall and CPU seconds in tests/durations.json
 ## (the order the suite is handed to pytest-xdist's workers: tests/support/scheduling.py).
 test-durations: install-test mlflow-venv
 	PYTHONDONTWRITEBYTECODE= $(BIN)/pytest $(PYTEST_ARGS) --write-durations

@@ -22,7 +22,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--write-durations",
         action="store_true",
-        help="record each test module's seconds in tests/durations.json (the order xdist is given)",
+        help="record each test module's wall and CPU seconds in tests/durations.json (xdist's order)",
     )
 
 
