@@ -39,6 +39,7 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -200,11 +201,15 @@ class SandboxExecutor:
     mode: ExecutorMode = "sandbox"
     _status: ExecutorStatus | None = field(default=None, repr=False)
     _mount_proc: bool = field(default=True, repr=False)
+    _probing: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def status(self) -> ExecutorStatus:
-        if self._status is None:
-            self._status = self._probe()
-        return self._status
+        # One probe, however many callers ask at once (readiness checks arriving while a slow
+        # machine runs the first probe would each start another).
+        with self._probing:
+            if self._status is None:
+                self._status = self._probe()
+            return self._status
 
     def _probe(self) -> ExecutorStatus:
         found = shutil.which(self.bwrap)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from pydantic import SecretStr
 
 from bot.adapters.terraform_cli import LocalExecutor, SandboxExecutor
-from bot.adapters.terraform_cli.sandbox import SandboxPaths, bwrap_argv, executable_paths
+from bot.adapters.terraform_cli.sandbox import ExecutorStatus, SandboxPaths, bwrap_argv, executable_paths
 from bot.services import secret_paths
 from bot.settings import Settings
 
@@ -76,6 +78,21 @@ def test_without_bubblewrap_terraform_is_refused_with_the_fix() -> None:
     assert "apt-get install bubblewrap" in status.detail
     assert "GITOPS_BOT_TERRAFORM_EXECUTOR=local" in status.detail
     assert status.as_json() == {"mode": "sandbox", "ok": False, "isolated": True, "detail": status.detail}
+
+
+def test_callers_asking_at_once_share_one_probe() -> None:
+    probes: list[int] = []
+
+    class Slow(SandboxExecutor):
+        def _probe(self) -> ExecutorStatus:
+            probes.append(1)
+            time.sleep(0.2)  # a slow machine's first probe, while readiness checks keep coming
+            return ExecutorStatus("sandbox", True, "probed")
+
+    executor = Slow()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda _: executor.status(), range(8)))
+    assert probes == [1] and {answer.detail for answer in answers} == {"probed"}
 
 
 def test_local_says_it_is_not_isolated() -> None:
