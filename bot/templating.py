@@ -42,6 +42,8 @@ class SharedBytecodeCache(jinja2.BytecodeCache):
             self._compiled.clear()
 
 
+# Shared only by template_environment's environments, all built with the same options: Jinja's
+# cache key names the template and its file, not the options the code was compiled under.
 _COMPILED = SharedBytecodeCache()
 
 
