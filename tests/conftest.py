@@ -29,11 +29,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Under pytest-xdist, each worker's slice of the suite from its slowest modules to its
-    fastest (tests/support/scheduling.py); one process keeps the collection order."""
+    fastest, the modules that mostly wait spread out (tests/support/scheduling.py); one process
+    keeps the collection order."""
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))
     if workers > 1:
         pairs = [(module_of(item.nodeid), item) for item in items]
-        ordered = xdist_order(pairs, workers, load_durations(), cores=len(os.sched_getaffinity(0)))
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        ordered = xdist_order(pairs, workers, load_durations(), cores=cores)
         items[:] = [item for _, item in ordered]
 
 
