@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from bot import fast_json
 from bot.events.model import MalformedEvent
 
 _DATETIME: TypeAdapter[datetime] = TypeAdapter(datetime)
@@ -53,12 +54,18 @@ def _keep_number_text(text: str) -> float | str:
 def load_json(body: bytes, what: str) -> Any:
     """Decode a JSON body; ``what`` names the sender, e.g. "GitHub webhook body".
 
+    Most bodies are read by orjson (:mod:`bot.fast_json`), which says when it cannot be
+    sure of giving ``json``'s value; those, and every body that is refused, are read here.
+
     ``NaN``/``Infinity`` (which Python writes but JSON lacks) and floats that overflow a
     double are kept as their source text, as strings: no database stores them as numbers,
     and a parser that needs the number then refuses the field by name.
     """
     if not body:
         raise MalformedEvent(f"{what} is empty")
+    fast = fast_json.parse(body, MAX_JSON_DEPTH)
+    if fast is not None:
+        return fast.value
     try:
         data = json.loads(body, parse_constant=str, parse_float=_keep_number_text)
     except UnicodeDecodeError as exc:

@@ -25,6 +25,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from bot import fast_json
 from bot.events import ParsedEvent, domain_event_from_json
 from bot.events.fields import stable_digest
 from bot.intake.errors import IntakeError
@@ -85,18 +86,25 @@ def _same(new: Sequence[Any], old: Sequence[Any]) -> bool:
 
 def storable_json(value: Any) -> Any:
     """``value`` with every string escaped and non-finite numbers as text; unchanged parts are reused."""
+    # Nearly every payload needs nothing: orjson proves that in a tenth of the walk's time.
+    if fast_json.survives_as_json(value):
+        return value
+    return _storable(value)
+
+
+def _storable(value: Any) -> Any:
     if isinstance(value, str):
         return escape_text(value)
     if isinstance(value, float) and not math.isfinite(value):
         return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
     if isinstance(value, Mapping):
-        keys = [storable_json(key) for key in value]
-        items = [storable_json(item) for item in value.values()]
+        keys = [_storable(key) for key in value]
+        items = [_storable(item) for item in value.values()]
         if _same(keys, list(value)) and _same(items, list(value.values())):
             return value
         return dict(zip(keys, items, strict=True))
     if isinstance(value, list | tuple):
-        converted = [storable_json(item) for item in value]
+        converted = [_storable(item) for item in value]
         return value if _same(converted, value) else converted
     return value
 

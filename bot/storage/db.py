@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot import fast_json
 from bot.shipped import MIGRATIONS, shipped_directory
 
 if TYPE_CHECKING:
@@ -86,7 +87,14 @@ class Database:
         self.url = url
         parsed = make_url(url)
         self.dialect = parsed.get_backend_name()
-        kwargs: dict[str, Any] = {"echo": echo, "future": True}
+        # JSON columns hold webhook payloads of tens of KB: orjson writes and reads them where
+        # its value is json's (the text is compact UTF-8; what it would change goes to json).
+        kwargs: dict[str, Any] = {
+            "echo": echo,
+            "future": True,
+            "json_serializer": fast_json.dumps,
+            "json_deserializer": fast_json.loads,
+        }
         if self.dialect == "sqlite":
             database = parsed.database
             if database and database != ":memory:":
