@@ -66,6 +66,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(_args: argparse.Namespace) -> int:
+    from bot.heap import freeze_startup_objects
     from bot.intake.store import event_sink
     from bot.logging import configure_logging
     from bot.routing import load_router
@@ -85,6 +86,7 @@ def cmd_worker(_args: argparse.Namespace) -> int:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         await runtime.start()
+        freeze_startup_objects()
         try:
             await stop.wait()
         finally:

@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from types import FrameType
 
 import uvicorn
+
+from bot.heap import freeze_startup_objects
 
 TICK_SECONDS = 1.0
 # uvicorn's exit code when the server did not start (uvicorn.main.STARTUP_FAILURE).
@@ -25,12 +28,15 @@ STARTUP_FAILURE = 3
 
 
 class QuietServer(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config) -> None:
+    def __init__(self, config: uvicorn.Config, after_startup: Callable[[], None] | None = None) -> None:
         super().__init__(config)
+        self._after_startup = after_startup  # once the app's startup is done, before serving
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wakeup: asyncio.Event | None = None
 
     async def main_loop(self) -> None:
+        if self._after_startup is not None:
+            self._after_startup()
         self._loop = asyncio.get_running_loop()
         self._wakeup = asyncio.Event()
         counter = 0
@@ -58,7 +64,7 @@ class QuietServer(uvicorn.Server):
 def serve(config: uvicorn.Config) -> int:
     """Run ``config``'s app until a signal stops it, as ``uvicorn.run`` does for one process."""
     config.load_app()
-    server = QuietServer(config)
+    server = QuietServer(config, after_startup=freeze_startup_objects)
     with contextlib.suppress(KeyboardInterrupt):
         server.run()
     return 0 if server.started else STARTUP_FAILURE

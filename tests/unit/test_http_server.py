@@ -3,13 +3,16 @@ a stop request is acted on at once; the Date header is still sent and kept curre
 
 from __future__ import annotations
 
+import gc
 import http.client
 import signal
 import threading
 import time
+from collections.abc import Callable
 
 import uvicorn
 
+from bot.heap import freeze_startup_objects
 from bot.http_server import TICK_SECONDS, QuietServer
 from tests.support.botenv import free_port
 
@@ -22,8 +25,8 @@ async def app(scope, receive, send) -> None:  # the smallest ASGI app: 200, empt
 
 
 class CountingServer(QuietServer):
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
+    def __init__(self, config: uvicorn.Config, after_startup: Callable[[], None] | None = None) -> None:
+        super().__init__(config, after_startup)
         self.ticks = 0
 
     async def on_tick(self, counter: int) -> bool:
@@ -31,8 +34,11 @@ class CountingServer(QuietServer):
         return await super().on_tick(counter)
 
 
-def _started(port: int) -> tuple[CountingServer, threading.Thread]:
-    server = CountingServer(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="off"))
+def _started(
+    port: int, after_startup: Callable[[], None] | None = None
+) -> tuple[CountingServer, threading.Thread]:
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="off")
+    server = CountingServer(config, after_startup)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -73,3 +79,28 @@ def test_an_idle_server_wakes_once_a_second_and_stops_at_once() -> None:
         server.should_exit = True
         server.wake()
         thread.join(timeout=5)
+
+
+def test_after_startup_runs_once_before_the_first_request_is_served() -> None:
+    calls: list[str] = []
+    port = free_port()
+    server, thread = _started(port, after_startup=lambda: calls.append("after startup"))
+    try:
+        assert _date_header(port) is not None
+        assert calls == ["after startup"]  # before the loop served anything
+        time.sleep(1.5 * TICK_SECONDS)
+        assert calls == ["after startup"]  # once, not on every tick
+    finally:
+        server.should_exit = True
+        server.wake()
+        thread.join(timeout=5)
+
+
+def test_freezing_moves_what_is_alive_out_of_the_collectors_passes() -> None:
+    before = gc.get_freeze_count()
+    try:
+        freeze_startup_objects()
+        assert gc.get_freeze_count() > before
+        assert len(gc.get_objects(generation=2)) < 100  # the oldest generation's passes walk next to nothing
+    finally:
+        gc.unfreeze()  # the test process goes on collecting as before
