@@ -43,6 +43,13 @@ _NESTING = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
 
 
 @dataclass(frozen=True)
+class Written:
+    """A value's JSON text, written and checked already: :func:`dumps` hands it on as it is."""
+
+    text: bytes
+
+
+@dataclass(frozen=True)
 class Parsed:
     """What a fast parse found; a class of its own because ``None`` is a JSON value."""
 
@@ -94,7 +101,10 @@ def exact_text(value: Any) -> bytes | None:
 
 def dumps(value: Any) -> str:
     """The JSON value ``json.dumps`` writes, as compact UTF-8 text; ``json.dumps`` itself
-    for what orjson would write differently (so NaN stays NaN, and an unknown type raises)."""
+    for what orjson would write differently (so NaN stays NaN, and an unknown type raises).
+    A :class:`Written` value is its text."""
+    if isinstance(value, Written):
+        return value.text.decode()
     text = exact_text(value)
     return json.dumps(value) if text is None else text.decode()
 
@@ -106,12 +116,16 @@ def loads(text: str | bytes | bytearray | memoryview) -> Any:
     return json.loads(text if isinstance(text, str) else data) if fast is None else fast.value
 
 
-def survives_as_json(value: Any) -> bool:
-    """True when ``value`` is plain JSON data that any database stores unchanged.
+def storable_text(value: Any) -> bytes | None:
+    """``value``'s JSON text when any database stores ``value`` unchanged, else None.
 
     That is: every key is a string, no string holds NUL or a lone surrogate, no number is
-    NaN, infinite or beyond 64 bits, and every container is a dict or a list. False means
+    NaN, infinite or beyond 64 bits, and every container is a dict or a list. None means
     "not certain": the caller walks the value.
     """
     text = exact_text(value)
-    return text is not None and b"\\u0000" not in text
+    return None if text is None or b"\\u0000" in text else text
+
+
+def survives_as_json(value: Any) -> bool:
+    return storable_text(value) is not None

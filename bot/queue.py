@@ -156,7 +156,9 @@ class JobQueue:
             return 0
         now = now or utcnow()
         rows = [self.job_row(offer, now) for offer in offers]
-        added = transaction.execute(self._insert_ignoring_taken_keys, rows).scalars().all()
+        # One row (most events have one handler) skips SQLAlchemy's many-rows machinery.
+        parameters = rows[0] if len(rows) == 1 else rows
+        added = transaction.execute(self._insert_ignoring_taken_keys, parameters).scalars().all()
         return len(added)
 
     def enqueue(

@@ -12,7 +12,7 @@ can rebuild them from the stored JSON with ``domain_event_from_json``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any, Final, Literal
 
@@ -276,6 +276,9 @@ class ParsedEvent:
     payload: Mapping[str, Any]
     domain: DomainEvent | None
     ignored_reason: str | None = None
+    # The payload's JSON text, once the intake has proven it storable as it is
+    # (bot.intake.storable): the database is then handed this text instead of writing it again.
+    payload_json: bytes | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         # Exactly one of them: an event is either acted on or ignored for a stated reason.

@@ -132,7 +132,8 @@ def _storable_dedupe_key(key: str) -> str:
 def storable_event(item: ParsedEvent) -> ParsedEvent:
     """The event as it will be stored, or IntakeError(400) when its identity cannot be."""
     _check_identity(item)
-    payload = storable_json(item.payload)
+    payload_json = fast_json.storable_text(item.payload)
+    payload = item.payload if payload_json is not None else _storable(item.payload)
     domain = item.domain
     if domain is not None:
         dumped = domain.model_dump(mode="json")
@@ -146,6 +147,7 @@ def storable_event(item: ParsedEvent) -> ParsedEvent:
         payload=payload,
         domain=domain,
         ignored_reason=reason,
+        payload_json=payload_json,
     )
 
 

@@ -25,6 +25,7 @@ import structlog
 from sqlalchemy import Connection
 
 from bot.events import ParsedEvent
+from bot.fast_json import Written
 from bot.queue import JobOffer, JobQueue
 from bot.routing import Router
 from bot.storage.models import Event, EventStatus
@@ -133,7 +134,7 @@ def event_row(item: ParsedEvent, status: EventStatus, reason: str | None, now: d
         "error": None,
         "received_at": now,
         "finished_at": now if status == EventStatus.IGNORED else None,
-        "payload": dict(item.payload),
+        "payload": Written(item.payload_json) if item.payload_json is not None else dict(item.payload),
         "domain": item.domain.model_dump(mode="json") if item.domain is not None else None,
     }
 

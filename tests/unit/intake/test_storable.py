@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
 
+from bot import fast_json
 from bot.events import ParsedEvent, PullRequestComment
 from bot.intake.errors import IntakeError
 from bot.intake.storable import escape_text, storable_event, storable_json
@@ -90,3 +92,12 @@ def test_identities_that_do_not_fit_are_400(changes: dict[str, object], message:
 def test_limits_at_the_column_size_are_accepted() -> None:
     stored = storable_event(_event(event="e" * 64, action="a" * 64, delivery_id="d" * 255))
     assert (len(stored.event), len(stored.action or ""), len(stored.delivery_id)) == (64, 64, 255)
+
+
+def test_a_payload_stored_as_it_is_carries_its_json_text_for_the_database() -> None:
+    clean = storable_event(_event(payload={"a": [1, "é"], "b": None}))
+    assert clean.payload_json is not None
+    assert json.loads(clean.payload_json) == {"a": [1, "é"], "b": None}
+    assert json.loads(fast_json.dumps(fast_json.Written(clean.payload_json))) == clean.payload
+    escaped = storable_event(_event(payload={"a": "x\x00"}))
+    assert escaped.payload == {"a": "x\\u0000"} and escaped.payload_json is None  # written at insert
