@@ -8,6 +8,7 @@ import http.client
 import signal
 import threading
 import time
+import weakref
 from collections.abc import Callable
 
 import uvicorn
@@ -96,10 +97,19 @@ def test_after_startup_runs_once_before_the_first_request_is_served() -> None:
         thread.join(timeout=5)
 
 
+class _Node:
+    itself: object = None
+
+
 def test_freezing_moves_what_is_alive_out_of_the_collectors_passes() -> None:
     before = gc.get_freeze_count()
+    cycle = _Node()
+    cycle.itself = cycle
+    startup_garbage = weakref.ref(cycle)
+    del cycle
     try:
         freeze_startup_objects()
+        assert startup_garbage() is None  # collected first, not frozen for good
         assert gc.get_freeze_count() > before
         assert len(gc.get_objects(generation=2)) < 100  # the oldest generation's passes walk next to nothing
     finally:
