@@ -53,6 +53,29 @@ BENCHES: dict[str, tuple[list[str], list[str]]] = {
 ANCHORED = ("canary", "update", "idle")
 
 
+# The machine's speed, read before and after the benchmarks: this kind of VM has been seen to run
+# at less than half its usual speed for hours, and every number of a run moves with it.
+SPEED_PROCESS_STARTS = 300
+SPEED_LOOP_ITERATIONS = 2_000_000
+
+
+def machine_speed() -> str:
+    """Best of three: seconds for 300 starts of ``true`` (what wake-ups and git cost) and for a
+    pure-Python loop."""
+    starts, loops = [], []
+    for _ in range(3):
+        started = time.perf_counter()
+        for _ in range(SPEED_PROCESS_STARTS):
+            subprocess.run(["true"], check=False)
+        starts.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        total = 0
+        for number in range(SPEED_LOOP_ITERATIONS):
+            total += number * number
+        loops.append(time.perf_counter() - started)
+    return f"{SPEED_PROCESS_STARTS} process starts {min(starts):.2f} s, Python loop {min(loops):.2f} s"
+
+
 @dataclass
 class BenchRun:
     name: str
@@ -126,7 +149,7 @@ def planned_runs(
     return runs
 
 
-def report(runs: Sequence[BenchRun], started: datetime, revision: str | None) -> str:
+def report(runs: Sequence[BenchRun], started: datetime, revision: str | None, speeds: Sequence[str]) -> str:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
     dirty = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout
     lines = [
@@ -136,6 +159,9 @@ def report(runs: Sequence[BenchRun], started: datetime, revision: str | None) ->
         f"{' (with uncommitted changes)' if dirty.strip() else ''}, {os.cpu_count()} cores"
         + (f"; anchor {revision}" if revision else "")
         + ". Written by `make bench` (`bench/all.py`); see `bench/README.md` for what each measures.",
+        "",
+        f"Machine speed before: {speeds[0]}; after: {speeds[-1]}. Compare this run's numbers with "
+        "another's only when these agree.",
         "",
         "| benchmark | goal | verdict | measured |",
         "| --- | --- | --- | --- |",
@@ -166,6 +192,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=RESULTS / "latest.md")
     options = parser.parse_args(argv)
     started = datetime.now(UTC)
+    speeds = [machine_speed()]
+    print(f"machine speed: {speeds[0]}", flush=True)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     with tempfile.TemporaryDirectory(prefix="gitops-bot-bench-all-") as tmp:
         anchor = anchor_checkout(options.anchor, Path(tmp)) if options.anchor else None
@@ -177,8 +205,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         finally:
             if anchor is not None:
                 remove_checkout(anchor)
+    speeds.append(machine_speed())
+    print(f"machine speed after: {speeds[-1]}", flush=True)
     options.output.parent.mkdir(parents=True, exist_ok=True)
-    options.output.write_text(report(runs, started, options.anchor))
+    options.output.write_text(report(runs, started, options.anchor, speeds))
     print(f"report: {options.output}")
     return 1 if any(run.returncode for run in runs) else 0
 
