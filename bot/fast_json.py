@@ -14,8 +14,9 @@ work several times faster, but does not always mean the same thing:
 * when writing, it refuses lone surrogates, keys that are not strings and integers
   beyond 64 bits, and writes NaN and infinities as ``null``.
 
-So each function here answers only when the answer is certainly the exact path's, and
-otherwise says "take the exact path" (``None`` or ``False``). Pure: no I/O.
+So a fast path here is taken only where its answer is certainly the exact path's. Otherwise
+``parse``, ``exact_text`` and ``storable_text`` answer None (the caller takes the exact path),
+and ``dumps`` and ``loads`` take it themselves. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -128,4 +129,5 @@ def storable_text(value: Any) -> bytes | None:
 
 
 def survives_as_json(value: Any) -> bool:
+    """Whether :func:`storable_text` finds ``value`` storable as it is."""
     return storable_text(value) is not None
