@@ -98,10 +98,20 @@ def cmd_worker(_args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(_args: argparse.Namespace) -> int:
+    from sqlalchemy import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.storage.availability import short_error
     from bot.storage.db import migrate
 
     settings = _settings()
-    state = migrate(settings.database_url)
+    try:
+        state = migrate(settings.database_url)
+    except SQLAlchemyError as exc:
+        # The driver's one line says what to fix (server down, schema missing, no permission);
+        # SQLAlchemy's traceback around it says nothing more to an operator.
+        where = make_url(settings.database_url).render_as_string(hide_password=True)
+        raise SystemExit(f"gitops-bot migrate: could not migrate {where}: {short_error(exc)}") from None
     print(f"database schema at revision {state.current} (head {state.head})")
     return 0
 

@@ -147,3 +147,19 @@ def test_url_flag_beats_gitops_bot_url(env: Path, listener: str, monkeypatch: py
     monkeypatch.setenv("GITOPS_BOT_URL", "http://127.0.0.1:9")
     assert main(["send-event", str(PING), "--source", "github", "--url", listener]) == 0
     assert [path for path, _headers in _Recorder.seen] == ["/webhooks/github"]
+
+
+def test_migrate_against_a_database_it_cannot_reach_is_one_line(
+    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    port = free_port()
+    monkeypatch.setenv("GITOPS_BOT_DATABASE_URL", f"postgresql+psycopg://bot:s3cret@127.0.0.1:{port}/bot")
+    with pytest.raises(SystemExit) as exited:
+        main(["migrate"])
+    message = str(exited.value.code)
+    assert message.startswith(
+        f"gitops-bot migrate: could not migrate postgresql+psycopg://bot:***@127.0.0.1:{port}/bot: "
+    )
+    assert "Connection refused" in message or "connection failed" in message
+    assert "\n" not in message and "s3cret" not in message
+    assert "Traceback" not in capsys.readouterr().err

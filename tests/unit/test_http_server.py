@@ -89,7 +89,11 @@ def test_after_startup_runs_once_before_the_first_request_is_served() -> None:
     try:
         assert _date_header(port) is not None
         assert calls == ["after startup"]  # before the loop served anything
-        time.sleep(1.5 * TICK_SECONDS)
+        ticks = server.ticks
+        deadline = time.monotonic() + 5 * TICK_SECONDS
+        while server.ticks < ticks + 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server.ticks >= ticks + 2
         assert calls == ["after startup"]  # once, not on every tick
     finally:
         server.should_exit = True
