@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from bot.adapters.forge.names import pull_reference
+
 # Between the reasons of one event (its jobs', its deployments'): a reason may hold a "; " itself.
 SEPARATOR = " | "
 
@@ -78,44 +80,53 @@ def repo_not_allowed(repo: str) -> Ignored:
     return Ignored(f"{repo} is not in GITOPS_BOT_REPO_ALLOWLIST")
 
 
-def closed_without_merge(number: int) -> Ignored:
-    return Ignored(f"#{number} was closed without being merged")
+def closed_without_merge(repo: str, number: int) -> Ignored:
+    pull = pull_reference(repo, number)
+    return Ignored(f"{pull} was closed without being merged")
 
 
 def merge_changed_no_deployment(repo: str, number: int) -> Ignored:
-    return Ignored(f"merging #{number} changed no deployment's version in {repo}'s .gitops-bot.yaml")
+    pull = pull_reference(repo, number)
+    return Ignored(f"merging {pull} changed no deployment's version in {repo}'s .gitops-bot.yaml")
 
 
-def not_a_bot_pull_request(number: int) -> Ignored:
-    return Ignored(f"#{number} is not one of the bot's update pull requests")
+def not_a_bot_pull_request(repo: str, number: int) -> Ignored:
+    pull = pull_reference(repo, number)
+    return Ignored(f"{pull} is not one of the bot's update pull requests")
 
 
-def pull_request_action_not_acted_on(number: int, action: str) -> Ignored:
-    return Ignored(f"nothing follows a pull request being {action.replace('_', ' ')} (#{number})")
+def pull_request_action_not_acted_on(repo: str, number: int, action: str) -> Ignored:
+    pull = pull_reference(repo, number)
+    return Ignored(f"nothing follows a pull request being {action.replace('_', ' ')} ({pull})")
 
 
-def draft_pull_request(number: int) -> Ignored:
-    return Ignored(f"#{number} is a draft: it is planned once it is ready for review")
+def draft_pull_request(repo: str, number: int) -> Ignored:
+    pull = pull_reference(repo, number)
+    return Ignored(f"{pull} is a draft: it is planned once it is ready for review")
 
 
-def fork_pull_request(number: int) -> Ignored:
-    return Ignored(f"#{number} comes from a fork: set GITOPS_BOT_ALLOW_FORK_PRS=true to plan it")
+def fork_pull_request(repo: str, number: int) -> Ignored:
+    pull = pull_reference(repo, number)
+    return Ignored(f"{pull} comes from a fork: set GITOPS_BOT_ALLOW_FORK_PRS=true to plan it")
 
 
-def bot_branch(number: int) -> Ignored:
-    return Ignored(f"#{number} is the bot's own branch: it changes versions, not infrastructure")
+def bot_branch(repo: str, number: int) -> Ignored:
+    pull = pull_reference(repo, number)
+    return Ignored(f"{pull} is the bot's own branch: it changes versions, not infrastructure")
 
 
 def autoplan_disabled(repo: str) -> Ignored:
     return Ignored(f"autoplan is disabled for every project of {repo}")
 
 
-def no_terraform_change(number: int) -> Ignored:
-    return Ignored(f"#{number} changes no Terraform project's files")
+def no_terraform_change(repo: str, number: int) -> Ignored:
+    pull = pull_reference(repo, number)
+    return Ignored(f"{pull} changes no Terraform project's files")
 
 
-def no_locks_held(number: int) -> Ignored:
-    return Ignored(f"#{number} was closed holding no Terraform locks")
+def no_locks_held(repo: str, number: int) -> Ignored:
+    pull = pull_reference(repo, number)
+    return Ignored(f"{pull} was closed holding no Terraform locks")
 
 
 def comment_by_a_bot(author: str) -> Ignored:

@@ -15,6 +15,7 @@ from pathlib import Path
 import jinja2
 from jinja2.bccache import Bucket
 
+from bot.adapters.forge.names import pull_reference
 from bot.shipped import TEMPLATES, shipped_directory
 
 
@@ -52,7 +53,7 @@ def template_environment(directory: Path | None = None) -> jinja2.Environment:
     # The repository's templates/ folder, installed inside the bot (pyproject.toml's package-dir),
     # so an installed wheel finds it as well as an editable install does.
     loader = jinja2.FileSystemLoader(str(directory or shipped_directory(TEMPLATES)))
-    return jinja2.Environment(
+    environment = jinja2.Environment(
         loader=loader,
         # The console's pages are *.html.j2: select_autoescape matches the name's end only.
         autoescape=jinja2.select_autoescape(["html", "html.j2"]),
@@ -62,3 +63,6 @@ def template_environment(directory: Path | None = None) -> jinja2.Environment:
         keep_trailing_newline=True,
         bytecode_cache=_COMPILED,
     )
+    # pull_ref(repo, number): "#12" on GitHub, "!12" on GitLab, for every text posted on a forge.
+    environment.globals["pull_ref"] = pull_reference
+    return environment

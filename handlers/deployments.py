@@ -29,7 +29,7 @@ def pull_request_closed(ctx: HandlerContext) -> Ignored | None:
     if not isinstance(event, PullRequestChanged):
         return reasons.not_this_kind("a pull request change", getattr(event, "kind", None))
     if not event.merged:
-        return reasons.closed_without_merge(event.number)
+        return reasons.closed_without_merge(event.repo, event.number)
     if not ctx.services.settings.repo_allowed(event.repo):
         return reasons.repo_not_allowed(event.repo)
     created = record_merge(ctx.services, event)

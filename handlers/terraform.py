@@ -45,14 +45,14 @@ def pull_request(ctx: HandlerContext) -> Ignored | None:
     if event.action == "closed":
         return _closed(ctx, event)
     if event.action not in AUTOPLAN_ACTIONS:
-        return reasons.pull_request_action_not_acted_on(event.number, event.action)
+        return reasons.pull_request_action_not_acted_on(event.repo, event.number, event.action)
     if event.draft:
-        return reasons.draft_pull_request(event.number)
+        return reasons.draft_pull_request(event.repo, event.number)
     if event.is_fork and not services.settings.allow_fork_prs:
         ctx.log.info("terraform.fork_skipped", repo=event.repo, number=event.number)
-        return reasons.fork_pull_request(event.number)
+        return reasons.fork_pull_request(event.repo, event.number)
     if event.head_ref.startswith("gitops-bot/"):
-        return reasons.bot_branch(event.number)
+        return reasons.bot_branch(event.repo, event.number)
     loaded = services.repo_config(event.repo, event.installation_id)
     config = loaded.config
     if config is not None and config.projects and not any(p.autoplan.enabled for p in config.projects):
@@ -60,7 +60,7 @@ def pull_request(ctx: HandlerContext) -> Ignored | None:
     forge = services.forge_for_repo(event.repo, event.installation_id)
     changed = [item.filename for item in forge.list_changed_files(event.repo, event.number)]
     if not modified_projects(config, changed):
-        return reasons.no_terraform_change(event.number)
+        return reasons.no_terraform_change(event.repo, event.number)
     if services.dry_run:
         services.audit(
             kind="terraform.plan",
@@ -91,7 +91,7 @@ def _closed(ctx: HandlerContext, event: PullRequestChanged) -> Ignored | None:
     released = release_pull_request(services, repo=event.repo, number=event.number)
     if released:
         ctx.log.info("terraform.locks_released", repo=event.repo, number=event.number, count=len(released))
-    return None if applied or released else reasons.no_locks_held(event.number)
+    return None if applied or released else reasons.no_locks_held(event.repo, event.number)
 
 
 @router.register("internal", "terraform", "drift_check", name=CHECK_HANDLER)

@@ -292,7 +292,7 @@ def _status(run: CommentRun) -> str:
     statuses = deployment_status(run.services, repo=run.event.repo, deployment=deployment)
     pull = pull_status(run.services, run.event.repo, run.event.pr_number)
     template = run.services.templates.get_template("deployments/status.md.j2")
-    return template.render(statuses=statuses, deployment=deployment, pull=pull)
+    return template.render(statuses=statuses, deployment=deployment, pull=pull, repo=run.event.repo)
 
 
 TERRAFORM_WORK: dict[str, Callable[[CommentRun], str | None]] = {

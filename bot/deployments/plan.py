@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
 
+from bot.adapters.forge.names import pull_reference
 from bot.canary import prometheus_duration
 from bot.deployments.ladder import PAUSED, STEP_BRANCH_PREFIX, STEPPING
 from bot.deployments.planned import AnalysisPlan as AnalysisPlan
@@ -144,6 +145,8 @@ class RollbackCandidate(Protocol):
     @property
     def merge_commit_sha(self) -> str: ...
     @property
+    def repo(self) -> str: ...
+    @property
     def rollback_pr_number(self) -> int | None: ...
     @property
     def rollback_pr_url(self) -> str | None: ...
@@ -175,7 +178,9 @@ def decide_rollback(found: RollbackCandidate | str | None, *, dry_run: bool) -> 
         message = f"Not rolling back {what}: {decision.reason}."
         return RollbackStart("stop", RollbackOutcome("refused", message), audited=True)
     if decision.verdict == "resume" and found.rollback_pr_number is not None:
-        message = f"A rollback of {what} is already open: #{found.rollback_pr_number}."
+        message = (
+            f"A rollback of {what} is already open: {pull_reference(found.repo, found.rollback_pr_number)}."
+        )
         outcome = RollbackOutcome("already_open", message, found.rollback_pr_number, found.rollback_pr_url)
         return RollbackStart("stop", outcome)
     if dry_run:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from bot.adapters.forge.names import pull_reference
 from bot.canary.defaults import defaults_from_settings
 from bot.config import Canary, RepoConfig
 from bot.deployments import plan as plans
@@ -132,7 +133,8 @@ def _shadow_problem(services: Services, event: PullRequestChanged, canary: Canar
 
 def _recorded_summary(event: PullRequestChanged, item: TouchedDeployment, plan: AnalysisPlan | None) -> str:
     analysed = " (canary analysis started)" if plan else " (no canary section: not analysed)"
-    return f"#{event.number} merged: {item.name} {item.previous_version or '?'} → {item.version}{analysed}"
+    pull = pull_reference(event.repo, event.number)
+    return f"{pull} merged: {item.name} {item.previous_version or '?'} → {item.version}{analysed}"
 
 
 def _mark_update_merged(services: Services, event: PullRequestChanged) -> None:

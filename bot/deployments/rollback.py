@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from bot.adapters.forge.names import pull_reference
 from bot.adapters.forge.port import Forge, MergeMethod, PullRequest, PullRequestSpec
 from bot.deployments import plan as plans
 from bot.deployments.ladder_store import LadderStore
@@ -122,13 +123,13 @@ def find_deployment(
         return store.get(deployment_id)
     rows = store.newest_first(repo=repo, name=deployment, pr_number=pr_number)
     if not rows:
-        where = f"pull request #{pr_number}" if pr_number is not None else repo
+        where = f"pull request {pull_reference(repo, pr_number)}" if pr_number is not None else repo
         what = f"deployment {deployment!r}" if deployment else "deployment"
         return f"no merged {what} is recorded for {where}"
     names = sorted({row.name for row in rows})
     if pr_number is not None and deployment is None and len(names) > 1:
         return (
-            f"#{pr_number} deployed several deployments ({', '.join(names)}): "
+            f"{pull_reference(repo, pr_number)} deployed several deployments ({', '.join(names)}): "
             f"name one, e.g. `/gitops rollback {rows[0].name}`"
         )
     return rows[0]
@@ -236,10 +237,11 @@ def _record(
 ) -> RollbackOutcome:
     """Audit the rollback, tell Slack, and answer on the pull request that deployed the version."""
     row = request.deployment
+    revert = pull_reference(request.repo, pr.number)
     message = (
-        f"Rolled back {row.name} {row.version}: revert #{pr.number} merged."
+        f"Rolled back {row.name} {row.version}: revert {revert} merged."
         if status == "merged"
-        else f"Opened revert #{pr.number} to roll back {row.name} {row.version}: {pr.html_url}"
+        else f"Opened revert {revert} to roll back {row.name} {row.version}: {pr.html_url}"
     )
     services.audit(
         kind="rollback.request", actor=request.requested_by, summary=message, repo=request.repo,
@@ -255,8 +257,9 @@ def _record(
     )  # fmt: skip
     if row.pr_number is not None:
         comment = render(
-            services, "rollback_comment.md.j2", deployment=row, reason=request.reason, pr=pr, status=status
-        )
+            services, "rollback_comment.md.j2", deployment=row, reason=request.reason, pr=pr, status=status,
+            repo=request.repo,
+        )  # fmt: skip
         forge.create_comment(request.repo, row.pr_number, comment)
     return RollbackOutcome(status, message, pr.number, pr.html_url)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from bot.adapters.forge.names import pull_reference
 from bot.adapters.forge.port import ForgeError, MergeMethod, PullRequestSpec
 from bot.adapters.git import GitError, PushRejected
 from bot.deployments import plan as plans
@@ -95,7 +96,8 @@ def _merge_step_pull(
         return StepCommit(sha=merged.sha, pr_number=pr.number, pr_url=pr.html_url)
     why = merged.message or (merged.refusal.value if merged.refusal else "not mergeable")
     return StepRefused(
-        f"#{pr.number} could not be merged by the bot ({why}); merge it and the canary goes on",
+        f"{pull_reference(plan.repo, pr.number)} could not be merged by the bot ({why}); "
+        "merge it and the canary goes on",
         pr_number=pr.number,
         pr_url=pr.html_url,
     )

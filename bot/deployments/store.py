@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot.adapters.forge.names import pull_reference
 from bot.audit import record_action
 from bot.deployments import plan as plans
 from bot.deployments.ladder_store import add_rungs
@@ -187,13 +188,14 @@ class DeploymentStore:
             row.rolled_back_at = utcnow()
             row.updated_at = utcnow()
             restored = row.previous_version or "its previous version"
+            revert = pull_reference(repo, rollback_pr_number)
             record_action(
                 session,
                 kind="rollback.merged",
                 actor=actor,
                 repo=repo,
                 target=f"{row.name}@{row.version}",
-                summary=f"revert #{rollback_pr_number} merged: {row.name} is back on {restored}",
+                summary=f"revert {revert} merged: {row.name} is back on {restored}",
                 outcome="merged",
                 dry_run=dry_run,
             )

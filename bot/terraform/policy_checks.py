@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bot.adapters.forge.names import pull_reference
 from bot.adapters.terraform_cli import PlanResult
 from bot.config.policies import Policy
 from bot.terraform.policies import evaluate_all
@@ -89,10 +90,11 @@ def approve_policies(
     head = forge.get_pull_request(repo, number).head_sha
     approved = plan_store(services).approve_policies(repo, number, head)
     projects = ", ".join(f"`{plan.project or plan.dir}`" for plan in approved)
+    pull = pull_reference(repo, number)
     services.audit(
         kind="terraform.approve_policies",
         actor=approved_by,
-        summary=f"approved failing policies on #{number} at {head[:12]}: {projects or 'none failed'}",
+        summary=f"approved failing policies on {pull} at {head[:12]}: {projects or 'none failed'}",
         repo=repo,
     )
     template = services.templates.get_template("terraform/policies_approved.md.j2")

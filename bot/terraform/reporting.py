@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Literal
 
 import structlog
 
+from bot.adapters.forge.names import pull_reference
 from bot.adapters.forge.port import CommitState, CommitStatus, Forge, PullRequest
 from bot.config import RepoConfig
 from bot.notify import TerraformResult
@@ -84,7 +85,7 @@ def refused_without_sandbox(
     services.audit(
         kind=f"terraform.{command}",
         actor=requested_by,
-        summary=f"{command} on #{pr.number} refused: {status.detail}",
+        summary=f"{command} on {pull_reference(repo, pr.number)} refused: {status.detail}",
         repo=repo,
         target=f"#{pr.number}",
         outcome="refused",
@@ -142,7 +143,8 @@ def audit_results(
     services.audit(
         kind=f"terraform.{command}",
         actor=requested_by,
-        summary=f"{command} on #{number}: " + "; ".join(f"{r.target.label}: {r.status}" for r in results),
+        summary=f"{command} on {pull_reference(repo, number)}: "
+        + "; ".join(f"{r.target.label}: {r.status}" for r in results),
         repo=repo,
         target=f"#{number}",
         outcome="done" if succeeded else "failed",

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from bot import reasons
+from bot.adapters.forge.names import pull_reference
 from bot.adapters.forge.port import MergeResult
 from bot.events.model import PipelineFinished, PullRequestChanged
 from bot.reasons import Ignored
@@ -38,14 +39,14 @@ def pull_request_changed(services: Services, event: PullRequestChanged) -> Ignor
     """A bot pull request changed: a closed one settles its row, others get an automerge check.
     Returns why nothing follows, for any other pull request or change."""
     if not is_bot_branch(event.head_ref) or event.is_fork:
-        return reasons.not_a_bot_pull_request(event.number)
+        return reasons.not_a_bot_pull_request(event.repo, event.number)
     if event.action == "closed":
         UpdateStore(services.database).mark_closed(
             event.repo, event.head_ref, merged=event.merged, head_sha=event.head_sha
         )
         return None
     if event.action not in CHECKED_ACTIONS:
-        return reasons.pull_request_action_not_acted_on(event.number, event.action)
+        return reasons.pull_request_action_not_acted_on(event.repo, event.number, event.action)
     services.queue.enqueue_once(
         AUTOMERGE_HANDLER,
         dedupe_key=f"{AUTOMERGE_HANDLER}:{event.repo}#{event.number}:{event.head_sha}:{event.action}",
@@ -59,7 +60,7 @@ def pipeline_finished(services: Services, event: PipelineFinished) -> Ignored | 
     answer to the same moment is the sweep and the pull request's own events)."""
     number = event.merge_request
     if number is None or UpdateStore(services.database).deployment_of(event.repo, number) is None:
-        return reasons.not_a_bot_pull_request(number or 0)
+        return reasons.not_a_bot_pull_request(event.repo, number or 0)
     services.queue.enqueue_once(
         AUTOMERGE_HANDLER,
         dedupe_key=f"{AUTOMERGE_HANDLER}:{event.repo}#{number}:{event.sha}:pipeline:{event.status}",
@@ -95,7 +96,7 @@ def automerge(
     services.audit(
         kind="update.automerge",
         actor="gitops-bot",
-        summary=automerge_summary(number, deployment, reason, result),
+        summary=automerge_summary(repo, number, deployment, reason, result),
         repo=repo,
         target=f"#{number}",
         outcome="merged" if result.merged else "refused",
@@ -118,7 +119,7 @@ def _merge_when_checks_pass(
     services.audit(
         kind="update.automerge",
         actor="gitops-bot",
-        summary=f"#{number} ({deployment}) merges when its pipeline succeeds",
+        summary=f"{pull_reference(repo, number)} ({deployment}) merges when its pipeline succeeds",
         repo=repo,
         target=f"#{number}",
         outcome="scheduled",
@@ -126,10 +127,11 @@ def _merge_when_checks_pass(
     )
 
 
-def automerge_summary(number: int, deployment: str, reason: str, result: MergeResult) -> str:
+def automerge_summary(repo: str, number: int, deployment: str, reason: str, result: MergeResult) -> str:
+    pull = pull_reference(repo, number)
     if result.merged:
-        return f"Merged #{number} ({deployment}): {reason}"
-    return f"Could not merge #{number} ({deployment}): {result.message or result.refusal}"
+        return f"Merged {pull} ({deployment}): {reason}"
+    return f"Could not merge {pull} ({deployment}): {result.message or result.refusal}"
 
 
 def sweep(services: Services, *, now: float) -> int:

@@ -30,6 +30,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from bot.adapters.forge.names import pull_reference
 from bot.config import Deployment, Target
 from bot.edits import EditError, apply_edit
 from bot.images import TargetFormat, render_target_value
@@ -259,7 +260,7 @@ def plan_update(
             previous_version=previous,
         )
 
-    supersedes = _superseded(pending, deployment, version, previous=previous, explicit=explicit)
+    supersedes = _superseded(repo, pending, deployment, version, previous=previous, explicit=explicit)
     if isinstance(supersedes, NoUpdate):
         return supersedes
 
@@ -293,6 +294,7 @@ def _invalid_input(version: str, digest: str | None) -> NoUpdate | None:
 
 
 def _superseded(
+    repo: str,
     pending: Sequence[PendingUpdate],
     deployment: Deployment,
     version: str,
@@ -309,7 +311,8 @@ def _superseded(
         if order is not None and order > 0 and not explicit:
             return NoUpdate(
                 "newer_pending",
-                f"pull request #{open_update.number} already proposes the newer {open_update.version} "
+                f"pull request {pull_reference(repo, open_update.number)} already proposes the newer "
+                f"{open_update.version} "
                 f"for {deployment.name}; the bot does not propose going back to {version}",
                 previous_version=previous,
                 pending=open_update,

@@ -321,6 +321,7 @@ def _record_and_announce(
         pr_number=proposed.pr_number,
         pr_url=proposed.pr_url,
         files=len(plan.changed_files),
+        repo=plan.repo,
     )
     services.audit(
         kind="update.propose",
@@ -353,8 +354,9 @@ def record_no_update(
     pr_number = pending.number if pending else None
     pr_url = pending.url if pending else None
     text = UpdateTexts(services.templates).outcome(
-        status, ask.deployment, ask.version, reason=reason, pr_number=pr_number, pr_url=pr_url, files=0
-    )
+        status, ask.deployment, ask.version, reason=reason, pr_number=pr_number, pr_url=pr_url, files=0,
+        repo=ask.repo,
+    )  # fmt: skip
     services.audit(
         kind="update.propose",
         actor=actor,

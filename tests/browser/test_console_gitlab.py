@@ -52,6 +52,7 @@ def test_a_gitlab_project_in_the_console(env: BotEnv, page: Any) -> None:
         expect(chat.locator("td.version")).to_have_text("1.1.0")
         expect(chat.locator(".quarantine-note")).to_have_text("quarantined: 1.2.0")
         expect(page.locator("main")).to_contain_text(f"gitlab:{PROJECT}")
+        expect(chat.locator("td.change")).to_contain_text("revert !")  # a merge request, as GitLab names it
         screenshot(page, "console-overview-gitlab")
 
         chat.get_by_role("link", name="chat", exact=True).click()
@@ -62,6 +63,8 @@ def test_a_gitlab_project_in_the_console(env: BotEnv, page: Any) -> None:
         expect(history.nth(1)).to_contain_text("1.1.0 → 1.2.0")
         expect(history.nth(1).locator("td.title a")).to_have_attribute("href", f"{web}/{numbers['1.2.0']}")
         expect(history.nth(2).locator("td.title a")).to_have_attribute("href", f"{web}/{numbers['1.1.0']}")
+        # GitLab's own name for a merge request: "#N" would be issue N there.
+        expect(history.nth(1).locator("td.title a")).to_have_text(f"!{numbers['1.2.0']}")
         screenshot(page, "console-deployment-gitlab")
 
         viewer = page.locator("header .viewer").inner_text().split("·")[0].strip()

@@ -55,6 +55,10 @@ class BotEnv:
         """How a link to pull request ``number`` ends on this forge."""
         return f"/-/merge_requests/{number}" if self.forge == "gitlab" else f"/pull/{number}"
 
+    def pull_ref(self, number: int) -> str:
+        """How the bot's texts name pull request ``number`` on this forge ("!N" on GitLab)."""
+        return f"!{number}" if self.forge == "gitlab" else f"#{number}"
+
     def run_jobs(self, *, max_jobs: int = 200, allow_failures: bool = False) -> list[tuple[str, str]]:
         """Deliver pending webhooks, then run due jobs until none is left; returns (handler, outcome)."""
         ran: list[tuple[str, str]] = []

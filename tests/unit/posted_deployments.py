@@ -288,6 +288,7 @@ def rollback_comments() -> list[str]:
             reason="canary analysis failed",
             pr=revert_pull(),
             status=status,
+            repo=REPO,
         )
         for status in ("merged", "opened")
     ]
@@ -336,8 +337,8 @@ def status_comments() -> list[str]:
     )
     empty = PullStatus(42, [], [], [], None)
     return [
-        template("deployments/status.md.j2", statuses=statuses, deployment=None, pull=pull),
-        template("deployments/status.md.j2", statuses=[], deployment="chat", pull=empty),
+        template("deployments/status.md.j2", statuses=statuses, deployment=None, pull=pull, repo=REPO),
+        template("deployments/status.md.j2", statuses=[], deployment="chat", pull=empty, repo=REPO),
     ]
 
 

@@ -27,6 +27,12 @@ def is_gitlab(repo: str) -> bool:
     return forge_of(repo) == "gitlab"
 
 
+def pull_reference(repo: str, number: int) -> str:
+    """How a text posted on ``repo``'s forge refers to its pull request ``number``: ``#12`` on
+    GitHub, ``!12`` on GitLab, where ``#12`` is issue 12 (and links there)."""
+    return f"!{number}" if is_gitlab(repo) else f"#{number}"
+
+
 def gitlab_path(repo: str) -> str:
     """``group/subgroup/project`` of ``gitlab:group/subgroup/project`` (validated)."""
     if not is_gitlab(repo):

@@ -172,7 +172,7 @@ def test_a_failing_canary_is_reverted_through_git(forge_env: BotEnv, exporter: V
     assert "Canary analysis started" in started
     assert "Canary failed" in failed and "| [error_rate](http://127.0.0.1:" in failed
     assert "Rolling back" in failed
-    assert rolled_back.startswith(f"↩️ Rolled back: revert #{revert.number} is merged (http")
+    assert rolled_back.startswith(f"↩️ Rolled back: revert {env.pull_ref(revert.number)} is merged (http")
     assert [swallowed_lines(body) for body in (started, failed, rolled_back, revert.body)] == [[], [], [], []]
     # The quarantined version does not come back by itself.
     assert env.post_registry(distribution_push("serving/chat", "1.1.0", "sha256:" + "d" * 64)) == 202
@@ -232,8 +232,9 @@ def test_rollback_by_comment_needs_permission_and_happens_once(
     env.run_jobs()
     status = env.standin.comments(REPO, number)[-1].body
     assert "| `chat` | `1.4.0`" in status and "rolled_back" in status
-    assert f"**#{number}: canary analyses:** `chat` `1.4.0` " in status  # this pull request's own
-    assert f"**#{number}: Terraform plans**" in status and f"**#{number}: locks held:** none." in status
+    pull = env.pull_ref(number)
+    assert f"**{pull}: canary analyses:** `chat` `1.4.0` " in status  # this pull request's own
+    assert f"**{pull}: Terraform plans**" in status and f"**{pull}: locks held:** none." in status
     assert swallowed_lines(status) == []
 
 

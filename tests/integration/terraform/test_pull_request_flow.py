@@ -120,7 +120,7 @@ def test_autoplan_comments_the_plan_and_takes_the_lock(env: BotEnv) -> None:
     # A second pull request on the same directory is told who holds it, and what to run later.
     other = open_pr(env, "even-more-gpus", {"terraform/staging/main.tf": BIGGER.replace("4", "8")})
     (locked,) = comments(env, other)
-    assert f"is locked by #{number}" in locked and env.pull_path(number) in locked
+    assert f"is locked by {env.pull_ref(number)}" in locked and env.pull_path(number) in locked
     assert "`/gitops plan -p staging`" in locked
     assert statuses(env, other)["gitops-bot/plan"] == ("failure", "0/1 projects planned")
 
@@ -244,7 +244,7 @@ def test_plan_lock_apply_and_unlock_on_postgresql(pg_env: BotEnv) -> None:
     assert "Plan: 1 to add" in comments(env, number)[0]
     other = open_pr(env, "even-more-gpus", {"terraform/staging/main.tf": BIGGER.replace("4", "8")})
     locked = comments(env, other)[0]
-    assert f"is locked by #{number}" in locked and "`/gitops plan -p staging`" in locked
+    assert f"is locked by {env.pull_ref(number)}" in locked and "`/gitops plan -p staging`" in locked
     env.standin.add_review(REPO, number, "alice", "APPROVED")
     assert "Apply complete! Resources: 1 added" in say(env, number, "/gitops apply")
     assert "Released this pull request's locks" in say(env, number, "atlantis unlock")

@@ -98,7 +98,9 @@ def test_a_newer_version_supersedes_the_open_pull_request(env: BotEnv) -> None:
     assert old.state == "closed" and not old.merged
     assert new.state == "open"
     (comment,) = env.standin.comments(REPO, old.number)
-    assert f"Superseded by #{new.number}" in comment.body
+    # The forge's own reference, which it links: "!N" is a merge request on GitLab ("#N" an issue).
+    sigil = "!" if env.forge == "gitlab" else "#"
+    assert f"Superseded by {sigil}{new.number}" in comment.body
     assert "1.4.0" in comment.body
     rows = requests(env)
     assert rows[BRANCH].status == "superseded"

@@ -220,6 +220,7 @@ def test_alert_matches(labels: dict[str, str], matches: bool) -> None:
 
 @dataclass(frozen=True)
 class Candidate:
+    repo: str = "acme/gitops"
     name: str = "chat"
     version: str = "1.1.0"
     status: str = FAILED

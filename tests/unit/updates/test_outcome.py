@@ -211,7 +211,7 @@ def test_a_closed_pull_request_settles_only_a_standing_proposal(
     ],
 )
 def test_the_automerge_audit_says_what_happened(result: MergeResult, summary: str) -> None:
-    assert automerge_summary(8, "chat", "checks passed", result) == summary
+    assert automerge_summary("acme/gitops", 8, "chat", "checks passed", result) == summary
 
 
 @pytest.mark.parametrize(
