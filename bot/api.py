@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import and_, or_, select
@@ -170,8 +170,19 @@ def newest_locks(locks: LockStore, page: PageRequest) -> Page:
     return [lock_json(lock, now) for lock in found], last
 
 
-def answered(database: Database) -> Callable[[Endpoint], Endpoint]:
-    """400 for a bad parameter, 503 (or 400) with the reason for a failed database call."""
+def _app_database(arguments: dict[str, Any]) -> Database:
+    owner = arguments.get("services") or arguments["console"].services
+    database: Database = owner.database
+    return database
+
+
+def answered(database: Database | None = None) -> Callable[[Endpoint], Endpoint]:
+    """400 for a bad parameter, 503 (or 400) with the reason for a failed database call.
+
+    Without ``database``, the database is the app's, read from the ``services`` (API routes) or
+    the ``console`` (console routes) the endpoint is given: routes declared once per process
+    serve every app.
+    """
 
     def decorate(endpoint: Endpoint) -> Endpoint:
         @functools.wraps(endpoint)
@@ -181,7 +192,8 @@ def answered(database: Database) -> Callable[[Endpoint], Endpoint]:
             except BadRequest as exc:
                 return JSONResponse({"detail": str(exc)}, status_code=400)
             except SQLAlchemyError as exc:
-                failure = await run_in_threadpool(diagnose, database, exc)
+                used = database if database is not None else _app_database(kwargs)
+                failure = await run_in_threadpool(diagnose, used, exc)
                 if failure.status_code != 503:
                     return JSONResponse({"detail": failure.reason}, failure.status_code)
                 return JSONResponse({"status": "unavailable", "error": failure.reason}, 503)
@@ -206,68 +218,76 @@ async def listing(
     return page_response(request, items, page, last)
 
 
-def build_api_router(services: Services) -> APIRouter:
-    router = APIRouter()
-    add_health_routes(router, services)
-    add_metrics_route(router, services)
-    add_deployment_routes(router, services.database)
-    add_lock_routes(router, services)
-    add_drift_routes(router, services)
-    return router
+def services_of(request: Request) -> Services:
+    """The services of the app serving ``request``: the routes here are declared once per process
+    (FastAPI works out each route's parameters when it is declared) and serve every app."""
+    services: Services = request.app.state.services
+    return services
 
 
-def add_health_routes(router: APIRouter, services: Services) -> None:
-    @router.get("/healthz")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @router.get("/readyz")
-    async def readyz() -> Response:
-        # How pull requests' Terraform runs is a detail, not a readiness condition: without a
-        # sandbox only terraform commands are refused; everything else is served.
-        details = {"terraform": (await run_in_threadpool(services.terraform_status)).as_json()}
-        readiness = await run_in_threadpool(database_readiness, services.database)
-        if readiness.problem is None:
-            return JSONResponse({"status": "ready", "schema": readiness.current, "details": details})
-        body = {"status": "unavailable", "error": readiness.problem, "details": details}
-        if readiness.head is not None:
-            body |= {"current": readiness.current, "head": readiness.head}
-        return JSONResponse(body, 503)
+router = APIRouter()
 
 
-def add_metrics_route(router: APIRouter, services: Services) -> None:
-    @router.get("/metrics")
-    async def metrics() -> Response:
-        body = await run_in_threadpool(generate_latest, services.metrics.registry)
-        return Response(body, media_type=CONTENT_TYPE_LATEST)
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
 
 
-def add_deployment_routes(router: APIRouter, database: Database) -> None:
-    """``/api/deployments``, ``/api/analyses`` and one analysis with its intervals."""
+@router.get("/readyz")
+async def readyz(services: Services = Depends(services_of)) -> Response:
+    # How pull requests' Terraform runs is a detail, not a readiness condition: without a
+    # sandbox only terraform commands are refused; everything else is served.
+    details = {"terraform": (await run_in_threadpool(services.terraform_status)).as_json()}
+    readiness = await run_in_threadpool(database_readiness, services.database)
+    if readiness.problem is None:
+        return JSONResponse({"status": "ready", "schema": readiness.current, "details": details})
+    body = {"status": "unavailable", "error": readiness.problem, "details": details}
+    if readiness.head is not None:
+        body |= {"current": readiness.current, "head": readiness.head}
+    return JSONResponse(body, 503)
 
-    @router.get("/api/deployments")
-    @answered(database)
-    async def api_deployments(
-        request: Request, limit: str | None = LIMIT_QUERY, cursor: str | None = CURSOR_QUERY
-    ) -> Response:
-        order = Deployment.merged_at
-        return await listing(database, request, Deployment, order, deployment_json, limit, cursor)
 
-    @router.get("/api/analyses")
-    @answered(database)
-    async def api_analyses(
-        request: Request, limit: str | None = LIMIT_QUERY, cursor: str | None = CURSOR_QUERY
-    ) -> Response:
-        return await listing(database, request, Analysis, Analysis.started_at, analysis_json, limit, cursor)
+@router.get("/metrics")
+async def metrics(services: Services = Depends(services_of)) -> Response:
+    body = await run_in_threadpool(generate_latest, services.metrics.registry)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
 
-    @router.get("/api/analyses/{analysis_id}")
-    @answered(database)
-    async def api_analysis(analysis_id: str) -> Response:
-        found_id = parse_id(analysis_id)
-        found = None if found_id is None else await run_in_threadpool(load_analysis, database, found_id)
-        if found is None:
-            return JSONResponse({"detail": f"no analysis {analysis_id[:40]}"}, status_code=404)
-        return JSONResponse(found)
+
+# -- /api/deployments, /api/analyses and one analysis with its intervals ----------------------------
+
+
+@router.get("/api/deployments")
+@answered()
+async def api_deployments(
+    request: Request,
+    limit: str | None = LIMIT_QUERY,
+    cursor: str | None = CURSOR_QUERY,
+    services: Services = Depends(services_of),
+) -> Response:
+    order = Deployment.merged_at
+    return await listing(services.database, request, Deployment, order, deployment_json, limit, cursor)
+
+
+@router.get("/api/analyses")
+@answered()
+async def api_analyses(
+    request: Request,
+    limit: str | None = LIMIT_QUERY,
+    cursor: str | None = CURSOR_QUERY,
+    services: Services = Depends(services_of),
+) -> Response:
+    database = services.database
+    return await listing(database, request, Analysis, Analysis.started_at, analysis_json, limit, cursor)
+
+
+@router.get("/api/analyses/{analysis_id}")
+@answered()
+async def api_analysis(analysis_id: str, services: Services = Depends(services_of)) -> Response:
+    found_id = parse_id(analysis_id)
+    found = None if found_id is None else await run_in_threadpool(load_analysis, services.database, found_id)
+    if found is None:
+        return JSONResponse({"detail": f"no analysis {analysis_id[:40]}"}, status_code=404)
+    return JSONResponse(found)
 
 
 def load_analysis(database: Database, analysis_id: int) -> dict[str, Any] | None:
@@ -312,26 +332,30 @@ def _iso(at: Any) -> str | None:
     return at.isoformat() if at is not None else None
 
 
-def add_lock_routes(router: APIRouter, services: Services) -> None:
-    @router.get("/api/locks")
-    @answered(services.database)
-    async def api_locks(
-        request: Request, limit: str | None = LIMIT_QUERY, cursor: str | None = CURSOR_QUERY
-    ) -> Response:
-        page = parse_page(limit, cursor)
-        items, last = await run_in_threadpool(newest_locks, services.locks, page)
-        return page_response(request, items, page, last)
+@router.get("/api/locks")
+@answered()
+async def api_locks(
+    request: Request,
+    limit: str | None = LIMIT_QUERY,
+    cursor: str | None = CURSOR_QUERY,
+    services: Services = Depends(services_of),
+) -> Response:
+    page = parse_page(limit, cursor)
+    items, last = await run_in_threadpool(newest_locks, services.locks, page)
+    return page_response(request, items, page, last)
 
 
-def add_drift_routes(router: APIRouter, services: Services) -> None:
-    @router.get("/api/drift")
-    @answered(services.database)
-    async def api_drift(
-        request: Request, limit: str | None = LIMIT_QUERY, cursor: str | None = CURSOR_QUERY
-    ) -> Response:
-        """The latest drift check of each scheduled project, most recently checked first."""
-        page = parse_page(limit, cursor)
-        items, last = await run_in_threadpool(
-            newest_rows, services.database, DriftCheck, DriftCheck.checked_at, drift_json, page
-        )
-        return page_response(request, items, page, last)
+@router.get("/api/drift")
+@answered()
+async def api_drift(
+    request: Request,
+    limit: str | None = LIMIT_QUERY,
+    cursor: str | None = CURSOR_QUERY,
+    services: Services = Depends(services_of),
+) -> Response:
+    """The latest drift check of each scheduled project, most recently checked first."""
+    page = parse_page(limit, cursor)
+    items, last = await run_in_threadpool(
+        newest_rows, services.database, DriftCheck, DriftCheck.checked_at, drift_json, page
+    )
+    return page_response(request, items, page, last)

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from bot.adapters.terraform_jobs.routes import build_terraform_jobs_router
-from bot.api import build_api_router
+from bot.api import router as api_router
 from bot.console.app import mount_console
 from bot.console.signin import install_console_security
 from bot.intake.activity import IntakeActivity
@@ -63,7 +63,7 @@ def create_app(
     app.state.runtime = runtime
     wake = runtime.wake if runtime else None
     app.include_router(build_intake_router(services, writer, on_enqueued=wake, activity=activity))
-    app.include_router(build_api_router(services))
+    app.include_router(api_router)
     # The pods of Terraform Jobs (GITOPS_BOT_TERRAFORM_EXECUTOR=kubernetes) fetch and report here;
     # without runs every request is a 404.
     app.include_router(build_terraform_jobs_router())

@@ -14,7 +14,7 @@ from bot.shipped import TEMPLATES, shipped_directory
 if TYPE_CHECKING:
     from bot.services import Services
 
-# One module per page under bot/console/pages/, each with build_router(console).
+# One module per page under bot/console/pages/, each with its module-level ``router``.
 PAGES: tuple[str, ...] = (
     "analysis",
     "locks",
@@ -28,18 +28,19 @@ PAGES: tuple[str, ...] = (
 )
 
 
-def console_routers(services: Services) -> list[APIRouter]:
-    console = Console(services)
-    return [import_module(f"bot.console.pages.{name}").build_router(console) for name in PAGES]
+def console_routers() -> list[APIRouter]:
+    """Every page's router. Declared once per process (FastAPI works out each route's parameters
+    when it is declared: a few milliseconds per page) and included by reference in every app;
+    a route finds its app's :class:`Console` through ``console_of``."""
+    return [import_module(f"bot.console.pages.{name}").router for name in PAGES]
 
 
 def mount_console(app: FastAPI, services: Services) -> None:
+    app.state.console = Console(services)
     app.mount(
         "/console/static",
         StaticFiles(directory=shipped_directory(TEMPLATES) / "console" / "static"),
         name="console-static",
     )
-    # Each page's router straight into the app: FastAPI works out a route's parameters again at
-    # every include, and an intermediate console router made that three times per route.
-    for router in console_routers(services):
+    for router in console_routers():
         app.include_router(router)

@@ -6,8 +6,9 @@ everything is autoescaped, and nothing secret is ever put into a page.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
@@ -17,7 +18,9 @@ from starlette.concurrency import run_in_threadpool
 from bot.console.security import csrf_token, current_viewer
 
 if TYPE_CHECKING:
+    from bot.console.version_history import VersionHistory
     from bot.services import Services
+    from bot.terraform.runs_store import TerraformRuns
 
 NAVIGATION: tuple[tuple[str, str], ...] = (
     ("/", "Overview"),
@@ -38,11 +41,32 @@ class Banner:
 
 
 class Console:
-    """What the console's pages share: the services, the templates and the frame."""
+    """What the console's pages share: the services, the templates and the frame.
+
+    One per app (``app.state.console``); the pages' routes are declared once per process and
+    reach it through :func:`console_of`.
+    """
 
     def __init__(self, services: Services) -> None:
         self.services = services
         self.templates = services.templates
+
+    @cached_property
+    def redact(self) -> Callable[[str], str]:
+        """Hides the bot's secrets in what a page shows (event payloads, audit details)."""
+        return self.services.redactor().redact
+
+    @cached_property
+    def version_history(self) -> VersionHistory:
+        from bot.console.version_history import VersionHistory
+
+        return VersionHistory(self.services)
+
+    @cached_property
+    def runs(self) -> TerraformRuns:
+        from bot.terraform.runs_store import TerraformRuns
+
+        return TerraformRuns(self.services.database)
 
     def banners(self) -> list[Banner]:
         """Dry run, Terraform that cannot run or runs without isolation (never raises)."""
@@ -85,6 +109,12 @@ class Console:
         """An absolute link to a console path (GITOPS_BOT_PUBLIC_URL), for statuses and Slack."""
         base = (self.services.settings.public_url or "").rstrip("/")
         return f"{base}{path}" if base else path
+
+
+def console_of(request: Request) -> Console:
+    """The console of the app serving ``request`` (a dependency of every console route)."""
+    console: Console = request.app.state.console
+    return console
 
 
 def query_filters(request: Request, names: tuple[str, ...]) -> Mapping[str, str]:

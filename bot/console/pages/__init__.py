@@ -1,1 +1,1 @@
-"""One module per console page; each gives ``build_router(console) -> APIRouter``."""
+"""One module per console page; each declares its routes on a module-level ``router``."""

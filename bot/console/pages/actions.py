@@ -24,7 +24,7 @@ from bot.console.activity_view import (
     shown_document,
 )
 from bot.console.pages.runs import next_page
-from bot.console.render import Console, query_filters
+from bot.console.render import Console, console_of, query_filters
 from bot.console.security import Viewer, require_viewer
 from bot.console.terraform_view import age_text
 from bot.pagination import BadRequest, parse_page
@@ -45,58 +45,55 @@ def action_view(action: Action, redact: Callable[[str], str]) -> dict[str, Any]:
     }
 
 
-def build_router(console: Console) -> APIRouter:
-    router = APIRouter()
-    services = console.services
-    database = services.database
-    redact = services.redactor().redact
+async def listing(
+    console: Console, request: Request, filters: ActionFilters, limit: str | None, cursor: str | None
+) -> Response:
+    database, redact = console.services.database, console.redact
+    page = parse_page(limit, cursor)
+    found, last = await run_in_threadpool(activity_read.newest_actions, database, filters, page)
+    kinds = await run_in_threadpool(activity_read.audit_kinds, database)
+    more = next_page("/actions", filters.given(), page.limit, last) if last is not None else None
+    return await console.page(
+        request, "actions.html.j2", title=TITLE, actions=[action_view(a, redact) for a in found],
+        filters=filters.given(), outcomes=ACTION_OUTCOMES, kinds=kinds, more=more, problem=None,
+    )  # fmt: skip
 
-    async def listing(
-        request: Request, filters: ActionFilters, limit: str | None, cursor: str | None
-    ) -> Response:
-        page = parse_page(limit, cursor)
-        found, last = await run_in_threadpool(activity_read.newest_actions, database, filters, page)
-        kinds = await run_in_threadpool(activity_read.audit_kinds, database)
-        more = next_page("/actions", filters.given(), page.limit, last) if last is not None else None
+
+router = APIRouter()
+
+
+@router.get("/actions", response_class=HTMLResponse)
+async def actions_page(
+    request: Request,
+    viewer: Viewer = Depends(require_viewer),
+    limit: str | None = Query(None),
+    cursor: str | None = Query(None),
+    console: Console = Depends(console_of),
+) -> Response:
+    try:
+        return await listing(console, request, parse_action_filters(request.query_params), limit, cursor)
+    except BadRequest as bad:
         return await console.page(
-            request, "actions.html.j2", title=TITLE, actions=[action_view(a, redact) for a in found],
-            filters=filters.given(), outcomes=ACTION_OUTCOMES, kinds=kinds, more=more, problem=None,
+            request, "actions.html.j2", title=TITLE, actions=[], more=None, problem=str(bad),
+            filters=query_filters(request, ACTION_FILTER_NAMES), outcomes=ACTION_OUTCOMES, kinds=[],
+            status_code=400,
         )  # fmt: skip
 
-    @router.get("/actions", response_class=HTMLResponse)
-    async def actions_page(
-        request: Request,
-        viewer: Viewer = Depends(require_viewer),
-        limit: str | None = Query(None),
-        cursor: str | None = Query(None),
-    ) -> Response:
-        try:
-            return await listing(request, parse_action_filters(request.query_params), limit, cursor)
-        except BadRequest as bad:
-            return await console.page(
-                request, "actions.html.j2", title=TITLE, actions=[], more=None, problem=str(bad),
-                filters=query_filters(request, ACTION_FILTER_NAMES), outcomes=ACTION_OUTCOMES, kinds=[],
-                status_code=400,
-            )  # fmt: skip
 
-    @router.get("/api/actions")
-    @answered(database)
-    async def api_actions(
-        request: Request,
-        viewer: Viewer = Depends(require_viewer),
-        limit: str | None = Query(None),
-        cursor: str | None = Query(None),
-    ) -> Response:
-        filters, page = parse_action_filters(request.query_params), parse_page(limit, cursor)
-        found, last = await run_in_threadpool(activity_read.newest_actions, database, filters, page)
-        headers = None
-        if last is not None:
-            headers = {
-                "Link": f'<{next_page("/api/actions", filters.given(), page.limit, last)}>; rel="next"'
-            }
-        items = [
-            action_json(action) | {"details": redacted_document(action.details, redact)} for action in found
-        ]
-        return JSONResponse(items, headers=headers)
-
-    return router
+@router.get("/api/actions")
+@answered()
+async def api_actions(
+    request: Request,
+    viewer: Viewer = Depends(require_viewer),
+    limit: str | None = Query(None),
+    cursor: str | None = Query(None),
+    console: Console = Depends(console_of),
+) -> Response:
+    database, redact = console.services.database, console.redact
+    filters, page = parse_action_filters(request.query_params), parse_page(limit, cursor)
+    found, last = await run_in_threadpool(activity_read.newest_actions, database, filters, page)
+    headers = None
+    if last is not None:
+        headers = {"Link": f'<{next_page("/api/actions", filters.given(), page.limit, last)}>; rel="next"'}
+    items = [action_json(action) | {"details": redacted_document(action.details, redact)} for action in found]
+    return JSONResponse(items, headers=headers)

@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from bot.audit import record_action
 from bot.console import analysis_view as view
+from bot.console.render import Console, console_of
 from bot.console.security import Viewer, permission_refusal, require_action, require_viewer
 from bot.deployments import plan as plans
 from bot.deployments.ladder_store import rung_dicts
@@ -30,7 +31,6 @@ from bot.pagination import parse_id
 from bot.storage.models import Action, Analysis, AnalysisInterval, Deployment
 
 if TYPE_CHECKING:
-    from bot.console.render import Console
     from bot.services import Services
 
 POLL_SECONDS = 2.0  # how often a watching page's stream looks at the database
@@ -169,56 +169,68 @@ async def analysis_events(
         quiet += poll_seconds
 
 
-def build_router(console: Console) -> APIRouter:
-    router = APIRouter()
-    services = console.services
+router = APIRouter()
 
-    @router.get("/analyses/{analysis_id}", name="console-analysis")
-    async def analysis_page(
-        analysis_id: str, request: Request, viewer: Viewer = Depends(require_viewer)
-    ) -> Response:
-        found_id = parse_id(analysis_id)
-        loaded = None if found_id is None else await run_in_threadpool(load, services, found_id)
-        if loaded is None:
-            return await console.page(
-                request,
-                "analysis.html.j2",
-                title="No such analysis",
-                status_code=404,
-                missing=analysis_id[:40],
-            )
+
+@router.get("/analyses/{analysis_id}", name="console-analysis")
+async def analysis_page(
+    analysis_id: str,
+    request: Request,
+    viewer: Viewer = Depends(require_viewer),
+    console: Console = Depends(console_of),
+) -> Response:
+    found_id = parse_id(analysis_id)
+    loaded = None if found_id is None else await run_in_threadpool(load, console.services, found_id)
+    if loaded is None:
         return await console.page(
-            request, "analysis.html.j2", title=_title(loaded), **_context(console, request, loaded)
+            request,
+            "analysis.html.j2",
+            title="No such analysis",
+            status_code=404,
+            missing=analysis_id[:40],
         )
+    return await console.page(
+        request, "analysis.html.j2", title=_title(loaded), **_context(console, request, loaded)
+    )
 
-    @router.get("/analyses/{analysis_id}/events", name="console-analysis-events")
-    async def analysis_stream(
-        analysis_id: str, request: Request, viewer: Viewer = Depends(require_viewer)
-    ) -> Response:
-        found_id = parse_id(analysis_id)
-        if found_id is None:
-            return Response("no such analysis", status_code=404, media_type="text/plain")
 
-        async def state() -> tuple[str, int] | None:
-            return await run_in_threadpool(read_state, services, found_id)
+@router.get("/analyses/{analysis_id}/events", name="console-analysis-events")
+async def analysis_stream(
+    analysis_id: str,
+    request: Request,
+    viewer: Viewer = Depends(require_viewer),
+    console: Console = Depends(console_of),
+) -> Response:
+    found_id = parse_id(analysis_id)
+    if found_id is None:
+        return Response("no such analysis", status_code=404, media_type="text/plain")
 
-        events = analysis_events(state, request.query_params.get("seen", ""), request.is_disconnected)
-        headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
-        return StreamingResponse(events, media_type="text/event-stream", headers=headers)
+    async def state() -> tuple[str, int] | None:
+        return await run_in_threadpool(read_state, console.services, found_id)
 
-    @router.post("/analyses/{analysis_id}/rollback", name="console-analysis-rollback")
-    async def roll_back(
-        analysis_id: str, request: Request, viewer: Viewer = Depends(require_action)
-    ) -> Response:
-        return await _act(console, request, viewer, analysis_id, "rollback")
+    events = analysis_events(state, request.query_params.get("seen", ""), request.is_disconnected)
+    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    return StreamingResponse(events, media_type="text/event-stream", headers=headers)
 
-    @router.post("/analyses/{analysis_id}/promote", name="console-analysis-promote")
-    async def promote(
-        analysis_id: str, request: Request, viewer: Viewer = Depends(require_action)
-    ) -> Response:
-        return await _act(console, request, viewer, analysis_id, "promote")
 
-    return router
+@router.post("/analyses/{analysis_id}/rollback", name="console-analysis-rollback")
+async def roll_back(
+    analysis_id: str,
+    request: Request,
+    viewer: Viewer = Depends(require_action),
+    console: Console = Depends(console_of),
+) -> Response:
+    return await _act(console, request, viewer, analysis_id, "rollback")
+
+
+@router.post("/analyses/{analysis_id}/promote", name="console-analysis-promote")
+async def promote(
+    analysis_id: str,
+    request: Request,
+    viewer: Viewer = Depends(require_action),
+    console: Console = Depends(console_of),
+) -> Response:
+    return await _act(console, request, viewer, analysis_id, "promote")
 
 
 def _title(loaded: Loaded) -> str:
@@ -341,4 +353,4 @@ def _promote(services: Services, viewer: Viewer, loaded: Loaded) -> Done:
     return Done(outcome.status, outcome.message)
 
 
-__all__ = ["analysis_events", "build_router", "fingerprint", "load", "read_state"]
+__all__ = ["analysis_events", "fingerprint", "load", "read_state", "router"]

@@ -35,7 +35,7 @@ from bot.console.deployments_read import (
 )
 from bot.console.overview_view import Row, deployment_path, group_rows, groups, progress_text
 from bot.console.pages.overview import unavailable
-from bot.console.render import Console
+from bot.console.render import Console, console_of
 from bot.console.security import Viewer, permission_refusal, require_action, require_viewer
 from bot.console.terraform_view import age_text, safe_href
 from bot.console.version_history import VersionHistory
@@ -166,12 +166,12 @@ def place(where: str) -> tuple[str, str] | None:
 
 
 async def show(
-    console: Console, reader: VersionHistory, request: Request, repo: str, name: str, *,
+    console: Console, request: Request, repo: str, name: str, *,
     flash: dict[str, str] | None = None, problem: str | None = None, status_code: int = 200,
 ) -> Response:  # fmt: skip
     """The deployment's page (404 when unknown, 503 when the database cannot be read)."""
     try:
-        page = await run_in_threadpool(load_deployment, console.services, reader, repo, name)
+        page = await run_in_threadpool(load_deployment, console.services, console.version_history, repo, name)
     except SQLAlchemyError as error:
         return await unavailable(console, request, error)
     if page is None:
@@ -185,58 +185,59 @@ async def show(
     )  # fmt: skip
 
 
-def build_router(console: Console) -> APIRouter:
-    router = APIRouter()
-    reader = VersionHistory(console.services)
-    add_page(router, console, reader)
-    add_json(router, console.services, reader)
-    return router
+router = APIRouter()
 
 
-def add_page(router: APIRouter, console: Console, reader: VersionHistory) -> None:
-    @router.get("/deployments/{where:path}", response_class=HTMLResponse)
-    async def deployment_page(
-        request: Request,
-        where: str,
-        viewer: Viewer = Depends(require_viewer),
-        done: str | None = Query(None),
-        version: str | None = Query(None),
-    ) -> Response:
-        found = place(where)
-        if found is None:  # no repository or deployment is named so: nothing is looked up
-            return await console.page(
-                request, "deployment.html.j2", title="No such deployment", page=None,
-                missing=where[:200], status_code=404,
-            )  # fmt: skip
-        flash = {"done": done, "version": version or ""} if done in LIFT_OUTCOMES else None
-        return await show(console, reader, request, *found, flash=flash)
-
-    @router.post("/deployments/{where:path}/lift")
-    async def lift_quarantine(
-        request: Request,
-        where: str,
-        version: str = Form(""),
-        viewer: Viewer = Depends(require_action),
-    ) -> Response:
-        found = place(where)
-        if found is None:
-            return JSONResponse({"detail": "no such deployment"}, status_code=404)
-        repo, deployment = found
-        outcome = await run_in_threadpool(lift, console.services, viewer, repo, deployment, version)
-        if outcome.refusal is not None:
-            problem = f"You may not lift this quarantine: {outcome.refusal}"
-            return await show(console, reader, request, repo, deployment, problem=problem, status_code=403)
-        query = urlencode({"done": outcome.done, "version": version[:255]})
-        return RedirectResponse(f"{deployment_path(repo, deployment)}?{query}", status_code=303)
+@router.get("/deployments/{where:path}", response_class=HTMLResponse)
+async def deployment_page(
+    request: Request,
+    where: str,
+    viewer: Viewer = Depends(require_viewer),
+    done: str | None = Query(None),
+    version: str | None = Query(None),
+    console: Console = Depends(console_of),
+) -> Response:
+    found = place(where)
+    if found is None:  # no repository or deployment is named so: nothing is looked up
+        return await console.page(
+            request, "deployment.html.j2", title="No such deployment", page=None,
+            missing=where[:200], status_code=404,
+        )  # fmt: skip
+    flash = {"done": done, "version": version or ""} if done in LIFT_OUTCOMES else None
+    return await show(console, request, *found, flash=flash)
 
 
-def add_json(router: APIRouter, services: Services, reader: VersionHistory) -> None:
-    @router.get("/api/deployments/{where:path}")
-    @answered(services.database)
-    async def api_deployment(where: str, viewer: Viewer = Depends(require_viewer)) -> Response:
-        found = place(where)
-        page = None if found is None else await run_in_threadpool(load_deployment, services, reader, *found)
-        if page is None:
-            detail = f"no deployment {where}"[:200]
-            return JSONResponse({"detail": detail}, status_code=404)
-        return JSONResponse(page.to_json())
+@router.post("/deployments/{where:path}/lift")
+async def lift_quarantine(
+    request: Request,
+    where: str,
+    version: str = Form(""),
+    viewer: Viewer = Depends(require_action),
+    console: Console = Depends(console_of),
+) -> Response:
+    found = place(where)
+    if found is None:
+        return JSONResponse({"detail": "no such deployment"}, status_code=404)
+    repo, deployment = found
+    outcome = await run_in_threadpool(lift, console.services, viewer, repo, deployment, version)
+    if outcome.refusal is not None:
+        problem = f"You may not lift this quarantine: {outcome.refusal}"
+        return await show(console, request, repo, deployment, problem=problem, status_code=403)
+    query = urlencode({"done": outcome.done, "version": version[:255]})
+    return RedirectResponse(f"{deployment_path(repo, deployment)}?{query}", status_code=303)
+
+
+@router.get("/api/deployments/{where:path}")
+@answered()
+async def api_deployment(
+    where: str, viewer: Viewer = Depends(require_viewer), console: Console = Depends(console_of)
+) -> Response:
+    found = place(where)
+    reader = console.version_history
+    page = (
+        None if found is None else await run_in_threadpool(load_deployment, console.services, reader, *found)
+    )
+    if page is None:
+        detail = f"no deployment {where}"[:200]
+        return JSONResponse({"detail": detail}, status_code=404)
+    return JSONResponse(page.to_json())

@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from bot.adapters.forge.port import ForgeError
 from bot.api import newest_locks
-from bot.console.render import Console
+from bot.console.render import Console, console_of
 from bot.console.security import Viewer, permission_refusal, require_action, require_viewer
 from bot.console.terraform_view import UNLOCK_OUTCOMES, age_text, safe_href
 from bot.pagination import BadRequest, encode_cursor, parse_id, parse_page
@@ -84,64 +84,70 @@ def _tell_pull_request(services: Services, viewer: Viewer, lock: LockInfo) -> bo
     return True
 
 
-def build_router(console: Console) -> APIRouter:
-    router = APIRouter()
-    services = console.services
+async def show(
+    console: Console,
+    request: Request,
+    *,
+    limit: str | None = None,
+    cursor: str | None = None,
+    flash: str | None = None,
+    problem: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    items: list[dict[str, Any]] = []
+    more = None
+    try:
+        page = parse_page(limit, cursor)
+    except BadRequest as bad:
+        problem, status_code = str(bad), 400
+    else:
+        items, last = await run_in_threadpool(newest_locks, console.services.locks, page)
+        more = f"/locks?limit={page.limit}&cursor={encode_cursor(last)}" if last is not None else None
+        for item in items:
+            item["age"] = age_text(item["age_seconds"])
+            item["pr_href"] = safe_href(item["pull_request"]["url"])
+    return await console.page(
+        request,
+        "locks.html.j2",
+        title="Locks",
+        locks=items,
+        more=more,
+        flash=flash,
+        problem=problem,
+        status_code=status_code,
+    )
 
-    async def show(
-        request: Request,
-        *,
-        limit: str | None = None,
-        cursor: str | None = None,
-        flash: str | None = None,
-        problem: str | None = None,
-        status_code: int = 200,
-    ) -> Response:
-        items: list[dict[str, Any]] = []
-        more = None
-        try:
-            page = parse_page(limit, cursor)
-        except BadRequest as bad:
-            problem, status_code = str(bad), 400
-        else:
-            items, last = await run_in_threadpool(newest_locks, services.locks, page)
-            more = f"/locks?limit={page.limit}&cursor={encode_cursor(last)}" if last is not None else None
-            for item in items:
-                item["age"] = age_text(item["age_seconds"])
-                item["pr_href"] = safe_href(item["pull_request"]["url"])
-        return await console.page(
-            request,
-            "locks.html.j2",
-            title="Locks",
-            locks=items,
-            more=more,
-            flash=flash,
-            problem=problem,
-            status_code=status_code,
-        )
 
-    @router.get("/locks", response_class=HTMLResponse)
-    async def locks_page(
-        request: Request,
-        viewer: Viewer = Depends(require_viewer),
-        limit: str | None = Query(None),
-        cursor: str | None = Query(None),
-        done: str | None = Query(None),
-    ) -> Response:
-        flash = done if done in UNLOCK_OUTCOMES else None
-        return await show(request, limit=limit, cursor=cursor, flash=flash)
+router = APIRouter()
 
-    @router.post("/locks/{lock_id}/unlock")
-    async def unlock_lock(
-        request: Request, lock_id: str, viewer: Viewer = Depends(require_action)
-    ) -> Response:
-        found = parse_id(lock_id)
-        outcome = (
-            Unlocked("gone") if found is None else await run_in_threadpool(unlock, services, viewer, found)
-        )
-        if outcome.refusal is not None:
-            problem = f"You may not unlock this: {outcome.refusal}"
-            return await show(request, problem=problem, status_code=403)
-        return RedirectResponse(f"/locks?done={outcome.done}", status_code=303)
 
-    return router
+@router.get("/locks", response_class=HTMLResponse)
+async def locks_page(
+    request: Request,
+    viewer: Viewer = Depends(require_viewer),
+    limit: str | None = Query(None),
+    cursor: str | None = Query(None),
+    done: str | None = Query(None),
+    console: Console = Depends(console_of),
+) -> Response:
+    flash = done if done in UNLOCK_OUTCOMES else None
+    return await show(console, request, limit=limit, cursor=cursor, flash=flash)
+
+
+@router.post("/locks/{lock_id}/unlock")
+async def unlock_lock(
+    request: Request,
+    lock_id: str,
+    viewer: Viewer = Depends(require_action),
+    console: Console = Depends(console_of),
+) -> Response:
+    found = parse_id(lock_id)
+    outcome = (
+        Unlocked("gone")
+        if found is None
+        else await run_in_threadpool(unlock, console.services, viewer, found)
+    )
+    if outcome.refusal is not None:
+        problem = f"You may not unlock this: {outcome.refusal}"
+        return await show(console, request, problem=problem, status_code=403)
+    return RedirectResponse(f"/locks?done={outcome.done}", status_code=303)

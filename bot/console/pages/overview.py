@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from bot.api import CURSOR_QUERY, LIMIT_QUERY, answered
 from bot.console.deployments_read import load_overview
 from bot.console.overview_view import Row, group_json, progress_text
-from bot.console.render import Console
+from bot.console.render import Console, console_of
 from bot.console.security import Viewer, require_viewer
 from bot.console.terraform_view import age_text, safe_href
 from bot.pagination import BadRequest, encode_cursor, next_link, parse_page
@@ -41,50 +41,50 @@ async def unavailable(console: Console, request: Request, error: SQLAlchemyError
     )
 
 
-def build_router(console: Console) -> APIRouter:
-    router = APIRouter()
-    services = console.services
+router = APIRouter()
 
-    @router.get("/", response_class=HTMLResponse)
-    async def overview(
-        request: Request,
-        viewer: Viewer = Depends(require_viewer),
-        limit: str | None = Query(None),
-        cursor: str | None = Query(None),
-    ) -> Response:
-        try:
-            page = parse_page(limit, cursor)
-        except BadRequest as bad:
-            return await console.page(
-                request, "overview.html.j2", title="Overview", groups=[], problems=[], more=None,
-                problem=str(bad), total=0, status_code=400,
-            )  # fmt: skip
-        try:
-            shown = await run_in_threadpool(load_overview, services, page)
-        except SQLAlchemyError as error:
-            return await unavailable(console, request, error)
-        now = utcnow()
-        more = f"/?limit={page.limit}&cursor={encode_cursor(shown.last)}" if shown.last else None
-        groups = [(group, [(row, _looks(row, now)) for row in rows]) for group, rows in shown.groups]
-        return await console.page(
-            request, "overview.html.j2", title="Overview", groups=groups, problems=shown.problems,
-            more=more, problem=None, total=shown.total,
-        )  # fmt: skip
 
-    @router.get("/api/overview")
-    @answered(services.database)
-    async def api_overview(
-        request: Request,
-        viewer: Viewer = Depends(require_viewer),
-        limit: str | None = LIMIT_QUERY,
-        cursor: str | None = CURSOR_QUERY,
-    ) -> Response:
+@router.get("/", response_class=HTMLResponse)
+async def overview(
+    request: Request,
+    viewer: Viewer = Depends(require_viewer),
+    limit: str | None = Query(None),
+    cursor: str | None = Query(None),
+    console: Console = Depends(console_of),
+) -> Response:
+    try:
         page = parse_page(limit, cursor)
-        shown = await run_in_threadpool(load_overview, services, page)
-        headers = {"Link": next_link("/api/overview", page.limit, shown.last)} if shown.last else None
-        return JSONResponse([group_json(group, rows) for group, rows in shown.groups], headers=headers)
+    except BadRequest as bad:
+        return await console.page(
+            request, "overview.html.j2", title="Overview", groups=[], problems=[], more=None,
+            problem=str(bad), total=0, status_code=400,
+        )  # fmt: skip
+    try:
+        shown = await run_in_threadpool(load_overview, console.services, page)
+    except SQLAlchemyError as error:
+        return await unavailable(console, request, error)
+    now = utcnow()
+    more = f"/?limit={page.limit}&cursor={encode_cursor(shown.last)}" if shown.last else None
+    groups = [(group, [(row, _looks(row, now)) for row in rows]) for group, rows in shown.groups]
+    return await console.page(
+        request, "overview.html.j2", title="Overview", groups=groups, problems=shown.problems,
+        more=more, problem=None, total=shown.total,
+    )  # fmt: skip
 
-    return router
+
+@router.get("/api/overview")
+@answered()
+async def api_overview(
+    request: Request,
+    viewer: Viewer = Depends(require_viewer),
+    limit: str | None = LIMIT_QUERY,
+    cursor: str | None = CURSOR_QUERY,
+    console: Console = Depends(console_of),
+) -> Response:
+    page = parse_page(limit, cursor)
+    shown = await run_in_threadpool(load_overview, console.services, page)
+    headers = {"Link": next_link("/api/overview", page.limit, shown.last)} if shown.last else None
+    return JSONResponse([group_json(group, rows) for group, rows in shown.groups], headers=headers)
 
 
 def _looks(row: Row, now: datetime) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingRes
 from starlette.concurrency import run_in_threadpool
 
 from bot.api import answered
-from bot.console.render import Console, query_filters
+from bot.console.render import Console, console_of, query_filters
 from bot.console.security import Viewer, require_viewer
 from bot.console.terraform_view import (
     KEEP_ALIVE,
@@ -100,114 +100,119 @@ async def follow(
         await asyncio.sleep(poll)
 
 
-def build_router(console: Console) -> APIRouter:
-    router = APIRouter()
-    store = TerraformRuns(console.services.database)
-    add_pages(router, console, store)
-    add_json(router, store)
-    return router
+router = APIRouter()
 
 
-def add_pages(router: APIRouter, console: Console, store: TerraformRuns) -> None:
-    @router.get("/runs", response_class=HTMLResponse)
-    async def runs_page(
-        request: Request,
-        viewer: Viewer = Depends(require_viewer),
-        limit: str | None = Query(None),
-        cursor: str | None = Query(None),
-    ) -> Response:
-        shown = query_filters(request, FILTERS)
-        try:
-            filters, page = list_filters(request), parse_page(limit, cursor)
-        except BadRequest as bad:
-            return await console.page(
-                request, "runs.html.j2", title="Terraform runs", runs=[], filters=shown, more=None,
-                problem=str(bad), status_code=400,
-            )  # fmt: skip
-        before = (page.after.at, page.after.id) if page.after else None
-        found = await run_in_threadpool(store.newest, page.limit + 1, before=before, **filters)
-        more = None
-        if len(found) > page.limit:
-            found = found[: page.limit]
-            more = next_page("/runs", shown, page.limit, Cursor(found[-1].started_at, found[-1].id))
-        runs = [run_view(run) for run in found]
-        return await console.page(
-            request, "runs.html.j2", title="Terraform runs", runs=runs, filters=shown, more=more, problem=None
-        )
-
-    @router.get("/runs/{run_id}", response_class=HTMLResponse)
-    async def run_page(request: Request, run_id: str, viewer: Viewer = Depends(require_viewer)) -> Response:
-        found_id = parse_id(run_id)
-        run = None if found_id is None else await run_in_threadpool(store.get, found_id)
-        if run is None:
-            return await console.page(request, "run.html.j2", title="No such run", run=None, status_code=404)
-        lines = await run_in_threadpool(store.lines, run.id, after=0, limit=MAX_LINES + 1)
-        last = lines[-1].seq if lines else 0
-        title = f"{run.command} {run.label} · {run.repo}#{run.pr_number}"
-        return await console.page(
-            request, "run.html.j2", title=title, run=run_view(run), lines=lines, last_seq=last
-        )
-
-    @router.get("/runs/{run_id}/stream")
-    async def run_stream(
-        request: Request,
-        run_id: str,
-        after: str | None = Query(None),
-        viewer: Viewer = Depends(require_viewer),
-    ) -> Response:
-        found_id = parse_id(run_id)
-        run = None if found_id is None else await run_in_threadpool(store.get, found_id)
-        if run is None:
-            return JSONResponse({"detail": f"no run {run_id[:40]}"}, status_code=404)
-        # A browser that reconnects says where it was: Last-Event-ID is the last line it got.
-        try:
-            start = parse_after(request.headers.get("last-event-id") or after)
-        except BadRequest as bad:
-            return JSONResponse({"detail": str(bad)}, status_code=400)
-        return StreamingResponse(
-            follow(request, store, run.id, start),
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-        )
-
-
-def add_json(router: APIRouter, store: TerraformRuns) -> None:
-    @router.get("/api/runs")
-    @answered(store.database)
-    async def api_runs(
-        request: Request,
-        viewer: Viewer = Depends(require_viewer),
-        limit: str | None = Query(None),
-        cursor: str | None = Query(None),
-    ) -> Response:
+@router.get("/runs", response_class=HTMLResponse)
+async def runs_page(
+    request: Request,
+    viewer: Viewer = Depends(require_viewer),
+    limit: str | None = Query(None),
+    cursor: str | None = Query(None),
+    console: Console = Depends(console_of),
+) -> Response:
+    shown = query_filters(request, FILTERS)
+    try:
         filters, page = list_filters(request), parse_page(limit, cursor)
-        before = (page.after.at, page.after.id) if page.after else None
-        found = await run_in_threadpool(store.newest, page.limit + 1, before=before, **filters)
-        headers = None
-        if len(found) > page.limit:
-            found = found[: page.limit]
-            last = Cursor(found[-1].started_at, found[-1].id)
-            link = next_page("/api/runs", query_filters(request, FILTERS), page.limit, last)
-            headers = {"Link": f'<{link}>; rel="next"'}
-        return JSONResponse([run_json(run) for run in found], headers=headers)
+    except BadRequest as bad:
+        return await console.page(
+            request, "runs.html.j2", title="Terraform runs", runs=[], filters=shown, more=None,
+            problem=str(bad), status_code=400,
+        )  # fmt: skip
+    before = (page.after.at, page.after.id) if page.after else None
+    found = await run_in_threadpool(console.runs.newest, page.limit + 1, before=before, **filters)
+    more = None
+    if len(found) > page.limit:
+        found = found[: page.limit]
+        more = next_page("/runs", shown, page.limit, Cursor(found[-1].started_at, found[-1].id))
+    runs = [run_view(run) for run in found]
+    return await console.page(
+        request, "runs.html.j2", title="Terraform runs", runs=runs, filters=shown, more=more, problem=None
+    )
 
-    @router.get("/api/runs/{run_id}")
-    @answered(store.database)
-    async def api_run(
-        run_id: str,
-        viewer: Viewer = Depends(require_viewer),
-        after: str | None = Query(None, description="the seq of the last line already read"),
-        limit: str | None = Query(None, description=f"lines per page, 1 to {MAX_LIMIT} (default 50)"),
-    ) -> Response:
-        size, start = parse_limit(limit), parse_after(after)
-        found_id = parse_id(run_id)
-        run = None if found_id is None else await run_in_threadpool(store.get, found_id)
-        if run is None:
-            return JSONResponse({"detail": f"no run {run_id[:40]}"}, status_code=404)
-        lines = await run_in_threadpool(store.lines, run.id, after=start, limit=size + 1)
-        headers = None
-        if len(lines) > size:
-            lines = lines[:size]
-            query = urlencode({"after": lines[-1].seq, "limit": size})
-            headers = {"Link": f'</api/runs/{run.id}?{query}>; rel="next"'}
-        return JSONResponse({**run_json(run), "lines": [line_json(x) for x in lines]}, headers=headers)
+
+@router.get("/runs/{run_id}", response_class=HTMLResponse)
+async def run_page(
+    request: Request,
+    run_id: str,
+    viewer: Viewer = Depends(require_viewer),
+    console: Console = Depends(console_of),
+) -> Response:
+    found_id = parse_id(run_id)
+    run = None if found_id is None else await run_in_threadpool(console.runs.get, found_id)
+    if run is None:
+        return await console.page(request, "run.html.j2", title="No such run", run=None, status_code=404)
+    lines = await run_in_threadpool(console.runs.lines, run.id, after=0, limit=MAX_LINES + 1)
+    last = lines[-1].seq if lines else 0
+    title = f"{run.command} {run.label} · {run.repo}#{run.pr_number}"
+    return await console.page(
+        request, "run.html.j2", title=title, run=run_view(run), lines=lines, last_seq=last
+    )
+
+
+@router.get("/runs/{run_id}/stream")
+async def run_stream(
+    request: Request,
+    run_id: str,
+    after: str | None = Query(None),
+    viewer: Viewer = Depends(require_viewer),
+    console: Console = Depends(console_of),
+) -> Response:
+    found_id = parse_id(run_id)
+    run = None if found_id is None else await run_in_threadpool(console.runs.get, found_id)
+    if run is None:
+        return JSONResponse({"detail": f"no run {run_id[:40]}"}, status_code=404)
+    # A browser that reconnects says where it was: Last-Event-ID is the last line it got.
+    try:
+        start = parse_after(request.headers.get("last-event-id") or after)
+    except BadRequest as bad:
+        return JSONResponse({"detail": str(bad)}, status_code=400)
+    return StreamingResponse(
+        follow(request, console.runs, run.id, start),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+@router.get("/api/runs")
+@answered()
+async def api_runs(
+    request: Request,
+    viewer: Viewer = Depends(require_viewer),
+    limit: str | None = Query(None),
+    cursor: str | None = Query(None),
+    console: Console = Depends(console_of),
+) -> Response:
+    filters, page = list_filters(request), parse_page(limit, cursor)
+    before = (page.after.at, page.after.id) if page.after else None
+    found = await run_in_threadpool(console.runs.newest, page.limit + 1, before=before, **filters)
+    headers = None
+    if len(found) > page.limit:
+        found = found[: page.limit]
+        last = Cursor(found[-1].started_at, found[-1].id)
+        link = next_page("/api/runs", query_filters(request, FILTERS), page.limit, last)
+        headers = {"Link": f'<{link}>; rel="next"'}
+    return JSONResponse([run_json(run) for run in found], headers=headers)
+
+
+@router.get("/api/runs/{run_id}")
+@answered()
+async def api_run(
+    run_id: str,
+    viewer: Viewer = Depends(require_viewer),
+    after: str | None = Query(None, description="the seq of the last line already read"),
+    limit: str | None = Query(None, description=f"lines per page, 1 to {MAX_LIMIT} (default 50)"),
+    console: Console = Depends(console_of),
+) -> Response:
+    size, start = parse_limit(limit), parse_after(after)
+    found_id = parse_id(run_id)
+    run = None if found_id is None else await run_in_threadpool(console.runs.get, found_id)
+    if run is None:
+        return JSONResponse({"detail": f"no run {run_id[:40]}"}, status_code=404)
+    lines = await run_in_threadpool(console.runs.lines, run.id, after=start, limit=size + 1)
+    headers = None
+    if len(lines) > size:
+        lines = lines[:size]
+        query = urlencode({"after": lines[-1].seq, "limit": size})
+        headers = {"Link": f'</api/runs/{run.id}?{query}>; rel="next"'}
+    return JSONResponse({**run_json(run), "lines": [line_json(x) for x in lines]}, headers=headers)

@@ -23,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from bot.adapters.forge.port import ForgeError
 from bot.api import answered
 from bot.console.pages.runs import next_page
-from bot.console.render import Console, query_filters
+from bot.console.render import Console, console_of, query_filters
 from bot.console.security import Viewer, permission_refusal, require_action, require_viewer
 from bot.console.terraform_view import age_text, safe_href
 from bot.console.updates_read import UpdatesPage, load_updates
@@ -106,77 +106,83 @@ def _view(found: UpdatesPage) -> list[dict[str, Any]]:
     return shown
 
 
-def build_router(console: Console) -> APIRouter:
-    router = APIRouter()
-    services = console.services
-
-    async def show(request: Request, *, flash: dict[str, str] | None = None, problem: str | None = None,
-                   status_code: int = 200) -> Response:  # fmt: skip
-        filters = query_filters(request, FILTERS)
-        try:
-            page = parse_page(request.query_params.get("limit"), request.query_params.get("cursor"))
-        except BadRequest as bad:
-            problem, status_code, found = str(bad), 400, None
-        else:
-            found = await run_in_threadpool(
-                load_updates, services, page, filters.get("repo"), filters.get("deployment")
-            )
-        more = None
-        if found is not None and found.last is not None:
-            more = next_page("/updates", filters, page.limit, found.last)
-        return await console.page(
-            request, "updates.html.j2", title=TITLE, deployments=_view(found) if found else [],
-            problems=found.problems if found else [], filters=filters, more=more, flash=flash,
-            problem=problem, status_code=status_code,
-        )  # fmt: skip
-
-    @router.get("/updates", response_class=HTMLResponse)
-    async def updates_page(request: Request, viewer: Viewer = Depends(require_viewer)) -> Response:
-        done = request.query_params.get("done")
-        flash = None
-        if done in PROPOSE_OUTCOMES:
-            flash = {
-                "done": done,
-                "deployment": request.query_params.get("for", "")[:100],
-                "version": request.query_params.get("version", "")[:128],
-            }
-        return await show(request, flash=flash)
-
-    @router.post("/updates/propose")
-    async def propose(
-        request: Request,
-        viewer: Viewer = Depends(require_action),
-        repo: str = Form(""),
-        deployment: str = Form(""),
-        version: str = Form(""),
-        lift_quarantine: str = Form(""),
-    ) -> Response:
-        version = version.strip()
-        proposal = await run_in_threadpool(
-            propose_now, services, viewer, repo, deployment, version, lift_quarantine == "yes"
-        )
-        if proposal.problem is not None:
-            return await show(request, problem=proposal.problem, status_code=proposal.status_code)
-        query = urlencode(
-            {"done": proposal.done, "for": deployment, "version": version, "deployment": deployment}
-        )
-        return RedirectResponse(f"/updates?{query}#updates-{deployment}", status_code=303)
-
-    @router.get("/api/updates")
-    @answered(services.database)
-    async def api_updates(
-        request: Request,
-        viewer: Viewer = Depends(require_viewer),
-        limit: str | None = Query(None),
-        cursor: str | None = Query(None),
-    ) -> Response:
-        filters, page = query_filters(request, FILTERS), parse_page(limit, cursor)
+async def show(
+    console: Console, request: Request, *, flash: dict[str, str] | None = None, problem: str | None = None,
+    status_code: int = 200,
+) -> Response:  # fmt: skip
+    filters = query_filters(request, FILTERS)
+    try:
+        page = parse_page(request.query_params.get("limit"), request.query_params.get("cursor"))
+    except BadRequest as bad:
+        problem, status_code, found = str(bad), 400, None
+    else:
         found = await run_in_threadpool(
-            load_updates, services, page, filters.get("repo"), filters.get("deployment")
+            load_updates, console.services, page, filters.get("repo"), filters.get("deployment")
         )
-        headers = None
-        if found.last is not None:
-            headers = {"Link": f'<{next_page("/api/updates", filters, page.limit, found.last)}>; rel="next"'}
-        return JSONResponse([entry_json(entry, found.versions) for entry in found.entries], headers=headers)
+    more = None
+    if found is not None and found.last is not None:
+        more = next_page("/updates", filters, page.limit, found.last)
+    return await console.page(
+        request, "updates.html.j2", title=TITLE, deployments=_view(found) if found else [],
+        problems=found.problems if found else [], filters=filters, more=more, flash=flash,
+        problem=problem, status_code=status_code,
+    )  # fmt: skip
 
-    return router
+
+router = APIRouter()
+
+
+@router.get("/updates", response_class=HTMLResponse)
+async def updates_page(
+    request: Request, viewer: Viewer = Depends(require_viewer), console: Console = Depends(console_of)
+) -> Response:
+    done = request.query_params.get("done")
+    flash = None
+    if done in PROPOSE_OUTCOMES:
+        flash = {
+            "done": done,
+            "deployment": request.query_params.get("for", "")[:100],
+            "version": request.query_params.get("version", "")[:128],
+        }
+    return await show(console, request, flash=flash)
+
+
+@router.post("/updates/propose")
+async def propose(
+    request: Request,
+    viewer: Viewer = Depends(require_action),
+    repo: str = Form(""),
+    deployment: str = Form(""),
+    version: str = Form(""),
+    lift_quarantine: str = Form(""),
+    console: Console = Depends(console_of),
+) -> Response:
+    version = version.strip()
+    proposal = await run_in_threadpool(
+        propose_now, console.services, viewer, repo, deployment, version, lift_quarantine == "yes"
+    )
+    if proposal.problem is not None:
+        return await show(console, request, problem=proposal.problem, status_code=proposal.status_code)
+    query = urlencode(
+        {"done": proposal.done, "for": deployment, "version": version, "deployment": deployment}
+    )
+    return RedirectResponse(f"/updates?{query}#updates-{deployment}", status_code=303)
+
+
+@router.get("/api/updates")
+@answered()
+async def api_updates(
+    request: Request,
+    viewer: Viewer = Depends(require_viewer),
+    limit: str | None = Query(None),
+    cursor: str | None = Query(None),
+    console: Console = Depends(console_of),
+) -> Response:
+    filters, page = query_filters(request, FILTERS), parse_page(limit, cursor)
+    found = await run_in_threadpool(
+        load_updates, console.services, page, filters.get("repo"), filters.get("deployment")
+    )
+    headers = None
+    if found.last is not None:
+        headers = {"Link": f'<{next_page("/api/updates", filters, page.limit, found.last)}>; rel="next"'}
+    return JSONResponse([entry_json(entry, found.versions) for entry in found.entries], headers=headers)
