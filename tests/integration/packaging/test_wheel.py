@@ -67,8 +67,8 @@ class Installed:
 
     def env(self, **settings: str) -> dict[str, str]:
         """The caller's environment without anything that would point Python or the bot elsewhere."""
-        dropped = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("GITOPS_BOT_") and k not in dropped}
+        kept = {k: v for k, v in os.environ.items() if k not in POINTS_ELSEWHERE}
+        env = {k: v for k, v in kept.items() if not k.startswith("GITOPS_BOT_")}
         env.update({f"GITOPS_BOT_{name.upper()}": value for name, value in settings.items()})
         return env
 
@@ -85,9 +85,16 @@ class Installed:
         )
 
 
+# What would let pip see packages other than the ones it installs: with the checkout on
+# PYTHONPATH, the checkout's own gitops_bot.egg-info made pip take the bot as installed already
+# and leave it out of the venv.
+POINTS_ELSEWHERE = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV")
+
+
 def _pip(*args: str | Path) -> None:
     command = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--quiet", *map(str, args)]
-    completed = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    env = {key: value for key, value in os.environ.items() if key not in POINTS_ELSEWHERE}
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
     assert completed.returncode == 0, f"{' '.join(command)}:\n{completed.stdout}\n{completed.stderr}"
 
 
