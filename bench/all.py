@@ -87,6 +87,12 @@ class BenchRun:
     goals: list[tuple[str, str, str]] = field(default_factory=list)  # (goal, verdict, detail)
 
 
+def unwrapped(detail: str) -> str:
+    """A goal line's numbers without the one pair of parentheses around them (a detail that ends
+    in parentheses of its own keeps them)."""
+    return detail[1:-1] if detail.startswith("(") and detail.endswith(")") else detail
+
+
 def run_bench(run: BenchRun, env: dict[str, str]) -> BenchRun:
     print(f"== {run.name}{run.label}: {' '.join(run.command[1:])}", flush=True)
     started = time.monotonic()
@@ -102,7 +108,7 @@ def run_bench(run: BenchRun, env: dict[str, str]) -> BenchRun:
         found = GOAL_LINE.match(line.strip())
         if found:
             verdict = {"met": "MET", "NOT met": "NOT MET"}.get(found["verdict"], "UNKNOWN")
-            run.goals.append((found["goal"], verdict, found["detail"].strip().strip("()")))
+            run.goals.append((found["goal"], verdict, unwrapped(found["detail"].strip())))
     for goal, verdict, detail in run.goals:
         print(f"   {verdict:<8} {goal} {detail}", flush=True)
     if completed.returncode:
