@@ -5,9 +5,10 @@ under load without weakening "stored before answered":
 
 * statements are Core inserts built once, not ORM units of work per request;
 * a few writer threads do *group commit*: requests waiting at the same moment are written
-  in one transaction and released together when it commits. On SQLite one writer is
-  used, since SQLite has one write lock anyway and competing writers only sleep in its
-  busy handler.
+  in one transaction, one insert for all their events and one for all their jobs (so a
+  batch costs the same round trips as one request), and released together when it
+  commits. On SQLite one writer is used, since SQLite has one write lock anyway and
+  competing writers only sleep in its busy handler.
 """
 
 from __future__ import annotations
@@ -66,6 +67,24 @@ class StoredEvent:
         return body
 
 
+# An event's identity in the events table: (source, dedupe_key), its unique constraint.
+_Key = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class _Planned:
+    """One event as it will be written: the handlers it queues, or why it is ignored."""
+
+    item: ParsedEvent
+    handlers: tuple[str, ...]
+    status: EventStatus
+    reason: str | None
+
+    @property
+    def key(self) -> _Key:
+        return self.item.source, self.item.dedupe_key
+
+
 class EventStore:
     def __init__(self, queue: JobQueue, router: Router) -> None:
         self.queue = queue
@@ -73,52 +92,70 @@ class EventStore:
         self.database = queue.database
         # The unique constraint decides what is a duplicate (ON CONFLICT DO NOTHING), so two
         # replicas receiving the same redelivery at once still store it once.
-        self._insert_event = insert_ignoring_conflicts(
-            self.database.dialect, Event, conflict=["source", "dedupe_key"]
-        ).returning(Event.id)
+        inserts = insert_ignoring_conflicts(self.database.dialect, Event, conflict=["source", "dedupe_key"])
+        self._insert_event = inserts.returning(Event.id)
+        # Several rows in one statement: each inserted row says which event it is (a skipped one
+        # returns nothing, and the returned rows' order is not promised).
+        self._insert_events = inserts.returning(Event.id, Event.source, Event.dedupe_key)
 
     def store(self, parsed: Sequence[ParsedEvent]) -> list[StoredEvent]:
         """Store one request's events in their own transaction."""
-        with self.database.engine.begin() as connection:
-            return self._write(connection, parsed)
+        return self.store_batch([parsed])[0]
 
     def store_batch(self, batch: Sequence[Sequence[ParsedEvent]]) -> list[list[StoredEvent]]:
-        """Store several requests' events in one transaction (group commit)."""
+        """Store several requests' events in one transaction (group commit): one insert for all
+        their events and one for all their jobs, whatever the batch's size."""
         with self.database.engine.begin() as connection:
-            return [self._write(connection, parsed) for parsed in batch]
+            return self._write(connection, batch)
 
-    def _write(self, connection: Connection, parsed: Sequence[ParsedEvent]) -> list[StoredEvent]:
-        outcomes: list[StoredEvent] = []
+    def _plan(self, item: ParsedEvent) -> _Planned:
+        handlers = () if item.ignored_reason else self.router.handlers_for(*item.routing_key)
+        reason = item.ignored_reason
+        if not handlers and reason is None:
+            key = "/".join(part for part in item.routing_key if part)
+            reason = f"nothing in this bot acts on {key} events"
+        status = EventStatus.QUEUED if handlers else EventStatus.IGNORED
+        return _Planned(item, tuple(handler.name for handler in handlers), status, reason)
+
+    def _write(
+        self, connection: Connection, batch: Sequence[Sequence[ParsedEvent]]
+    ) -> list[list[StoredEvent]]:
         now = utcnow()
-        for item in parsed:
-            handlers = [] if item.ignored_reason else self.router.handlers_for(*item.routing_key)
-            reason = item.ignored_reason
-            if not handlers and reason is None:
-                key = "/".join(part for part in item.routing_key if part)
-                reason = f"nothing in this bot acts on {key} events"
-            status = EventStatus.QUEUED if handlers else EventStatus.IGNORED
-            row = event_row(item, status, reason, now)
-            event_id = connection.execute(self._insert_event, row).scalar_one_or_none()
-            if event_id is None:
-                outcomes.append(
-                    StoredEvent(None, item.source, item.event, item.action, item.delivery_id, "duplicate")
-                )
-                continue
-            offers = [JobOffer(handler.name, event_id=event_id) for handler in handlers]
-            self.queue.offer_many(connection, offers, now=now)
-            outcomes.append(
-                StoredEvent(
-                    event_id,
-                    item.source,
-                    item.event,
-                    item.action,
-                    item.delivery_id,
-                    status.value,
-                    tuple(handler.name for handler in handlers),
-                    None if handlers else reason,
-                )
-            )
+        planned = [[self._plan(item) for item in parsed] for parsed in batch]
+        every = [event for request in planned for event in request]
+        stored_ids = self._insert(connection, [event_row(e.item, e.status, e.reason, now) for e in every])
+        offers: list[JobOffer] = []
+        claimed: set[_Key] = set()
+        outcomes = [[_outcome(event, stored_ids, claimed, offers) for event in asked] for asked in planned]
+        self.queue.offer_many(connection, offers, now=now)
         return outcomes
+
+    def _insert(self, connection: Connection, rows: list[dict[str, Any]]) -> dict[_Key, int]:
+        """The ids of the rows inserted, by (source, dedupe_key); a row whose key is taken has none."""
+        if not rows:
+            return {}
+        if len(rows) == 1:  # most batches: SQLAlchemy's many-rows machinery skipped
+            event_id = connection.execute(self._insert_event, rows[0]).scalar_one_or_none()
+            return {} if event_id is None else {(rows[0]["source"], rows[0]["dedupe_key"]): event_id}
+        inserted = connection.execute(self._insert_events, rows)
+        return {(source, dedupe_key): event_id for event_id, source, dedupe_key in inserted}
+
+
+def _outcome(
+    event: _Planned, stored_ids: dict[_Key, int], claimed: set[_Key], offers: list[JobOffer]
+) -> StoredEvent:
+    """How ``event`` was stored; its jobs are added to ``offers``. A key taken before has no id;
+    one an earlier event of the batch took is skipped by the same statement (the first is stored)."""
+    item, event_id = event.item, stored_ids.get(event.key)
+    if event_id is None or event.key in claimed:
+        return StoredEvent(None, item.source, item.event, item.action, item.delivery_id, "duplicate")
+    claimed.add(event.key)
+    offers.extend(JobOffer(name, event_id=event_id) for name in event.handlers)
+    reason = None if event.handlers else event.reason
+    status = event.status.value
+    return StoredEvent(
+        event_id, item.source, item.event, item.action, item.delivery_id, status, event.handlers, reason
+    )
 
 
 def event_row(item: ParsedEvent, status: EventStatus, reason: str | None, now: datetime) -> dict[str, Any]:
