@@ -92,11 +92,11 @@ class EventStore:
         self.database = queue.database
         # The unique constraint decides what is a duplicate (ON CONFLICT DO NOTHING), so two
         # replicas receiving the same redelivery at once still store it once.
-        inserts = insert_ignoring_conflicts(self.database.dialect, Event, conflict=["source", "dedupe_key"])
-        self._insert_event = inserts.returning(Event.id)
-        # Several rows in one statement: each inserted row says which event it is (a skipped one
-        # returns nothing, and the returned rows' order is not promised).
-        self._insert_events = inserts.returning(Event.id, Event.source, Event.dedupe_key)
+        # Each inserted row says which event it is: a skipped one returns nothing, and the order
+        # of the rows a many-rows insert returns is not promised.
+        self._insert_events = insert_ignoring_conflicts(
+            self.database.dialect, Event, conflict=["source", "dedupe_key"]
+        ).returning(Event.id, Event.source, Event.dedupe_key)
 
     def store(self, parsed: Sequence[ParsedEvent]) -> list[StoredEvent]:
         """Store one request's events in their own transaction."""
@@ -134,10 +134,8 @@ class EventStore:
         """The ids of the rows inserted, by (source, dedupe_key); a row whose key is taken has none."""
         if not rows:
             return {}
-        if len(rows) == 1:  # most batches: SQLAlchemy's many-rows machinery skipped
-            event_id = connection.execute(self._insert_event, rows[0]).scalar_one_or_none()
-            return {} if event_id is None else {(rows[0]["source"], rows[0]["dedupe_key"]): event_id}
-        inserted = connection.execute(self._insert_events, rows)
+        # One row (most batches) skips SQLAlchemy's many-rows machinery, as JobQueue.offer_many does.
+        inserted = connection.execute(self._insert_events, rows[0] if len(rows) == 1 else rows)
         return {(source, dedupe_key): event_id for event_id, source, dedupe_key in inserted}
 
 
