@@ -25,6 +25,13 @@ def build_bare_app() -> FastAPI:
         await request.body()
         return Response(status_code=202)
 
+    add_probes(app)
+    return app
+
+
+def add_probes(app: FastAPI) -> None:
+    """``/healthz`` and ``/readyz``, which the bench waits for before it sends anything."""
+
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
@@ -33,28 +40,24 @@ def build_bare_app() -> FastAPI:
     async def readyz() -> dict[str, str]:
         return {"status": "ready"}
 
-    return app
+
+def run(app: FastAPI, host: str, port: int) -> None:
+    """Serve ``app`` with the same uvicorn options as `gitops-bot serve` (bot/cli.py), so only
+    the app differs between the targets."""
+    import uvicorn
+
+    logging.basicConfig(level=logging.WARNING)
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, proxy_headers=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    import uvicorn
-
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING)
-    # The same uvicorn options as `gitops-bot serve` (bot/cli.py), so only the app differs.
-    uvicorn.run(
-        build_bare_app(),
-        host=args.host,
-        port=args.port,
-        log_config=None,
-        access_log=False,
-        proxy_headers=True,
-    )
+    run(build_bare_app(), args.host, args.port)
     return 0
 
 

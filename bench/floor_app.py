@@ -27,10 +27,10 @@ import argparse
 import asyncio
 import hashlib
 import hmac
-import logging
 import os
 import queue
 import sqlite3
+import sys
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Future
@@ -39,6 +39,11 @@ from pathlib import Path
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
+
+# Run as a script (bench/floor_app.py) or imported as bench.floor_app: the repository on the path.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.bare_app import add_probes, run
 
 MAX_BATCH = 64
 SCHEMA = """
@@ -117,20 +122,11 @@ def build_floor_app(database: Path, secret: str) -> FastAPI:
         answer = orjson.dumps({"status": "accepted", "events": [{"delivery_id": delivery_id}]})
         return Response(answer, status_code=202, media_type="application/json")
 
-    @app.get("/healthz")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get("/readyz")
-    async def readyz() -> dict[str, str]:
-        return {"status": "ready"}
-
+    add_probes(app)
     return app
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    import uvicorn
-
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -141,16 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     secret = os.environ.get("GITOPS_BOT_GITHUB_WEBHOOK_SECRET")
     if not secret:
         parser.error("GITOPS_BOT_GITHUB_WEBHOOK_SECRET is not set")
-    logging.basicConfig(level=logging.WARNING)
-    # The same uvicorn options as `gitops-bot serve` (bot/cli.py) and bench/bare_app.py.
-    uvicorn.run(
-        build_floor_app(args.database, secret),
-        host=args.host,
-        port=args.port,
-        log_config=None,
-        access_log=False,
-        proxy_headers=True,
-    )
+    run(build_floor_app(args.database, secret), args.host, args.port)
     return 0
 
 
