@@ -9,8 +9,8 @@ so the plan, apply and drift flows do not change. For one operation:
    finished and not yet taken, is found and its Job followed: Terraform is never started twice
    for the same run, which matters most for an apply. Otherwise the work tree is packed (without
    ``.git`` and ``.terraform``), stored with a one-time token (:mod:`.store`), and the Job created.
-2. **Follow.** The pod fetches its work tree from the bot, runs Terraform and prints its output;
-   the pod's log is followed and each line goes to ``on_line`` (the job log) as it comes.
+2. **Follow** (:mod:`.watch`). The pod fetches its work tree from the bot, runs Terraform and prints
+   its output; the pod's log is followed and each line goes to ``on_line`` (the job log) as it comes.
 3. **Take the result.** The pod sends its result (every step's output and exit code, and the
    plan file) back to the bot; it is read from the database, the plan file is written into this
    work tree where the local runner would have left it, and the summary is parsed here.
@@ -25,20 +25,15 @@ reason the kubelet gives.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import inspect
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import get_args
 
 import structlog
 
 from bot.adapters.terraform_cli.arguments import (
     check_workspace,
     checked_extra_args,
-    step_failure,
     var_files_problem,
 )
 from bot.adapters.terraform_cli.plan_summary import PlanJSONError, parse_plan_json
@@ -58,7 +53,6 @@ from bot.adapters.terraform_cli.workflow import Workflow
 from bot.adapters.terraform_jobs.bundle import make_bundle
 from bot.adapters.terraform_jobs.kubernetes import JobsApi, JobsApiError
 from bot.adapters.terraform_jobs.manifest import (
-    COMMAND,
     JobSettings,
     Operation,
     env_secret_for,
@@ -67,33 +61,15 @@ from bot.adapters.terraform_jobs.manifest import (
     run_key,
 )
 from bot.adapters.terraform_jobs.store import JobRunRow, TerraformJobRuns
-from bot.adapters.terraform_jobs.wire import JobOutcome, JobSpec, WireError
-from bot.cancellation import JobCancelled, current_stop
+from bot.adapters.terraform_jobs.watch import Finished, JobWatch, timed_out_step
+from bot.adapters.terraform_jobs.wire import JobSpec
 
 log = structlog.get_logger("gitops_bot.terraform")
 
-_STEPS: tuple[Step, ...] = get_args(Step)
 _TIMED_STEPS: tuple[Step, ...] = ("init", "workspace", "plan", "show", "apply", "run")
-# What the pod's exit code means when it sent no result (see bot.adapters.terraform_jobs.pod).
-_POD_EXIT_REASONS = {
-    2: "the pod's environment or spec was unusable (is the Job's image the bot's own?)",
-    3: "the pod could not fetch its work tree from the bot (can it reach the callback URL?)",
-    4: "the pod could not send its result back to the bot (can it reach the callback URL?)",
-    143: "the pod was stopped (SIGTERM) before it finished",
-}
 # A run's token outlives the Job's deadline a little, so a result sent at the last moment is taken.
 _TOKEN_GRACE_SECONDS = 120.0
 _BACKSTOP_SECONDS = 60
-
-
-@dataclass(frozen=True)
-class _Finished:
-    """How a Job ended: its outcome, or why there is none."""
-
-    outcome: JobOutcome | None
-    error: str = ""
-    timed_out: bool = False
-    step: Step = "init"
 
 
 class KubernetesJobRunner:
@@ -282,12 +258,12 @@ class KubernetesJobRunner:
 
     async def _execute(
         self, spec: JobSpec, context: RunContext | None, root: Path, on_line: OnLine | None
-    ) -> _Finished:
+    ) -> Finished:
         status = self.status()
         if not status.ok:
-            return _Finished(None, status.detail)
+            return Finished(None, status.detail)
         if context is None:
-            return _Finished(
+            return Finished(
                 None, "a Terraform Job needs to know its pull request and project (no run context)"
             )
         assert self.settings is not None
@@ -302,9 +278,10 @@ class KubernetesJobRunner:
                 await asyncio.to_thread(self.runs.mark, row.id, "abandoned")
             started = await self._start(spec, context, root, key)
             if isinstance(started, str):
-                return _Finished(None, started)
+                return Finished(None, started)
             row = started
-        return await self._watch(row, spec, on_line)
+        watch = JobWatch(self.jobs, self.runs, self.poll_seconds)
+        return await watch.watch(row, self._deadline_seconds(spec), on_line)
 
     def _still_there(self, row: JobRunRow) -> bool:
         """Can this run still give a result: finished already, or its Job still exists?"""
@@ -353,154 +330,13 @@ class KubernetesJobRunner:
         log.info("terraform_job.created", job=row.job_name, run_id=row.id, namespace=settings.namespace)
         return row
 
-    async def _watch(self, row: JobRunRow, spec: JobSpec, on_line: OnLine | None) -> _Finished:
-        deadline = time.monotonic() + self._deadline_seconds(spec)
-        step: list[Step] = ["init"]
-        try:
-            ended = await self._follow(row, on_line, deadline, step)
-            if ended is None:
-                ended = await self._await_result(row, deadline, step[0])
-        except BaseException:
-            # Stopped (JobCancelled), cancelled or broken: the Job must not go on alone.
-            await asyncio.shield(self._discard(row))
-            raise
-        if ended.outcome is None:
-            await self._discard(row)
-        else:
-            await asyncio.to_thread(self.runs.mark, row.id, "consumed")
-        return ended
-
-    async def _follow(
-        self, row: JobRunRow, on_line: OnLine | None, deadline: float, step: list[Step]
-    ) -> _Finished | None:
-        """Wait for the pod, then forward its log until it ends; a :class:`_Finished` when the run
-        ended without a result to wait for (timeout, a pod that cannot start)."""
-        pod = await self._wait_for_pod(row, deadline)
-        if pod is None or isinstance(pod, _Finished):
-            return pod
-        loop = asyncio.get_running_loop()
-        lines: asyncio.Queue[str | None] = asyncio.Queue()
-
-        def pump() -> None:
-            try:
-                for line in self.jobs.follow_log(row.namespace, pod):
-                    loop.call_soon_threadsafe(lines.put_nowait, line)
-            except JobsApiError as error:
-                log.warning("terraform_job.log_broken", job=row.job_name, error=str(error))
-            finally:
-                loop.call_soon_threadsafe(lines.put_nowait, None)
-
-        reader = asyncio.ensure_future(asyncio.to_thread(pump))
-        try:
-            while True:
-                try:
-                    line = await asyncio.wait_for(lines.get(), timeout=self.poll_seconds)
-                except TimeoutError:
-                    self._check_stop(row)
-                    if time.monotonic() > deadline:
-                        return _Finished(
-                            None, step_failure(f"terraform {step[0]}", _timed_out(step[0])), True, step[0]
-                        )
-                    continue
-                if line is None:
-                    return None
-                step[0] = _marked_step(line) or step[0]
-                await _forward(on_line, step[0], line)
-        finally:
-            if not reader.done():
-                # Deleting the Job ends the stream; the thread then finishes on its own.
-                reader.cancel()
-
-    async def _wait_for_pod(self, row: JobRunRow, deadline: float) -> str | _Finished | None:
-        """The pod's name once it runs (or ran); None when it is gone but the result is stored."""
-        while True:
-            pod = await asyncio.to_thread(self.jobs.pod_state, row.namespace, row.job_name)
-            if pod.hopeless:
-                return _Finished(None, f"the Terraform Job's pod cannot start: {pod.reason}")
-            if pod.phase in ("running", "terminated") and pod.name is not None:
-                return pod.name
-            if pod.phase == "none":
-                job = await asyncio.to_thread(self.jobs.job_state, row.namespace, row.job_name)
-                if job.phase != "running":
-                    if (
-                        row.status == "finished"
-                        or await asyncio.to_thread(self.runs.result, row.id) is not None
-                    ):
-                        return None  # done and gone (its Job expired): the result is all there is
-                    why = f"failed ({job.reason})" if job.phase == "failed" else "is gone"
-                    timed_out = job.reason.startswith("DeadlineExceeded")
-                    return _Finished(
-                        None, f"the Terraform Job {row.job_name} {why} and sent no result", timed_out
-                    )
-            self._check_stop(row)
-            if time.monotonic() > deadline:
-                return _Finished(
-                    None, f"the Terraform Job's pod did not start in time ({pod.reason or 'pending'})", True
-                )
-            await asyncio.sleep(self.poll_seconds)
-
-    async def _await_result(self, row: JobRunRow, deadline: float, step: Step) -> _Finished:
-        """After the log ended: the result the pod sent, or why there is none."""
-        while True:
-            raw = await asyncio.to_thread(self.runs.result, row.id)
-            if raw is not None:
-                try:
-                    return _Finished(JobOutcome.from_json(raw))
-                except WireError as error:
-                    return _Finished(None, f"the Terraform Job sent a result the bot cannot read: {error}")
-            job = await asyncio.to_thread(self.jobs.job_state, row.namespace, row.job_name)
-            if job.phase in ("failed", "missing"):
-                pod = await asyncio.to_thread(self.jobs.pod_state, row.namespace, row.job_name)
-                why = _POD_EXIT_REASONS.get(
-                    pod.exit_code or 0, job.reason or f"pod exit code {pod.exit_code}"
-                )
-                return _Finished(None, f"the Terraform Job {row.job_name} failed: {why}")
-            self._check_stop(row)
-            if time.monotonic() > deadline:
-                return _Finished(None, step_failure(f"terraform {step}", _timed_out(step)), True, step)
-            await asyncio.sleep(self.poll_seconds)
-
-    def _check_stop(self, row: JobRunRow) -> None:
-        stop = current_stop.get()
-        if stop is not None and stop.is_set():
-            log.warning("terraform_job.stopped", job=row.job_name, reason="the job was stopped")
-            raise JobCancelled("the job was stopped; its Terraform Job was deleted")
-
-    async def _discard(self, row: JobRunRow) -> None:
-        """Delete the Job (stopping Terraform in it) and let nobody re-attach to the run."""
-        with contextlib.suppress(JobsApiError):
-            await asyncio.to_thread(self.jobs.delete_job, row.namespace, row.job_name)
-        await asyncio.to_thread(self.runs.mark, row.id, "abandoned")
-        log.info("terraform_job.deleted", job=row.job_name, run_id=row.id)
-
     @staticmethod
-    def _stopped_step(finished: _Finished) -> StepResult:
+    def _stopped_step(finished: Finished) -> StepResult:
         """The step a run ended in without a result, for the comment and the job log."""
         exit_code = -9 if finished.timed_out else 1
         return replace(
-            _timed_out(finished.step),
+            timed_out_step(finished.step),
             exit_code=exit_code,
             timed_out=finished.timed_out,
             output=f"{finished.error}\n",
         )
-
-
-def _timed_out(step: Step) -> StepResult:
-    return StepResult(step, COMMAND, -9, "", 0.0, timed_out=True)
-
-
-def _marked_step(line: str) -> Step | None:
-    """The pod announces each step with a line ``--- terraform <step>``."""
-    if not line.startswith("--- terraform "):
-        return None
-    words = line.split()
-    name = words[2] if len(words) > 2 else ""
-    return next((step for step in _STEPS if step == name), None)
-
-
-async def _forward(on_line: OnLine | None, step: Step, line: str) -> None:
-    if on_line is None:
-        return
-    result = on_line(step, line)
-    if inspect.isawaitable(result):
-        await result
