@@ -4,11 +4,15 @@ The intake's hot path: every webhook waits here for its commit. Two things keep 
 under load without weakening "stored before answered":
 
 * statements are Core inserts built once, not ORM units of work per request;
-* a few writer threads do *group commit*: requests waiting at the same moment are written
+* one writer thread does *group commit*: requests waiting at the same moment are written
   in one transaction, one insert for all their events and one for all their jobs (so a
   batch costs the same round trips as one request), and released together when it
-  commits. On SQLite one writer is used, since SQLite has one write lock anyway and
-  competing writers only sleep in its busy handler.
+  commits. One, on PostgreSQL too: while its transaction is out, the requests that arrive
+  wait and go together in the next. More writers split those requests into smaller
+  batches, so more transactions, more round trips, and more threads taking turns with the
+  event loop for the interpreter lock (at 200 requests/s on PostgreSQL, four writers took
+  a tenth more CPU than one and half as long again to answer; bench/README.md). On
+  SQLite, which has one write lock, more writers would only sleep in its busy handler.
 """
 
 from __future__ import annotations
@@ -178,19 +182,14 @@ _Request = tuple[Sequence[ParsedEvent], "Future[list[StoredEvent]]"]
 
 
 class GroupCommitWriter:
-    """Writer threads that commit whatever requests are waiting, together."""
+    """A writer thread that commits whatever requests are waiting, together."""
 
-    def __init__(self, store: EventStore, *, writers: int | None = None, max_batch: int = MAX_BATCH) -> None:
+    def __init__(self, store: EventStore, *, max_batch: int = MAX_BATCH) -> None:
         self.store = store
         self.max_batch = max_batch
-        count = writers or (4 if store.database.is_postgres else 1)
         self._requests: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
-        self._threads = [
-            threading.Thread(target=self._run, name=f"gitops-bot-intake-writer-{index}", daemon=True)
-            for index in range(count)
-        ]
-        for thread in self._threads:
-            thread.start()
+        self._thread = threading.Thread(target=self._run, name="gitops-bot-intake-writer", daemon=True)
+        self._thread.start()
 
     async def submit(self, parsed: Sequence[ParsedEvent]) -> list[StoredEvent]:
         future: Future[list[StoredEvent]] = Future()
@@ -198,10 +197,8 @@ class GroupCommitWriter:
         return await asyncio.wrap_future(future)
 
     def close(self) -> None:
-        for _ in self._threads:
-            self._requests.put(None)
-        for thread in self._threads:
-            thread.join(timeout=10)
+        self._requests.put(None)
+        self._thread.join(timeout=10)
 
     def _run(self) -> None:
         while True:
