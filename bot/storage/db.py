@@ -101,6 +101,9 @@ class Database:
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
         else:
+            # Pre-ping costs a round trip per transaction, and buys this: after PostgreSQL restarts
+            # (or ends idle sessions) the next webhook is still stored, not answered 503, since
+            # the pool replaces a dead connection before lending it (test_group_commit.py).
             kwargs.update(pool_pre_ping=True, pool_size=10, max_overflow=20)
         self.engine: Engine = create_engine(url, **kwargs)
         if self.dialect == "sqlite":

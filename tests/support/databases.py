@@ -70,7 +70,16 @@ def postgres_schema_template() -> SchemaTemplate | None:
     with _schema() as schema:
         migrate(schema_url(schema))
         dumped = subprocess.run(
-            [pg_dump, "--schema", schema, "--no-owner", "--no-privileges", "--inserts", "--dbname", _plain()],
+            [
+                pg_dump,
+                "--schema",
+                schema,
+                "--no-owner",
+                "--no-privileges",
+                "--inserts",
+                "--dbname",
+                postgres_conninfo(),
+            ],
             capture_output=True,
             text=True,
             timeout=60,
@@ -82,7 +91,7 @@ def postgres_schema_template() -> SchemaTemplate | None:
     return SchemaTemplate(schema, sql)
 
 
-def _plain() -> str:
+def postgres_conninfo() -> str:
     return POSTGRES_SERVER_URL.replace("+psycopg", "")
 
 
@@ -101,7 +110,7 @@ def _schema(template: SchemaTemplate | None = None) -> Iterator[str]:
     import psycopg
 
     schema = f"gitops_bot_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(_plain(), autocommit=True) as connection:
+    with psycopg.connect(postgres_conninfo(), autocommit=True) as connection:
         if template is None:
             connection.execute(f'CREATE SCHEMA "{schema}"')
         else:
@@ -109,7 +118,7 @@ def _schema(template: SchemaTemplate | None = None) -> Iterator[str]:
     try:
         yield schema
     finally:
-        with psycopg.connect(_plain(), autocommit=True) as connection:
+        with psycopg.connect(postgres_conninfo(), autocommit=True) as connection:
             connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 

@@ -5,12 +5,14 @@ batch; one request that cannot be stored fails alone. Real database, SQLite and 
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import hashlib
 import json
 from collections.abc import Iterator
 from concurrent.futures import Future
 
+import psycopg
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -23,6 +25,7 @@ from bot.services import Services, build_services
 from bot.settings import Settings
 from bot.storage.models import Event, Job
 from tests.support.botenv import distribution_push
+from tests.support.databases import postgres_conninfo
 
 
 def push(tag: str, delivery: str | None = None) -> list[ParsedEvent]:
@@ -93,3 +96,35 @@ def test_a_request_that_cannot_be_stored_fails_alone(services: Services) -> None
     assert isinstance(waiting[0].exception(), SQLAlchemyError)
     assert [stored.status for stored in waiting[1].result()] == ["queued"]
     assert counts(services) == (1, 2)
+
+
+def pooled_backend_pids(services: Services) -> set[int]:
+    """The server process behind each connection the engine's pool holds now."""
+    pool = services.database.engine.pool
+    connections = [services.database.engine.raw_connection() for _ in range(pool.checkedin())]
+    try:
+        return {connection.driver_connection.info.backend_pid for connection in connections}  # type: ignore[union-attr]
+    finally:
+        for connection in connections:
+            connection.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_the_writer_stores_after_postgresql_drops_its_connections(services: Services) -> None:
+    """A PostgreSQL restart, or an idle-session timeout, ends the pool's connections without telling
+    the bot. The next webhook must still be stored, not answered 503: the pool checks a connection
+    before lending it (pre-ping), which is why the writer's transactions pay that round trip."""
+    writer = GroupCommitWriter(EventStore(services.queue, two_handlers()))
+    try:
+        assert [s.status for s in asyncio.run(writer.submit(push("3.0.0")))] == ["queued"]
+        pids = pooled_backend_pids(services)
+        assert pids
+        with psycopg.connect(postgres_conninfo(), autocommit=True) as admin:
+            for pid in pids:
+                admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        after = asyncio.run(writer.submit(push("3.1.0")))
+    finally:
+        writer.close()
+    assert [stored.status for stored in after] == ["queued"]
+    assert counts(services) == (2, 4)
