@@ -70,16 +70,7 @@ def postgres_schema_template() -> SchemaTemplate | None:
     with _schema() as schema:
         migrate(schema_url(schema))
         dumped = subprocess.run(
-            [
-                pg_dump,
-                "--schema",
-                schema,
-                "--no-owner",
-                "--no-privileges",
-                "--inserts",
-                "--dbname",
-                postgres_conninfo(),
-            ],
+            [pg_dump, "--schema", schema, "--no-owner", "--no-privileges", "--inserts", "--dbname", _plain()],
             capture_output=True,
             text=True,
             timeout=60,
@@ -91,7 +82,7 @@ def postgres_schema_template() -> SchemaTemplate | None:
     return SchemaTemplate(schema, sql)
 
 
-def postgres_conninfo() -> str:
+def _plain() -> str:
     return POSTGRES_SERVER_URL.replace("+psycopg", "")
 
 
@@ -110,7 +101,7 @@ def _schema(template: SchemaTemplate | None = None) -> Iterator[str]:
     import psycopg
 
     schema = f"gitops_bot_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres_conninfo(), autocommit=True) as connection:
+    with psycopg.connect(_plain(), autocommit=True) as connection:
         if template is None:
             connection.execute(f'CREATE SCHEMA "{schema}"')
         else:
@@ -118,7 +109,7 @@ def _schema(template: SchemaTemplate | None = None) -> Iterator[str]:
     try:
         yield schema
     finally:
-        with psycopg.connect(postgres_conninfo(), autocommit=True) as connection:
+        with psycopg.connect(_plain(), autocommit=True) as connection:
             connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 

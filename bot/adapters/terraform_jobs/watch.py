@@ -107,9 +107,7 @@ class JobWatch:
                 except TimeoutError:
                     self._check_stop(row)
                     if time.monotonic() > deadline:
-                        return Finished(
-                            None, step_failure(f"terraform {step[0]}", timed_out_step(step[0])), True, step[0]
-                        )
+                        return _out_of_time(step[0])
                     continue
                 if line is None:
                     return None
@@ -166,7 +164,7 @@ class JobWatch:
                 return Finished(None, f"the Terraform Job {row.job_name} failed: {why}")
             self._check_stop(row)
             if time.monotonic() > deadline:
-                return Finished(None, step_failure(f"terraform {step}", timed_out_step(step)), True, step)
+                return _out_of_time(step)
             await asyncio.sleep(self.poll_seconds)
 
     def _check_stop(self, row: JobRunRow) -> None:
@@ -185,6 +183,11 @@ class JobWatch:
 
 def timed_out_step(step: Step) -> StepResult:
     return StepResult(step, COMMAND, -9, "", 0.0, timed_out=True)
+
+
+def _out_of_time(step: Step) -> Finished:
+    """The run's deadline passed during ``step``."""
+    return Finished(None, step_failure(f"terraform {step}", timed_out_step(step)), True, step)
 
 
 def _marked_step(line: str) -> Step | None:

@@ -25,7 +25,6 @@ from bot.services import Services, build_services
 from bot.settings import Settings
 from bot.storage.models import Event, Job
 from tests.support.botenv import distribution_push
-from tests.support.databases import postgres_conninfo
 
 
 def push(tag: str, delivery: str | None = None) -> list[ParsedEvent]:
@@ -111,7 +110,9 @@ def pooled_backend_pids(services: Services) -> set[int]:
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
-def test_the_writer_stores_after_postgresql_drops_its_connections(services: Services) -> None:
+def test_the_writer_stores_after_postgresql_drops_its_connections(
+    database_url: str, services: Services
+) -> None:
     """A PostgreSQL restart, or an idle-session timeout, ends the pool's connections without telling
     the bot. The next webhook must still be stored, not answered 503: the pool checks a connection
     before lending it (pre-ping), which is why the writer's transactions pay that round trip."""
@@ -120,7 +121,7 @@ def test_the_writer_stores_after_postgresql_drops_its_connections(services: Serv
         assert [s.status for s in asyncio.run(writer.submit(push("3.0.0")))] == ["queued"]
         pids = pooled_backend_pids(services)
         assert pids
-        with psycopg.connect(postgres_conninfo(), autocommit=True) as admin:
+        with psycopg.connect(database_url.replace("+psycopg", ""), autocommit=True) as admin:
             for pid in pids:
                 admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
         after = asyncio.run(writer.submit(push("3.1.0")))
