@@ -9,9 +9,9 @@ import pytest
 from bot.storage.db import Database, migrate
 from tests.support.databases import (
     SQLITE_FILE,
+    SchemaPool,
     SchemaTemplate,
     copy_sqlite,
-    migrated_postgres_url,
     postgres_schema_template,
     sqlite_url,
 )
@@ -68,13 +68,21 @@ def postgres_template() -> SchemaTemplate | None:
     return postgres_schema_template()
 
 
+@pytest.fixture(scope="session")
+def postgres_schemas(postgres_template: SchemaTemplate | None) -> Iterator[SchemaPool]:
+    """Migrated PostgreSQL schemas, one per test at a time, emptied between tests."""
+    pool = SchemaPool(postgres_template)
+    yield pool
+    pool.close()
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path, migrated_sqlite_file: Path) -> Iterator[str]:
     """A migrated database on SQLite and on PostgreSQL: storage tests run on both."""
     if request.param == "sqlite":
         yield copy_sqlite(migrated_sqlite_file, tmp_path)
     else:
-        with migrated_postgres_url(request.getfixturevalue("postgres_template")) as url:
+        with request.getfixturevalue("postgres_schemas").lease() as url:
             yield url
 
 

@@ -28,7 +28,6 @@ from sqlalchemy import select
 from bot.storage.models import Job
 from bot.worker import STOP_CHECK_SECONDS, WorkerPool
 from tests.support.botenv import BotEnv, bot_env
-from tests.support.databases import migrated_postgres_url
 from tests.support.requirements import require
 from tests.support.terraform_shim import TerraformShim
 
@@ -192,8 +191,8 @@ def env(
         with _env(tmp_path, sqlite_database_url) as built:
             yield built
         return
-    template = request.getfixturevalue("postgres_template")
-    with migrated_postgres_url(template) as url, _env(tmp_path, url) as built:
+    schemas = request.getfixturevalue("postgres_schemas")
+    with schemas.lease() as url, _env(tmp_path, url) as built:
         yield built
 
 

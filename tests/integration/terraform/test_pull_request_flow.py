@@ -12,7 +12,6 @@ import pytest
 import structlog
 
 from tests.support.botenv import FORGES, BotEnv, bot_env
-from tests.support.databases import migrated_postgres_url
 from tests.support.requirements import require
 from tests.support.terraform_shim import TerraformShim
 
@@ -75,8 +74,8 @@ def env(
 
 @pytest.fixture(params=FORGES)
 def pg_env(request: pytest.FixtureRequest, tmp_path: Path, terraform_shim: TerraformShim) -> Iterator[BotEnv]:
-    template = request.getfixturevalue("postgres_template")
-    with migrated_postgres_url(template) as url, _env(tmp_path, url, request.param) as built:
+    schemas = request.getfixturevalue("postgres_schemas")
+    with schemas.lease() as url, _env(tmp_path, url, request.param) as built:
         yield built
 
 

@@ -13,7 +13,6 @@ import pytest
 from bot.adapters.terraform_cli import SandboxExecutor, TerraformRunner
 from tests.integration.terraform.test_pull_request_flow import BIGGER, FILES, REPO, open_pr, say
 from tests.support.botenv import BotEnv, bot_env
-from tests.support.databases import migrated_postgres_url
 from tests.support.markdown import render, swallowed_lines
 from tests.support.requirements import require
 from tests.support.terraform_shim import TerraformShim
@@ -38,8 +37,8 @@ def env(
         with _env(tmp_path, sqlite_database_url) as built:
             yield built
         return
-    template = request.getfixturevalue("postgres_template")
-    with migrated_postgres_url(template) as url, _env(tmp_path, url) as built:
+    schemas = request.getfixturevalue("postgres_schemas")
+    with schemas.lease() as url, _env(tmp_path, url) as built:
         yield built
 
 
