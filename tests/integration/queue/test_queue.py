@@ -83,7 +83,9 @@ def test_backoff_delays_the_retry(database: Database) -> None:
 
 
 def test_expired_lease_is_taken_over_and_the_old_owner_is_fenced(database: Database) -> None:
-    queue = JobQueue(database, lease_seconds=0.2)
+    # Long enough that a loaded machine pausing this test between two claims (0.2 s did, once,
+    # in a full run) does not let the lease lapse before "still held" is checked.
+    queue = JobQueue(database, lease_seconds=1.0)
     with database.transaction() as session:
         queue.enqueue(session, "h")
     stale = queue.claim("dead-worker")
