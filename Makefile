@@ -13,6 +13,13 @@ PORT   ?= 8080
 # runs in one process.
 TEST_WORKERS ?= $(shell echo $$(( ($$(nproc) * 5 + 1) / 2 )))
 PYTEST_ARGS ?= -n $(TEST_WORKERS) --dist worksteal --durations=25
+# The suite's scratch files (git repositories, SQLite databases, Terraform working directories, a
+# wheel's venv: about 0.8 GB a run) go to a RAM-backed directory when /dev/shm has 4 GiB free:
+# written to disk, the kernel's journalling and writeback cost about 10% of the run's wall time
+# (278 and 277 s of pytest against 322 and 308 s, interleaved, on 2 cores). pyproject.toml keeps
+# only the last run's directories. TEST_TMPDIR= keeps them on disk.
+TEST_TMPDIR ?= $(shell df --output=avail -k /dev/shm 2>/dev/null | \
+	awk 'NR == 2 && $$1 > 4194304 {print "/dev/shm/gitops-bot-tests-'"$$(id -u)"'"}')
 
 .PHONY: run test test-durations install install-test mlflow-venv migrate lint format bench bench-intake bench-git clean
 
@@ -63,12 +70,14 @@ test: install-test mlflow-venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	PYTHONDONTWRITEBYTECODE= $(BIN)/pytest $(PYTEST_ARGS)
+	$(if $(TEST_TMPDIR),mkdir -p $(TEST_TMPDIR))
+	PYTHONDONTWRITEBYTECODE= $(if $(TEST_TMPDIR),TMPDIR=$(TEST_TMPDIR)) $(BIN)/pytest $(PYTEST_ARGS)
 
 ## make test-durations: the whole suite, recording each test module's wall and CPU seconds in tests/durations.json
 ## (the order the suite is handed to pytest-xdist's workers: tests/support/scheduling.py).
 test-durations: install-test mlflow-venv
-	PYTHONDONTWRITEBYTECODE= $(BIN)/pytest $(PYTEST_ARGS) --write-durations
+	$(if $(TEST_TMPDIR),mkdir -p $(TEST_TMPDIR))
+	PYTHONDONTWRITEBYTECODE= $(if $(TEST_TMPDIR),TMPDIR=$(TEST_TMPDIR)) $(BIN)/pytest $(PYTEST_ARGS) --write-durations
 
 lint: install-test
 	$(BIN)/ruff check .
