@@ -95,17 +95,23 @@ def postgres_schema_url(template: SchemaTemplate | None = None) -> Iterator[str]
         yield schema_url(schema)
 
 
+def _create_schema(connection: Any, template: SchemaTemplate | None) -> str:
+    """A new schema, under a name no other test uses: a copy of ``template``, else empty."""
+    schema = f"gitops_bot_test_{uuid.uuid4().hex[:12]}"
+    if template is None:
+        connection.execute(f'CREATE SCHEMA "{schema}"')
+    else:
+        template.create(connection, schema)
+    return schema
+
+
 @contextmanager
 def _schema(template: SchemaTemplate | None = None) -> Iterator[str]:
     """A new schema's name, dropped on exit."""
     import psycopg
 
-    schema = f"gitops_bot_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(_plain(), autocommit=True) as connection:
-        if template is None:
-            connection.execute(f'CREATE SCHEMA "{schema}"')
-        else:
-            template.create(connection, schema)
+        schema = _create_schema(connection, template)
     try:
         yield schema
     finally:
@@ -185,14 +191,11 @@ class SchemaPool:
         self._connection.close()
 
     def _create(self) -> str:
-        schema = f"gitops_bot_test_{uuid.uuid4().hex[:12]}"
+        schema = _create_schema(self._connection, self._template)
         if self._template is None:
             from bot.storage.db import migrate
 
-            self._connection.execute(f'CREATE SCHEMA "{schema}"')
             migrate(schema_url(schema))
-        else:
-            self._template.create(self._connection, schema)
         self._fingerprints[schema] = self._fingerprint_of(schema)
         return schema
 
