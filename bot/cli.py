@@ -311,6 +311,25 @@ def build_parser() -> argparse.ArgumentParser:
     # Not required: a bare `gitops-bot` prints this help (main), rather than an error.
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
+    _add_running_commands(commands)
+    _add_tool_commands(commands)
+    terraform_job = commands.add_parser(
+        "terraform-job", help="run one Terraform plan or apply inside a Kubernetes Job (the Job runs it)"
+    )
+    terraform_job.set_defaults(func=cmd_terraform_job)
+    schema = commands.add_parser("schema", help="print the JSON Schema of .gitops-bot.yaml (for editors)")
+    schema.set_defaults(func=cmd_schema)
+
+    from bot.adapters.forge.local.cli import add_parser as add_pr_parser
+    from bot.updates.preview_cli import add_parser as add_preview_parser
+
+    add_preview_parser(commands)
+    add_pr_parser(commands)
+    return parser
+
+
+def _add_running_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The commands that run the bot: serve, worker, migrate."""
     serve = commands.add_parser("serve", help="HTTP server + workers + scheduler in one process")
     serve.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (beyond loopback the console needs sign-in)"
@@ -325,6 +344,9 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = commands.add_parser("migrate", help="apply database migrations (idempotent)")
     migrate.set_defaults(func=cmd_migrate)
 
+
+def _add_tool_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The commands people run beside the bot: check a config, write secrets, send an event."""
     check = commands.add_parser("check-config", help="validate a .gitops-bot.yaml")
     check.add_argument("file", help="the .gitops-bot.yaml to check")
     check.add_argument(
@@ -355,21 +377,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--url", help="the running bot's address (default: GITOPS_BOT_URL, else http://127.0.0.1:8080)"
     )
     send.set_defaults(func=cmd_send_event)
-
-    terraform_job = commands.add_parser(
-        "terraform-job", help="run one Terraform plan or apply inside a Kubernetes Job (the Job runs it)"
-    )
-    terraform_job.set_defaults(func=cmd_terraform_job)
-
-    schema = commands.add_parser("schema", help="print the JSON Schema of .gitops-bot.yaml (for editors)")
-    schema.set_defaults(func=cmd_schema)
-
-    from bot.adapters.forge.local.cli import add_parser as add_pr_parser
-    from bot.updates.preview_cli import add_parser as add_preview_parser
-
-    add_preview_parser(commands)
-    add_pr_parser(commands)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:

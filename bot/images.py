@@ -36,6 +36,9 @@ _TAG = re.compile(r"[\w][\w.-]{0,127}")
 _DIGEST = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}")
 
 TargetFormat = Literal["tag", "digest", "tag@digest", "image", "image@digest"]
+# The formats that name a version (a tag), and those that carry a digest.
+TAG_FORMATS: tuple[TargetFormat, ...] = ("tag", "tag@digest", "image", "image@digest")
+DIGEST_FORMATS: tuple[TargetFormat, ...] = ("digest", "tag@digest", "image@digest")
 
 
 class InvalidImageReference(ValueError):
@@ -156,7 +159,7 @@ def render_target_value(
     ``image`` → ``registry.example.com/serving/chat-llm:1.2.3``; ``image@digest`` → the same plus
     ``@sha256:…``. For model triggers only ``tag`` applies and ``tag`` is the model version.
     """
-    needs_digest = target_format in ("digest", "tag@digest", "image@digest")
+    needs_digest = target_format in DIGEST_FORMATS
     if needs_digest and not digest:
         raise ValueError(
             f"the target format {target_format!r} needs the image digest, which the event did not give"
@@ -173,3 +176,23 @@ def render_target_value(
     if target_format == "image":
         return f"{written}:{tag}"
     return f"{written}:{tag}@{digest}"
+
+
+def version_from_value(value: str | None, target_format: TargetFormat) -> str | None:
+    """The version (tag) a target's current value names, or None when it names none.
+
+    ``1.2.3`` (tag) → ``1.2.3``; ``1.2.3@sha256:…`` → ``1.2.3``; ``reg/x:1.2.3[@sha256:…]`` (image) →
+    ``1.2.3``; a digest-only value carries no version.
+    """
+    if value is None or target_format not in TAG_FORMATS:
+        return None
+    text = value.strip()
+    if target_format in ("tag@digest", "image@digest", "tag", "image"):
+        text = text.split("@", 1)[0]
+    if target_format in ("image", "image@digest"):
+        last_slash = text.rfind("/")
+        colon = text.rfind(":")
+        if colon <= last_slash:
+            return None
+        text = text[colon + 1 :]
+    return text or None

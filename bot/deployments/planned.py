@@ -196,19 +196,7 @@ def analysis_plan(
         min_requests=canary.min_requests,
         on_failure=canary.on_failure,
         rollback_automerge=canary.rollback.automerge,
-        metrics=tuple(
-            PlannedMetric(
-                name=item.spec.name,
-                query=item.query,
-                baseline_query=item.baseline_query,
-                min=item.spec.min,
-                max=item.spec.max,
-                baseline_relative_max=item.spec.baseline_relative_max,
-                baseline_relative_min=item.spec.baseline_relative_min,
-                **_samples(item.spec, judge, context, stable_version),
-            )
-            for item in rendered.metrics
-        ),
+        metrics=tuple(_planned_metric(item, judge, context, stable_version) for item in rendered.metrics),
         judge=judge,
         request_count_query=rendered.request_count_query,
         readiness=(
@@ -221,6 +209,21 @@ def analysis_plan(
         channel=channel,
         installation_id=installation_id,
         ladder=ladder,
+    )
+
+
+def _planned_metric(
+    item: RenderedMetric, judge: JudgeSettings, context: QueryContext, stable_version: str | None
+) -> PlannedMetric:
+    return PlannedMetric(
+        name=item.spec.name,
+        query=item.query,
+        baseline_query=item.baseline_query,
+        min=item.spec.min,
+        max=item.spec.max,
+        baseline_relative_max=item.spec.baseline_relative_max,
+        baseline_relative_min=item.spec.baseline_relative_min,
+        **_samples(item.spec, judge, context, stable_version),
     )
 
 

@@ -17,7 +17,7 @@ from bot.adapters.forge.names import pull_reference
 from bot.adapters.forge.port import MergeResult
 from bot.events.model import PipelineFinished, PullRequestChanged
 from bot.reasons import Ignored
-from bot.updates.plan import BRANCH_PREFIX
+from bot.updates.branch_names import BRANCH_PREFIX
 from bot.updates.store import UpdateStore
 from bot.updates.triggers import automerge_decision, automerge_enabled
 

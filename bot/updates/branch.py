@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bot.adapters.forge.port import Forge, ForgeValidationError
-from bot.updates.plan import PendingUpdate, UpdatePlan, branch_prefix, version_from_branch
+from bot.updates.branch_names import branch_prefix, version_from_branch
+from bot.updates.plan import PendingUpdate, UpdatePlan
 from bot.updates.targets import check_inside
 
 if TYPE_CHECKING:

@@ -33,18 +33,13 @@ from typing import Literal
 from bot.adapters.forge.names import pull_reference
 from bot.config import Deployment, Target
 from bot.edits import EditError, apply_edit
-from bot.images import TargetFormat, render_target_value
+from bot.images import DIGEST_FORMATS, TAG_FORMATS, TargetFormat, render_target_value, version_from_value
+from bot.updates.branch_names import branch_for
 from bot.updates.traffic import TrafficEdit, first_ladder, write_first_rung
 from bot.versions import Decision, compare_versions, decide_update
 
-BRANCH_PREFIX = "gitops-bot"
-"""Every bot update branch is ``gitops-bot/<deployment>/<version>``."""
-
 _VERSION = re.compile(r"[\w][\w.+-]{0,127}")
 _DIGEST = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}")
-_TAG_FORMATS: tuple[TargetFormat, ...] = ("tag", "tag@digest", "image", "image@digest")
-_DIGEST_FORMATS: tuple[TargetFormat, ...] = ("digest", "tag@digest", "image@digest")
-
 NoUpdateCode = Literal[
     "invalid_version",
     "invalid_digest",
@@ -72,43 +67,6 @@ REFUSALS: frozenset[str] = frozenset(
     }
 )
 """Codes that are refusals (someone asked for something the rules forbid); the rest are no-ops."""
-
-
-def branch_for(deployment: str, version: str) -> str:
-    return f"{BRANCH_PREFIX}/{deployment}/{version}"
-
-
-def branch_prefix(deployment: str) -> str:
-    """The prefix of every update branch of ``deployment`` (the trailing ``/`` keeps ``chat`` and
-    ``chat-llm`` apart)."""
-    return f"{BRANCH_PREFIX}/{deployment}/"
-
-
-def version_from_branch(deployment: str, branch: str) -> str | None:
-    prefix = branch_prefix(deployment)
-    if not branch.startswith(prefix) or len(branch) == len(prefix):
-        return None
-    return branch[len(prefix) :]
-
-
-def version_from_value(value: str | None, target_format: TargetFormat) -> str | None:
-    """The version (tag) a target's current value names, or None when it names none.
-
-    ``1.2.3`` (tag) → ``1.2.3``; ``1.2.3@sha256:…`` → ``1.2.3``; ``reg/x:1.2.3[@sha256:…]`` (image) →
-    ``1.2.3``; a digest-only value carries no version.
-    """
-    if value is None or target_format not in _TAG_FORMATS:
-        return None
-    text = value.strip()
-    if target_format in ("tag@digest", "image@digest", "tag", "image"):
-        text = text.split("@", 1)[0]
-    if target_format in ("image", "image@digest"):
-        last_slash = text.rfind("/")
-        colon = text.rfind(":")
-        if colon <= last_slash:
-            return None
-        text = text[colon + 1 :]
-    return text or None
 
 
 @dataclass(frozen=True)
@@ -252,13 +210,9 @@ def plan_update(
     if isinstance(reason, NoUpdate):
         return reason
 
-    if not any(edit.changed for edit in edits):
-        return NoUpdate(
-            "already_current",
-            f"every target of {deployment.name} already holds {version}"
-            + (f"@{digest}" if digest and _wants_digest(deployment.targets) else ""),
-            previous_version=previous,
-        )
+    current = _already_current(deployment, version, digest, edits, previous)
+    if current is not None:
+        return current
 
     supersedes = _superseded(repo, pending, deployment, version, previous=previous, explicit=explicit)
     if isinstance(supersedes, NoUpdate):
@@ -278,6 +232,24 @@ def plan_update(
         explicit=explicit,
         decision_code=decision.code,
         traffic=traffic,
+    )
+
+
+def _already_current(
+    deployment: Deployment,
+    version: str,
+    digest: str | None,
+    edits: Sequence[TargetEdit],
+    previous: str | None,
+) -> NoUpdate | None:
+    """Rule: nothing to write when every target already holds the version (and digest)."""
+    if any(edit.changed for edit in edits):
+        return None
+    return NoUpdate(
+        "already_current",
+        f"every target of {deployment.name} already holds {version}"
+        + (f"@{digest}" if digest and _wants_digest(deployment.targets) else ""),
+        previous_version=previous,
     )
 
 
@@ -399,13 +371,13 @@ def _unreadable(
 
 def _current_version(edits: Sequence[TargetEdit]) -> str | None:
     for edit in edits:
-        if edit.format in _TAG_FORMATS:
+        if edit.format in TAG_FORMATS:
             return version_from_value(edit.old_value, edit.format)
     return None
 
 
 def _wants_digest(targets: Sequence[Target]) -> bool:
-    return any(target.format in _DIGEST_FORMATS for target in targets)
+    return any(target.format in DIGEST_FORMATS for target in targets)
 
 
 def _overrule(
@@ -424,7 +396,7 @@ def _overrule(
         behind = [edit for edit in edits if edit.changed]
         if not behind:
             return NoUpdate("already_current", decision.reason, previous_version=previous)
-        if any(edit.format in _DIGEST_FORMATS for edit in behind):
+        if any(edit.format in DIGEST_FORMATS for edit in behind):
             return f"{version} is current, and its image digest changed"
         places = ", ".join(f"{edit.file} ({edit.location})" for edit in behind)
         return f"{version} is current, but {places} still held another value"

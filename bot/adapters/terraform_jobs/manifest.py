@@ -83,6 +83,28 @@ def job_manifest(
         RUN_ID_LABEL: str(run_id),
         OPERATION_LABEL: operation,
     }
+    container = _container(
+        settings, spec_json=spec_json, callback_url=callback_url, token=token, env_secret=env_secret
+    )
+    pod_spec = _pod_spec(settings, container)
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": name, "namespace": settings.namespace, "labels": labels},
+        "spec": {
+            # One attempt: a second run of an apply is not something to retry blindly.
+            "backoffLimit": 0,
+            "activeDeadlineSeconds": deadline_seconds,
+            "ttlSecondsAfterFinished": settings.keep_seconds,
+            "template": {"metadata": {"labels": labels}, "spec": pod_spec},
+        },
+    }
+
+
+def _container(
+    settings: JobSettings, *, spec_json: str, callback_url: str, token: str, env_secret: str | None
+) -> dict[str, Any]:
+    """The one container: the bot's image running the spec, writing only to its scratch volume."""
     container: dict[str, Any] = {
         "name": CONTAINER,
         "image": settings.image,
@@ -106,6 +128,10 @@ def job_manifest(
         container["resources"] = {kind: dict(values) for kind, values in settings.resources.items()}
     if env_secret:
         container["envFrom"] = [{"secretRef": {"name": env_secret}}]
+    return container
+
+
+def _pod_spec(settings: JobSettings, container: dict[str, Any]) -> dict[str, Any]:
     pod_spec: dict[str, Any] = {
         "restartPolicy": "Never",
         "automountServiceAccountToken": False,
@@ -125,15 +151,4 @@ def job_manifest(
         pod_spec["nodeSelector"] = dict(settings.node_selector)
     if settings.tolerations:
         pod_spec["tolerations"] = [dict(toleration) for toleration in settings.tolerations]
-    return {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": {"name": name, "namespace": settings.namespace, "labels": labels},
-        "spec": {
-            # One attempt: a second run of an apply is not something to retry blindly.
-            "backoffLimit": 0,
-            "activeDeadlineSeconds": deadline_seconds,
-            "ttlSecondsAfterFinished": settings.keep_seconds,
-            "template": {"metadata": {"labels": labels}, "spec": pod_spec},
-        },
-    }
+    return pod_spec

@@ -7,7 +7,8 @@ import pytest
 from bot.adapters.forge.port import PullRequest
 from bot.config import load_repo_config
 from bot.events.model import ImagePushed, ModelVersionAliasSet, ModelVersionCreated
-from bot.updates.plan import NoUpdate, PendingUpdate, UpdatePlan, plan_update, version_from_branch
+from bot.updates.branch_names import version_from_branch
+from bot.updates.plan import NoUpdate, PendingUpdate, UpdatePlan, plan_update
 from bot.updates.triggers import automerge_decision, image_matches, model_matches
 
 CONFIG = load_repo_config(
