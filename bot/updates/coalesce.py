@@ -3,9 +3,10 @@
 Ten versions of one deployment pushed within seconds are ten update jobs. Run one after another
 (updates of a deployment are serialised), each would open its pull request only for the next to
 supersede it: ten branches, ten pull requests, ten comments and Slack notes. Instead, an update
-first looks at the update jobs still queued or running that came *after* its own event: when one
-of them asks the same deployment for a version its tag policy takes over this one, this update
-records itself as superseded (audited, nothing written) and that newer job does the work.
+looks at the update jobs still queued or running that came *after* its own event, when it starts
+and again just before it writes (the first of a burst often starts before the rest arrive): when
+one of them asks the same deployment for a version its tag policy takes over this one, this
+update records itself as superseded (audited, nothing written) and that newer job does the work.
 
 Only later events count (a job never skips in favour of an older one, so two jobs cannot each
 wait for the other), and only versions the policy would accept and that are newer, or, when the

@@ -142,6 +142,11 @@ def _propose(services: Services, ask: UpdateAsk) -> UpdateOutcome:
         assert gates is not None
         return _refused_by_gates(services, ask, target, gates)
     draft = _draft(services, ask, target, plan, gates)
+    # Asked again just before writing: a burst's later pushes often arrive while the first
+    # update reads and plans, and the newest of them will write instead (one pull request).
+    superseded = _superseded_by_pending(services, ask, target)
+    if superseded is not None:
+        return superseded
     if services.dry_run:
         return _record_and_announce(services, ask, plan, draft, Proposed("dry_run", plan.reason))
     own_branch_open = any(update.branch == plan.branch for update in pending)

@@ -308,6 +308,7 @@ class GitHubStandIn(IssuesMixin, OAuthMixin):
         self.installation_token_lifetime = 3600.0
         self.issued_tokens: list[str] = []
         self._faults: list[Fault] = []
+        self._before: list[tuple[str, re.Pattern[str], Callable[[], None]]] = []
         self.requests: list[RecordedRequest] = []
         self._rate_remaining = 5000
         self._server: ThreadingHTTPServer | None = None
@@ -885,6 +886,21 @@ class GitHubStandIn(IssuesMixin, OAuthMixin):
                 )
             )
 
+    def before_next(self, method: str, path: str, action: Callable[[], None]) -> None:
+        """Run ``action`` once, before answering the next request matching ``method`` and ``path``
+        (a regex): something that happens elsewhere while the caller waits for GitHub (another
+        webhook arriving, say). It runs outside the stand-in's lock, so it may call the stand-in."""
+        with self._lock:
+            self._before.append((method.upper(), re.compile(path), action))
+
+    def _run_before(self, method: str, path: str) -> None:
+        with self._lock:
+            due = next((hook for hook in self._before if hook[0] == method and hook[1].search(path)), None)
+            if due is not None:
+                self._before.remove(due)
+        if due is not None:
+            due[2]()
+
     def rate_limit_next(self, count: int = 1, *, retry_after: float | None = None, **match: Any) -> None:
         self.fail_next(
             count, status=429, message=SECONDARY_RATE_LIMIT_MESSAGE, retry_after=retry_after, **match
@@ -1280,6 +1296,7 @@ class GitHubStandIn(IssuesMixin, OAuthMixin):
             body = json.loads(raw) if raw else None
         except ValueError:
             body = None
+        self._run_before(method, path)
         with self._lock:
             self._rate_remaining = max(self._rate_remaining - 1, 0)
             response_headers = {

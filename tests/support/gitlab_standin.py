@@ -30,7 +30,7 @@ import itertools
 import json
 import threading
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import ThreadingHTTPServer
@@ -161,6 +161,7 @@ class GitLabStandIn(ApiMixin):
         self._tokens: dict[str, str] = {}
         self._groups: dict[str, dict[str, int]] = {}  # full path -> username -> access level
         self._faults: list[Fault] = []
+        self._before: list[tuple[str, str, Callable[[], None]]] = []
         self.requests: list[RecordedRequest] = []
         self.deliveries: list[Delivery] = []
         self._outbox: list[Delivery] = []

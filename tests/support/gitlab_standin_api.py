@@ -6,6 +6,7 @@ import json
 import re
 import time
 import urllib.parse
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from tests.support import github_standin_git as bare_git
@@ -47,6 +48,7 @@ class ApiMixin(HooksMixin):
     _tokens: dict[str, str]
     _groups: dict[str, dict[str, int]]
     _faults: list[Any]
+    _before: list[tuple[str, str, Callable[[], None]]]
     requests: list[Any]
     new_pull_merge_block: str | None
     start_pipelines: bool = True
@@ -70,6 +72,21 @@ class ApiMixin(HooksMixin):
             for _ in range(count):
                 self._faults.append(Fault(status, retry_after, method, path_contains))
 
+    def before_next(self, method: str, path_contains: str, action: Callable[[], None]) -> None:
+        """Run ``action`` once, before answering the next matching request: something that happens
+        elsewhere while the caller waits for GitLab. It runs outside the lock, so it may call the
+        stand-in."""
+        with self._lock:
+            self._before.append((method.upper(), path_contains, action))
+
+    def _run_before(self, method: str, path: str) -> None:
+        with self._lock:
+            due = next((hook for hook in self._before if hook[0] == method and hook[1] in path), None)
+            if due is not None:
+                self._before.remove(due)
+        if due is not None:
+            due[2]()
+
     # -- dispatch ------------------------------------------------------------------------------
 
     def dispatch(
@@ -81,6 +98,7 @@ class ApiMixin(HooksMixin):
         body = self._body(headers, raw)
         if method in ("POST", "PUT"):
             body = {**query, **body}  # GitLab (Grape) reads parameters from the query string too
+        self._run_before(method, split.path)
         self._path_now = split.path
         out: dict[str, str] = {"Content-Type": "application/json"}
         try:

@@ -302,3 +302,24 @@ def test_a_burst_of_versions_opens_one_pull_request_for_the_newest(env: BotEnv) 
             assert action["details"]["code"] == "superseded_by_pending"
             assert action["details"]["by_version"] == "1.3.9"
     assert env.standin.comments(REPO, pull.number) == []
+
+
+def test_a_push_that_arrives_while_an_update_plans_takes_its_place(env: BotEnv) -> None:
+    # A burst's first update starts before the rest arrive, so no newer version waits yet. The
+    # next push arrives while that update reads the open pull requests; asked again before it
+    # writes, the update gives way, and only the newer version opens a pull request.
+    def the_next_push_arrives() -> None:
+        assert env.post_registry(distribution_push("serving/chat-llm", "1.3.1", DIGEST)) == 202
+
+    listing = "/merge_requests" if env.forge == "gitlab" else r"/pulls$"
+    env.standin.before_next("GET", listing, the_next_push_arrives)
+    push(env, "1.3.0")
+
+    (pull,) = env.standin.pulls(REPO)
+    assert pull.head_ref == "gitops-bot/chat-llm-staging/1.3.1"
+    assert set(requests(env)) == {"gitops-bot/chat-llm-staging/1.3.1"}
+    actions = {action["outcome"]: action for action in env.actions("update.propose")}
+    assert sorted(actions) == ["opened", "superseded"]
+    assert actions["superseded"]["details"]["code"] == "superseded_by_pending"
+    assert actions["superseded"]["details"]["by_version"] == "1.3.1"
+    assert env.standin.branch_sha(REPO, BRANCH) is None  # 1.3.0 wrote nothing
