@@ -40,6 +40,7 @@ GOAL_LINE = re.compile(r"^goal \((?P<goal>.*?)\): (?P<verdict>met|NOT met|UNKNOW
 BENCHES: dict[str, tuple[list[str], list[str]]] = {
     "intake": (["--duration", "10", "--open-duration", "10", "--warmup", "2"], []),
     "update": (["--events", "200", "--deployments", "20", "--warmup", "5"], []),
+    "burst": (["--rounds", "3"], []),
     "canary": (["--runs", "5", "--analyses", "500", "--intervals", "2"], []),
     "git": (["--rounds", "3"], []),
     "plan": (
@@ -150,7 +151,9 @@ def planned_runs(
             ]
         else:
             extra = ["--skip-revert"] if name == "canary" else []
-            command = [sys.executable, str(anchor / "bench" / f"{name}.py"), *arguments, *extra]
+            # Through bench/checkout.py: the anchor's bot with the anchor's templates and migrations.
+            script = str(anchor / "bench" / f"{name}.py")
+            command = [sys.executable, str(ROOT / "bench" / "checkout.py"), script, *arguments, *extra]
         runs.append(BenchRun(name, command, label=label))
     return runs
 

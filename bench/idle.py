@@ -108,9 +108,9 @@ def measure(
         )
         if bot_root is not None:  # that checkout's bot, not this one's
             env["PYTHONPATH"] = str(bot_root)
-        migrate(env, workdir)
+        migrate(env, workdir, bot_root)
         server = load.ServerProcess(
-            f"{target}-{variant}", [sys.executable, "-m", "bot", "serve"], env, workdir
+            f"{target}-{variant}", load.bot_command("serve", bot_root=bot_root), env, workdir
         )
         stack.callback(server.stop)
         server.wait_ready()

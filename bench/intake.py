@@ -231,9 +231,9 @@ class Options:
     no_workers: bool = False  # serve --no-workers: the intake alone, the events' jobs left queued
 
 
-def migrate(env: dict[str, str], cwd: Path) -> None:
+def migrate(env: dict[str, str], cwd: Path, bot_root: Path | None = None) -> None:
     completed = subprocess.run(
-        [sys.executable, "-m", "bot", "migrate"],
+        load.bot_command("migrate", bot_root=bot_root),
         cwd=cwd,
         env=env,
         capture_output=True,

@@ -25,6 +25,7 @@ import resource
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -105,6 +106,14 @@ def server_environment(extra: dict[str, str], drop_prefix: str = "GITOPS_BOT_") 
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     env.update(extra)
     return env
+
+
+def bot_command(*args: str, bot_root: Path | None = None) -> list[str]:
+    """``python -m bot ARGS``; with ``bot_root``, that checkout's bot with its own templates and
+    migrations (``bench/checkout.py``; the environment's PYTHONPATH must point at it)."""
+    if bot_root is None:
+        return [sys.executable, "-m", "bot", *args]
+    return [sys.executable, str(REPO_ROOT / "bench" / "checkout.py"), "-m", "bot", *args]
 
 
 class ServerProcess:
