@@ -275,6 +275,9 @@ def many_analyses(root: Path, count: int, intervals: int, interval: int) -> None
     )
     # The bench process is the bot here (the exporter and Prometheus run in processes of their own).
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if count > 500:  # the memory goal is the 500-analysis load's (and an idle bot's)
+        print(f"resident memory under {count} analyses: {peak:.0f} MiB peak (no goal at this load)")
+        return
     verdict = "met" if peak < 200 else "NOT met"
     print(f"goal (resident memory under the load under 200 MiB): {verdict} ({peak:.0f} MiB peak)")
 
