@@ -18,53 +18,26 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-
 from bot import reasons
 from bot.commands.authorization import authorize
 from bot.commands.execute import Asker, Invocation, SlackReply, execute, render_slack
 from bot.commands.render import render_slack_reply
 from bot.commands.slack import SlackRequest, SlackUsage
+from bot.commands.slack_buttons import BUTTON_KIND, NOT_DONE, Press, claim_press, release_press
 from bot.commands.slack_ladder import climbing_for, press_ladder
 from bot.config.schema import RepoConfig
 from bot.notify import blocks as bk
 from bot.notify.render import PAUSE_ACTION, PROMOTE_ACTION, RESUME_ACTION, ROLLBACK_ACTION
-from bot.storage.models import Action, SlackThread
 
 if TYPE_CHECKING:
     from bot.deployments.ladder_control import Climbing
     from bot.services import Services
-
-BUTTON_KIND = "slack.button"
-# Outcomes after which the button did nothing, so pressing it again may act.
-NOT_DONE = frozenset({"refused", "nothing_to_revert", "conflict"})
 
 
 @dataclass(frozen=True)
 class Target:
     repo: str
     config: RepoConfig
-
-
-@dataclass(frozen=True)
-class Press:
-    """A decoded thread button: what it asks for, on which deployment version."""
-
-    command: str
-    repo: str
-    deployment: str
-    version: str
-    key: str
-
-    @property
-    def label(self) -> str:
-        return {"rollback": "Roll back now", "pause": "Pause", "resume": "Resume"}.get(
-            self.command, "Promote"
-        )
-
-    @property
-    def target(self) -> str:
-        return f"{self.key}:{self.command}"
 
 
 def _configs(services: Services) -> list[Target]:
@@ -330,7 +303,7 @@ class SlackCommands:
 
     def _act_once(self, pressed: Press, login: str, what: str) -> str:
         """One press acts; the story's thread row is the mutex, the audit log the memory."""
-        earlier, claim_id = self._claim(pressed, login)
+        earlier, claim_id = claim_press(self.services.database, pressed, self.asker, login)
         if earlier is not None:
             self.reply.audit(
                 BUTTON_KIND,
@@ -349,7 +322,7 @@ class SlackCommands:
             )
         outcome = self._pressed_work(pressed, login)
         if outcome.status in NOT_DONE and claim_id is not None:
-            self._release_claim(claim_id, outcome.status, outcome.message)
+            release_press(self.services.database, claim_id, outcome.status, outcome.message)
         return self._report(
             f"slack.{pressed.command}",
             f"{pressed.label} for {pressed.deployment} {pressed.version} as {login}",
@@ -359,33 +332,6 @@ class SlackCommands:
             repo=pressed.repo,
             deployment=pressed.deployment,
         )
-
-    def _claim(self, pressed: Press, login: str) -> tuple[Action | None, int | None]:
-        """(the earlier press that acted, None) or (None, the id of this press's claim)."""
-        with self.services.database.transaction() as session:
-            session.scalars(
-                select(SlackThread).where(SlackThread.key == pressed.key).with_for_update()
-            ).first()
-            earlier = session.scalars(
-                select(Action)
-                .where(Action.kind == BUTTON_KIND, Action.target == pressed.target, Action.outcome == "done")
-                .order_by(Action.id)
-            ).first()
-            if earlier is not None:
-                return earlier, None
-            claim = Action(
-                kind=BUTTON_KIND,
-                actor=self.asker.actor,
-                repo=pressed.repo,
-                target=pressed.target,
-                summary=f"{pressed.label} pressed by {login}",
-                outcome="done",
-                details={"github_login": login, "slack_user_id": self.asker.user_id},
-                event_id=self.asker.event_id,
-            )
-            session.add(claim)
-            session.flush()
-            return None, claim.id
 
     def _pressed_work(self, pressed: Press, login: str) -> Any:
         if pressed.command == "rollback":
@@ -407,15 +353,6 @@ class SlackCommands:
             version=pressed.version,
             requested_by=login,
         )
-
-    def _release_claim(self, claim_id: int, status: str, reason: str) -> None:
-        """Nothing happened: the button stays usable (a later press may succeed)."""
-        with self.services.database.transaction() as session:
-            row = session.get(Action, claim_id)
-            if row is not None:
-                row.outcome = "refused"
-                row.summary = f"{row.summary}: {status}: {reason}"
-                row.details = {**(row.details or {}), "reason": reason}
 
 
 __all__ = ["BUTTON_KIND", "NOT_DONE", "SlackCommands", "Target"]
