@@ -101,19 +101,17 @@ def replica_environment(
     return env
 
 
-def count(conninfo: str, schema: str, sql: str) -> int:
-    with psycopg.connect(conninfo, autocommit=True, options=f"-csearch_path={schema}") as connection:
-        row = connection.execute(sql).fetchone()
+def count(connection: psycopg.Connection, sql: str) -> int:
+    row = connection.execute(sql).fetchone()
     return int(row[0]) if row else 0
 
 
 def run_round(
-    number: int, versions: int, replicas: list[ServerProcess], github: GitHubStandIn, db: tuple[str, str]
+    number: int, versions: int, replicas: list[ServerProcess], github: GitHubStandIn, db: psycopg.Connection
 ) -> Round:
-    conninfo, schema = db
     prefix = f"gitops-bot/{DEPLOYMENT}/1.{number}."
     newest = f"{prefix}{versions}"
-    superseded_before = count(conninfo, schema, COALESCED)
+    superseded_before = count(db, COALESCED)
     started = time.monotonic()
     with httpx.Client(timeout=30) as client:
         for index in range(1, versions + 1):
@@ -129,7 +127,7 @@ def run_round(
     while time.monotonic() - started < ROUND_DEADLINE_S:
         if newest_at is None and any(pull.head_ref == newest for pull in github.pulls(REPO)):
             newest_at = time.monotonic()
-        busy = count(conninfo, schema, "SELECT count(*) FROM jobs WHERE status IN ('queued', 'running')")
+        busy = count(db, "SELECT count(*) FROM jobs WHERE status IN ('queued', 'running')")
         if newest_at is not None and busy == 0:
             settled_at = time.monotonic()
             break
@@ -141,7 +139,7 @@ def run_round(
             f"{'open' if newest_at else 'missing'}); the replicas' logs end:\n{logs}"
         )
     pulls = [pull for pull in github.pulls(REPO) if pull.head_ref.startswith(prefix)]
-    superseded = count(conninfo, schema, COALESCED)
+    superseded = count(db, COALESCED)
     return Round(
         number=number,
         newest_pr_seconds=newest_at - started,
@@ -189,11 +187,13 @@ def main() -> int:
                 )
                 for index in range(options.replicas)
             ]
+            # One connection reads the queue for the whole run (a poll every 20 ms).
+            db = psycopg.connect(conninfo, autocommit=True, options=f"-csearch_path={schema}")
             try:
                 for replica in replicas:
                     replica.wait_ready()
                 for number in range(1, options.rounds + 1):
-                    result = run_round(number, options.versions, replicas, github, (conninfo, schema))
+                    result = run_round(number, options.versions, replicas, github, db)
                     rounds.append(result)
                     print(
                         f"round {number}: newest pull request after {result.newest_pr_seconds:.2f} s, "
@@ -203,6 +203,7 @@ def main() -> int:
                         flush=True,
                     )
             finally:
+                db.close()
                 for replica in replicas:
                     replica.stop()
     newest = [r.newest_pr_seconds for r in rounds]

@@ -186,9 +186,7 @@ def version_from_value(value: str | None, target_format: TargetFormat) -> str | 
     """
     if value is None or target_format not in TAG_FORMATS:
         return None
-    text = value.strip()
-    if target_format in ("tag@digest", "image@digest", "tag", "image"):
-        text = text.split("@", 1)[0]
+    text = value.strip().split("@", 1)[0]  # every format that names a version may carry a digest
     if target_format in ("image", "image@digest"):
         last_slash = text.rfind("/")
         colon = text.rfind(":")

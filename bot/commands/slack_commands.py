@@ -355,4 +355,4 @@ class SlackCommands:
         )
 
 
-__all__ = ["BUTTON_KIND", "NOT_DONE", "SlackCommands", "Target"]
+__all__ = ["SlackCommands", "Target"]
